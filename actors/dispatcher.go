@@ -1,0 +1,417 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/cameo-go/cameo/priority"
+)
+
+// Order is how a Dispatcher keys messages.
+type Order uint8
+
+const (
+	// OrderDeadline orders by the global priority in each message's
+	// scheduling context (the policies cameo, llf, edf, sjf, fifo, fair).
+	OrderDeadline Order = iota
+	// OrderFIFO ignores contexts and orders messages by the time they were
+	// posted: one global FIFO of messages over the worker pool.
+	OrderFIFO
+)
+
+func (o Order) String() string {
+	if o == OrderFIFO {
+		return "fifo"
+	}
+	return "deadline"
+}
+
+// Config configures a Dispatcher; the zero value of a field means its
+// default. Build it with the With… options of NewDispatcher.
+type Config struct {
+	// Workers is the number of worker goroutines; default GOMAXPROCS.
+	Workers int
+	// Turn holds the turn rules; default priority.DefaultTurnConfig().
+	Turn *priority.TurnConfig
+	// Order is how messages are keyed; default OrderDeadline.
+	Order Order
+	// Clock is read for the turn quantum; default SystemClock.
+	Clock Clock
+	// Throughput is what Throughput reports to protoactor's default
+	// mailboxes run on this dispatcher; default 300.
+	Throughput int
+}
+
+func (c *Config) validate() error {
+	if c.Workers < 0 {
+		return fmt.Errorf("%w: workers %d must be >= 0 (0 means GOMAXPROCS)", ErrBadConfig, c.Workers)
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.Turn == nil {
+		t := priority.DefaultTurnConfig()
+		c.Turn = &t
+	}
+	if err := c.Turn.Validate(); err != nil {
+		return err
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.Throughput < 0 {
+		return fmt.Errorf("%w: throughput %d must be >= 0", ErrBadConfig, c.Throughput)
+	}
+	if c.Throughput == 0 {
+		c.Throughput = 300
+	}
+	return nil
+}
+
+// Option sets a field of Config.
+type Option func(*Config)
+
+// WithWorkers sets the number of worker goroutines.
+func WithWorkers(n int) Option { return func(c *Config) { c.Workers = n } }
+
+// WithTurn sets the turn rules.
+func WithTurn(t priority.TurnConfig) Option { return func(c *Config) { c.Turn = &t } }
+
+// WithOrder sets how messages are keyed.
+func WithOrder(o Order) Option { return func(c *Config) { c.Order = o } }
+
+// WithClock sets the clock read for the quantum.
+func WithClock(clk Clock) Option { return func(c *Config) { c.Clock = clk } }
+
+// Dispatcher is the process-wide scheduler: a fixed pool of worker
+// goroutines over one run queue of actors ordered by the global priority of
+// their most urgent message. It implements protoactor's actor.Dispatcher, so
+// actors use it through Props; actors with a deadline Mailbox join the run
+// queue, and actors with any other mailbox have their drain function run in
+// a FIFO lane served before keyed actors.
+type Dispatcher struct {
+	cfg Config
+
+	mu struct {
+		sync.Mutex // after Mailbox.mu when both are held
+		rq         priority.RunQueue[*Mailbox]
+		funcs      []func()
+		parked     []*worker
+		stopped    bool
+	}
+	// headKey is the key at the run queue head (math.MaxInt64 when empty),
+	// published under mu and read without it by workers deciding whether
+	// to keep their actor.
+	headKey atomic.Int64
+	// lastKey is the key of the actor most recently taken by a worker; a
+	// message with no context is keyed with it ("due now").
+	lastKey atomic.Int64
+	fifoSeq atomic.Int64
+
+	workers  []*worker
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+}
+
+var _ actor.Dispatcher = (*Dispatcher)(nil)
+
+// NewDispatcher starts a dispatcher and its workers.
+func NewDispatcher(opts ...Option) (*Dispatcher, error) {
+	var cfg Config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{cfg: cfg}
+	d.headKey.Store(math.MaxInt64)
+	d.workers = make([]*worker, cfg.Workers)
+	for i := range d.workers {
+		d.workers[i] = &worker{d: d, id: i, wake: make(chan struct{}, 1)}
+	}
+	d.wg.Add(len(d.workers))
+	for _, w := range d.workers {
+		go w.loop()
+	}
+	return d, nil
+}
+
+// Config returns the dispatcher's validated configuration.
+func (d *Dispatcher) Config() Config { return d.cfg }
+
+// PropsOptions returns the props options that put an actor on this
+// dispatcher with a deadline mailbox.
+func (d *Dispatcher) PropsOptions(mw ...actor.MailboxMiddleware) []actor.PropsOption {
+	return []actor.PropsOption{actor.WithMailbox(NewMailbox(mw...)), actor.WithDispatcher(d)}
+}
+
+// Schedule implements actor.Dispatcher for mailboxes other than ours: fn
+// runs on a worker in FIFO order, ahead of keyed actors.
+func (d *Dispatcher) Schedule(fn func()) {
+	d.mu.Lock()
+	d.mu.funcs = append(d.mu.funcs, fn)
+	d.publishHeadLocked()
+	w := d.takeParkedLocked()
+	d.mu.Unlock()
+	w.signal()
+}
+
+// Throughput implements actor.Dispatcher.
+func (d *Dispatcher) Throughput() int { return d.cfg.Throughput }
+
+// Stop stops the workers once their current turns end and waits for them,
+// or for ctx. It may be called more than once. Messages still queued are not
+// run; stop the actors first (Stats().Queued tells what is left).
+func (d *Dispatcher) Stop(ctx context.Context) error {
+	d.stopOnce.Do(func() {
+		d.mu.Lock()
+		d.mu.stopped = true
+		parked := d.mu.parked
+		d.mu.parked = nil
+		d.mu.Unlock()
+		for _, w := range parked {
+			w.signal()
+		}
+	})
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrStopTimeout, ctx.Err())
+	}
+}
+
+// Stats is a snapshot of a dispatcher's counters.
+type Stats struct {
+	Workers  int
+	Messages uint64 // user messages run by deadline mailboxes
+	Funcs    uint64 // drain functions run for other mailboxes
+	Turns    uint64
+	// Yields counts how turns ended, by priority.Decision.
+	Yields map[string]uint64
+	Parks  uint64 // times a worker found nothing and parked
+	Queued int    // actors and functions waiting now
+}
+
+// Stats returns a snapshot of the counters.
+func (d *Dispatcher) Stats() Stats {
+	s := Stats{Workers: len(d.workers), Yields: map[string]uint64{}}
+	for _, w := range d.workers {
+		s.Messages += w.messages.Load()
+		s.Funcs += w.funcs.Load()
+		s.Turns += w.turns.Load()
+		s.Parks += w.parks.Load()
+		for i := range w.yields {
+			if n := w.yields[i].Load(); n > 0 {
+				s.Yields[priority.Decision(i).String()] += n
+			}
+		}
+	}
+	d.mu.Lock()
+	s.Queued = d.mu.rq.Len() + len(d.mu.funcs)
+	d.mu.Unlock()
+	return s
+}
+
+func (d *Dispatcher) publishHeadLocked() {
+	switch k, ok := d.mu.rq.Peek(); {
+	case len(d.mu.funcs) > 0:
+		d.headKey.Store(priority.SystemKey)
+	case ok:
+		d.headKey.Store(k)
+	default:
+		d.headKey.Store(math.MaxInt64)
+	}
+}
+
+func (d *Dispatcher) takeParkedLocked() *worker {
+	n := len(d.mu.parked)
+	if n == 0 {
+		return nil
+	}
+	w := d.mu.parked[n-1]
+	d.mu.parked = d.mu.parked[:n-1]
+	return w
+}
+
+// readyLocked makes m runnable after a user message was posted. Called with
+// m.mu held; returns a parked worker to signal once the locks are released.
+func (d *Dispatcher) readyLocked(m *Mailbox) *worker {
+	key, _ := m.mu.user.Key()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch m.state {
+	case stateIdle:
+		d.mu.rq.Push(m.entry, key)
+		m.state = stateQueued
+		d.publishHeadLocked()
+		return d.takeParkedLocked()
+	case stateQueued:
+		if !m.entry.System() && key < m.entry.Key() {
+			d.mu.rq.Rekey(m.entry, key)
+			d.publishHeadLocked()
+		}
+	}
+	return nil
+}
+
+// readySystemLocked moves m to the system lane. Called with m.mu held.
+func (d *Dispatcher) readySystemLocked(m *Mailbox) *worker {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch m.state {
+	case stateIdle:
+		d.mu.rq.PushSystem(m.entry)
+		m.state = stateQueued
+		d.publishHeadLocked()
+		return d.takeParkedLocked()
+	case stateQueued:
+		d.mu.rq.PushSystem(m.entry)
+		d.publishHeadLocked()
+	}
+	return nil
+}
+
+// requeueLocked ends a turn: m goes back to the run queue if it has work it
+// may run. Called with m.mu held by the worker that ran m.
+func (d *Dispatcher) requeueLocked(m *Mailbox) {
+	d.mu.Lock()
+	switch {
+	case len(m.mu.sys) > 0:
+		d.mu.rq.PushSystem(m.entry)
+		m.state = stateQueued
+	case !m.mu.suspended && m.mu.user.Len() > 0:
+		key, _ := m.mu.user.Key()
+		d.mu.rq.Push(m.entry, key)
+		m.state = stateQueued
+	default:
+		m.state = stateIdle
+	}
+	d.publishHeadLocked()
+	d.mu.Unlock()
+}
+
+type worker struct {
+	d    *Dispatcher
+	id   int
+	wake chan struct{} // one slot: a wake-up is never lost, a sender never blocks
+
+	messages, funcs, turns, parks atomic.Uint64
+	yields                        [priority.Preempted + 1]atomic.Uint64
+}
+
+func (w *worker) signal() {
+	if w == nil {
+		return
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) loop() {
+	d := w.d
+	defer d.wg.Done()
+	for {
+		d.mu.Lock()
+		for {
+			if n := len(d.mu.funcs); n > 0 {
+				fn := d.mu.funcs[0]
+				d.mu.funcs[0] = nil
+				d.mu.funcs = d.mu.funcs[1:]
+				if len(d.mu.funcs) == 0 {
+					d.mu.funcs = nil
+				}
+				d.publishHeadLocked()
+				d.mu.Unlock()
+				fn()
+				w.funcs.Add(1)
+				break
+			}
+			if e, sys, ok := d.mu.rq.Pop(); ok {
+				m := e.Value
+				keyed := !sys
+				if keyed {
+					d.lastKey.Store(e.Key())
+				}
+				m.state = stateRunning
+				d.publishHeadLocked()
+				d.mu.Unlock()
+				w.turn(m, keyed)
+				break
+			}
+			if d.mu.stopped {
+				d.mu.Unlock()
+				return
+			}
+			d.mu.parked = append(d.mu.parked, w)
+			w.parks.Add(1)
+			d.mu.Unlock()
+			<-w.wake
+			d.mu.Lock()
+		}
+	}
+}
+
+// turn runs m's messages: system messages first, then user messages by the
+// turn rules. The first user message runs unconditionally when m was taken
+// for its key; an actor taken from the system lane asks first.
+func (w *worker) turn(m *Mailbox, keyed bool) {
+	d := w.d
+	w.turns.Add(1)
+	var now int64
+	if d.cfg.Turn.Quantum > 0 {
+		now = d.cfg.Clock.Now()
+	}
+	t := d.cfg.Turn.Begin(now)
+	m.mu.Lock()
+	for {
+		if len(m.mu.sys) > 0 {
+			msg := m.popSystemLocked()
+			m.mu.Unlock()
+			m.runSystem(msg)
+			m.mu.Lock()
+			continue
+		}
+		if m.mu.suspended || m.mu.user.Len() == 0 {
+			w.yields[priority.Empty].Add(1)
+			break
+		}
+		if !keyed || t.Count() > 0 {
+			if d.cfg.Turn.Quantum > 0 {
+				now = d.cfg.Clock.Now()
+			}
+			key, _ := m.mu.user.Key()
+			local, _ := m.mu.user.PeekLocal()
+			head := d.headKey.Load()
+			if dec := t.Next(now, key, local, true, head, head != math.MaxInt64); dec != priority.Continue {
+				w.yields[dec].Add(1)
+				break
+			}
+		}
+		msg, local, _, _ := m.mu.user.Pop()
+		m.userCount.Add(-1)
+		m.mu.Unlock()
+		ok := m.runUser(msg)
+		w.messages.Add(1)
+		t.Ran(local)
+		m.mu.Lock()
+		if !ok {
+			// The failure was escalated; the supervisor's Suspend is already
+			// in m.mu.sys. End the turn so it is handled in order.
+			break
+		}
+	}
+	d.requeueLocked(m)
+	m.mu.Unlock()
+}

@@ -1,0 +1,247 @@
+package actors
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/cameo-go/cameo/priority"
+)
+
+type runState uint8
+
+const (
+	stateIdle runState = iota
+	stateQueued
+	stateRunning
+)
+
+// Mailbox is the deadline mailbox: it implements protoactor's actor.Mailbox
+// and keeps an actor's pending messages ordered by local priority, then
+// arrival (priority.ActorQueue). The global and local priority of a message
+// come from its scheduling context (ContextOf), looked up through a
+// protoactor MessageEnvelope when the sender wrapped it; a message with no
+// context joins the actor's current window and is keyed as due now.
+//
+// On a *Dispatcher the mailbox is one entry of the dispatcher's run queue,
+// keyed by its most urgent message. On any other dispatcher (protoactor's
+// synchronized one in tests, for instance) it drains itself in local order
+// the way protoactor's default mailbox does. System messages bypass the
+// order in both cases; suspension keeps user messages queued until resumed.
+type Mailbox struct {
+	invoker     actor.MessageInvoker
+	d           *Dispatcher      // nil on a foreign dispatcher
+	foreign     actor.Dispatcher // set when d is nil
+	middlewares []actor.MailboxMiddleware
+	entry       *priority.Entry[*Mailbox]
+
+	mu struct {
+		sync.Mutex // before Dispatcher.mu
+		user       priority.ActorQueue[any]
+		sys        []any
+		suspended  bool
+	}
+	state     runState     // guarded by d.mu
+	userCount atomic.Int32 // for UserMessageCount without the lock
+	draining  atomic.Bool  // foreign dispatchers only
+}
+
+var _ actor.Mailbox = (*Mailbox)(nil)
+
+// NewMailbox returns a producer of deadline mailboxes.
+func NewMailbox(mw ...actor.MailboxMiddleware) actor.MailboxProducer {
+	return func() actor.Mailbox {
+		m := &Mailbox{middlewares: mw}
+		m.entry = priority.NewEntry(m)
+		return m
+	}
+}
+
+// RegisterHandlers implements actor.Mailbox.
+func (m *Mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
+	m.invoker = invoker
+	if d, ok := dispatcher.(*Dispatcher); ok {
+		m.d = d
+	} else {
+		m.foreign = dispatcher
+	}
+}
+
+// Start implements actor.Mailbox.
+func (m *Mailbox) Start() {
+	for _, mw := range m.middlewares {
+		mw.MailboxStarted()
+	}
+}
+
+// UserMessageCount implements actor.Mailbox.
+func (m *Mailbox) UserMessageCount() int { return int(m.userCount.Load()) }
+
+// PostUserMessage implements actor.Mailbox.
+func (m *Mailbox) PostUserMessage(msg any) {
+	for _, mw := range m.middlewares {
+		mw.MessagePosted(msg)
+	}
+	var local, global int64
+	fifo := m.d != nil && m.d.cfg.Order == OrderFIFO
+	c := ContextOf(msg)
+	switch {
+	case fifo:
+		global = m.d.fifoSeq.Add(1)
+	case c != nil:
+		local, global = c.GetLocalPriority(), c.GetGlobalPriority()
+	}
+	m.mu.Lock()
+	if !fifo && c == nil {
+		local, global = m.uncontextedLocked()
+	}
+	m.mu.user.Push(msg, local, global)
+	m.userCount.Add(1)
+	var w *worker
+	if m.d != nil && !m.mu.suspended {
+		w = m.d.readyLocked(m)
+	}
+	m.mu.Unlock()
+	if m.d != nil {
+		w.signal()
+	} else {
+		m.scheduleForeign()
+	}
+}
+
+// uncontextedLocked keys a message that carries no context: it joins the
+// window that runs next and is as urgent as the actor already is, or as the
+// work the dispatcher took last when the actor has nothing pending.
+func (m *Mailbox) uncontextedLocked() (local, global int64) {
+	if k, ok := m.mu.user.Key(); ok {
+		l, _ := m.mu.user.PeekLocal()
+		return l, k
+	}
+	if m.d != nil {
+		return 0, m.d.lastKey.Load()
+	}
+	return 0, 0
+}
+
+// PostSystemMessage implements actor.Mailbox.
+func (m *Mailbox) PostSystemMessage(msg any) {
+	for _, mw := range m.middlewares {
+		mw.MessagePosted(msg)
+	}
+	m.mu.Lock()
+	m.mu.sys = append(m.mu.sys, msg)
+	var w *worker
+	if m.d != nil {
+		w = m.d.readySystemLocked(m)
+	}
+	m.mu.Unlock()
+	if m.d != nil {
+		w.signal()
+	} else {
+		m.scheduleForeign()
+	}
+}
+
+func (m *Mailbox) popSystemLocked() any {
+	msg := m.mu.sys[0]
+	m.mu.sys[0] = nil
+	m.mu.sys = m.mu.sys[1:]
+	if len(m.mu.sys) == 0 {
+		m.mu.sys = nil
+	}
+	return msg
+}
+
+// runSystem handles one system message outside the lock.
+func (m *Mailbox) runSystem(msg any) {
+	switch msg.(type) {
+	case *actor.SuspendMailbox:
+		m.mu.Lock()
+		m.mu.suspended = true
+		m.mu.Unlock()
+	case *actor.ResumeMailbox:
+		m.mu.Lock()
+		m.mu.suspended = false
+		m.mu.Unlock()
+	default:
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					m.invoker.EscalateFailure(r, msg)
+				}
+			}()
+			m.invoker.InvokeSystemMessage(msg)
+		}()
+	}
+	for _, mw := range m.middlewares {
+		mw.MessageReceived(msg)
+	}
+}
+
+// runUser invokes one user message; a panic is escalated to the actor's
+// supervisor (which suspends the mailbox) and reported as false.
+func (m *Mailbox) runUser(msg any) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.invoker.EscalateFailure(r, msg)
+			ok = false
+		}
+	}()
+	m.invoker.InvokeUserMessage(msg)
+	for _, mw := range m.middlewares {
+		mw.MessageReceived(msg)
+	}
+	return true
+}
+
+// scheduleForeign and drainForeign run the mailbox on a dispatcher other
+// than ours, as protoactor's default mailbox does.
+func (m *Mailbox) scheduleForeign() {
+	if m.draining.CompareAndSwap(false, true) {
+		m.foreign.Schedule(m.drainForeign)
+	}
+}
+
+func (m *Mailbox) drainForeign() {
+	for {
+		m.drainOnce()
+		m.draining.Store(false)
+		m.mu.Lock()
+		more := len(m.mu.sys) > 0 || (!m.mu.suspended && m.mu.user.Len() > 0)
+		m.mu.Unlock()
+		if !more || !m.draining.CompareAndSwap(false, true) {
+			break
+		}
+	}
+	if m.userCount.Load() == 0 {
+		for _, mw := range m.middlewares {
+			mw.MailboxEmpty()
+		}
+	}
+}
+
+func (m *Mailbox) drainOnce() {
+	throughput := m.foreign.Throughput()
+	for i := 0; ; i++ {
+		if throughput > 0 && i > 0 && i%throughput == 0 {
+			runtime.Gosched()
+		}
+		m.mu.Lock()
+		if len(m.mu.sys) > 0 {
+			msg := m.popSystemLocked()
+			m.mu.Unlock()
+			m.runSystem(msg)
+			continue
+		}
+		if m.mu.suspended || m.mu.user.Len() == 0 {
+			m.mu.Unlock()
+			return
+		}
+		msg, _, _, _ := m.mu.user.Pop()
+		m.userCount.Add(-1)
+		m.mu.Unlock()
+		m.runUser(msg)
+	}
+}

@@ -1,0 +1,15 @@
+// Command cameo is the command-line interface of Cameo for Go. It is thin:
+// flags become configs, configs go into library calls.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "cameo:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,98 @@
+package priority
+
+import "fmt"
+
+// Defaults of TurnConfig, from the prototype (paper-notes §2.6, §4.5).
+const (
+	DefaultQuantum     int64 = 100_000_000 // 100 ms: Orleans' activation quantum
+	DefaultMaxMessages       = 0           // no limit beyond the quantum
+)
+
+// TurnConfig holds the turn rules of the worker loop: after the first message
+// of a turn (which always runs) a worker continues with the same actor only
+// while the actor's key is ≤ the run queue head's key, and yields at a window
+// boundary (when YieldAtBoundary), once Quantum has elapsed since the turn
+// began (0: never) or after MaxMessages messages (0: no limit).
+type TurnConfig struct {
+	Quantum         int64
+	MaxMessages     int
+	YieldAtBoundary bool
+}
+
+// DefaultTurnConfig returns the prototype's turn rules.
+func DefaultTurnConfig() TurnConfig {
+	return TurnConfig{Quantum: DefaultQuantum, MaxMessages: DefaultMaxMessages, YieldAtBoundary: true}
+}
+
+// Validate reports whether the config is usable.
+func (c TurnConfig) Validate() error {
+	if c.Quantum < 0 {
+		return fmt.Errorf("%w: turn quantum %d ns must be >= 0", ErrBadConfig, c.Quantum)
+	}
+	if c.MaxMessages < 0 {
+		return fmt.Errorf("%w: max messages per turn %d must be >= 0", ErrBadConfig, c.MaxMessages)
+	}
+	return nil
+}
+
+// Decision is the outcome of a turn check.
+type Decision uint8
+
+// The decisions, in the order Turn.Next checks them.
+const (
+	Continue  Decision = iota
+	Empty              // no pending message
+	Boundary           // the next message is of another window
+	MaxCount           // MaxMessages ran
+	Quantum            // the quantum elapsed
+	Preempted          // the run queue head is more urgent
+)
+
+var decisionNames = [...]string{"continue", "empty", "boundary", "max-messages", "quantum", "preempted"}
+
+func (d Decision) String() string {
+	if int(d) < len(decisionNames) {
+		return decisionNames[d]
+	}
+	return fmt.Sprintf("Decision(%d)", d)
+}
+
+// Turn is the state of one actor's turn on a worker.
+type Turn struct {
+	cfg       TurnConfig
+	start     int64
+	ran       int
+	lastLocal int64
+}
+
+// Begin starts a turn at now.
+func (c TurnConfig) Begin(now int64) Turn { return Turn{cfg: c, start: now} }
+
+// Ran records that a message of local priority local ran.
+func (t *Turn) Ran(local int64) {
+	t.ran++
+	t.lastLocal = local
+}
+
+// Count returns how many messages ran in the turn.
+func (t *Turn) Count() int { return t.ran }
+
+// Next decides, after at least one message ran, whether the actor keeps the
+// worker for its next message. next describes the actor's queue (key and
+// local priority of the message that runs next; has false when empty) and
+// head the run queue (hasHead false when empty).
+func (t *Turn) Next(now int64, nextKey, nextLocal int64, has bool, headKey int64, hasHead bool) Decision {
+	switch {
+	case !has:
+		return Empty
+	case t.cfg.YieldAtBoundary && t.ran > 0 && nextLocal != t.lastLocal:
+		return Boundary
+	case t.cfg.MaxMessages > 0 && t.ran >= t.cfg.MaxMessages:
+		return MaxCount
+	case t.cfg.Quantum > 0 && now-t.start >= t.cfg.Quantum:
+		return Quantum
+	case hasHead && nextKey > headKey:
+		return Preempted
+	}
+	return Continue
+}

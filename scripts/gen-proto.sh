@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerates the committed Go code of every .proto in the repository.
+# Needs protoc (Debian: protobuf-compiler); installs protoc-gen-go at the
+# version go.mod pins for google.golang.org/protobuf. The build never runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v protoc >/dev/null || { echo "gen-proto: protoc not found (apt-get install protobuf-compiler)" >&2; exit 1; }
+version=$(go list -m -f '{{.Version}}' google.golang.org/protobuf)
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+GOBIN="$bin" go install "google.golang.org/protobuf/cmd/protoc-gen-go@${version}"
+for proto in $(git ls-files '*.proto'); do
+  PATH="$bin:$PATH" protoc --proto_path="$(dirname "$proto")" \
+    --go_out="$(dirname "$proto")" --go_opt=paths=source_relative "$proto"
+  echo "generated from $proto"
+done
