@@ -245,14 +245,19 @@ func (d *Dispatcher) takeParkedLocked() *worker {
 
 // readyLocked makes m runnable after a user message was posted. Called with
 // m.mu held; returns a parked worker to signal once the locks are released.
+// A running actor needs nothing: its worker requeues it at the end of the
+// turn, under m.mu, so this fast path takes no dispatcher lock.
 func (d *Dispatcher) readyLocked(m *Mailbox) *worker {
+	if m.state.Load() == stateRunning {
+		return nil
+	}
 	key, _ := m.mu.user.Key()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch m.state {
+	switch m.state.Load() {
 	case stateIdle:
 		d.mu.rq.Push(m.entry, key)
-		m.state = stateQueued
+		m.state.Store(stateQueued)
 		d.publishHeadLocked()
 		return d.takeParkedLocked()
 	case stateQueued:
@@ -268,10 +273,10 @@ func (d *Dispatcher) readyLocked(m *Mailbox) *worker {
 func (d *Dispatcher) readySystemLocked(m *Mailbox) *worker {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch m.state {
+	switch m.state.Load() {
 	case stateIdle:
 		d.mu.rq.PushSystem(m.entry)
-		m.state = stateQueued
+		m.state.Store(stateQueued)
 		d.publishHeadLocked()
 		return d.takeParkedLocked()
 	case stateQueued:
@@ -282,22 +287,31 @@ func (d *Dispatcher) readySystemLocked(m *Mailbox) *worker {
 }
 
 // requeueLocked ends a turn: m goes back to the run queue if it has work it
-// may run. Called with m.mu held by the worker that ran m.
+// may run. Called with m.mu and d.mu held by the worker that ran m.
 func (d *Dispatcher) requeueLocked(m *Mailbox) {
-	d.mu.Lock()
+	m.drainLocked()
+	if len(m.mu.sys) == 0 && (m.mu.suspended || m.mu.user.Len() == 0) {
+		// Leave the running state first, then look at the inbox once more:
+		// a post that saw stateRunning has already counted its message.
+		m.state.Store(stateIdle)
+		if m.inN.Load() == 0 {
+			d.publishHeadLocked()
+			return
+		}
+		m.drainLocked()
+	}
 	switch {
 	case len(m.mu.sys) > 0:
 		d.mu.rq.PushSystem(m.entry)
-		m.state = stateQueued
+		m.state.Store(stateQueued)
 	case !m.mu.suspended && m.mu.user.Len() > 0:
 		key, _ := m.mu.user.Key()
 		d.mu.rq.Push(m.entry, key)
-		m.state = stateQueued
+		m.state.Store(stateQueued)
 	default:
-		m.state = stateIdle
+		m.state.Store(stateIdle)
 	}
 	d.publishHeadLocked()
-	d.mu.Unlock()
 }
 
 type worker struct {
@@ -322,50 +336,58 @@ func (w *worker) signal() {
 func (w *worker) loop() {
 	d := w.d
 	defer d.wg.Done()
+	d.mu.Lock()
 	for {
-		d.mu.Lock()
-		for {
-			if n := len(d.mu.funcs); n > 0 {
-				fn := d.mu.funcs[0]
-				d.mu.funcs[0] = nil
-				d.mu.funcs = d.mu.funcs[1:]
-				if len(d.mu.funcs) == 0 {
-					d.mu.funcs = nil
-				}
-				d.publishHeadLocked()
-				d.mu.Unlock()
-				fn()
-				w.funcs.Add(1)
-				break
+		if len(d.mu.funcs) > 0 {
+			fn := d.mu.funcs[0]
+			d.mu.funcs[0] = nil
+			d.mu.funcs = d.mu.funcs[1:]
+			if len(d.mu.funcs) == 0 {
+				d.mu.funcs = nil
 			}
-			if e, sys, ok := d.mu.rq.Pop(); ok {
-				m := e.Value
-				keyed := !sys
-				if keyed {
-					d.lastKey.Store(e.Key())
-				}
-				m.state = stateRunning
-				d.publishHeadLocked()
-				d.mu.Unlock()
-				w.turn(m, keyed)
-				break
-			}
-			if d.mu.stopped {
-				d.mu.Unlock()
-				return
-			}
-			d.mu.parked = append(d.mu.parked, w)
-			w.parks.Add(1)
+			d.publishHeadLocked()
 			d.mu.Unlock()
-			<-w.wake
+			fn()
+			w.funcs.Add(1)
 			d.mu.Lock()
+			continue
 		}
+		if e, sys, ok := d.mu.rq.Pop(); ok {
+			m := e.Value
+			if !sys {
+				d.lastKey.Store(e.Key())
+			}
+			m.state.Store(stateRunning)
+			d.publishHeadLocked()
+			d.mu.Unlock()
+			w.turn(m, !sys) // returns with d.mu held
+			// Give the P back to Go's scheduler between turns. A goroutine
+			// this worker woke (a sender that waited on a lock, a sink fed
+			// by a channel) sits in this P's runnext and would otherwise
+			// wait for sysmon to preempt a busy worker: 10 ms. Measured:
+			// without it the probe's max wait was 7–15 ms (actors/BENCHMARKS.md).
+			d.mu.Unlock()
+			runtime.Gosched()
+			d.mu.Lock()
+			continue
+		}
+		if d.mu.stopped {
+			d.mu.Unlock()
+			return
+		}
+		d.mu.parked = append(d.mu.parked, w)
+		w.parks.Add(1)
+		d.mu.Unlock()
+		<-w.wake
+		d.mu.Lock()
 	}
 }
 
 // turn runs m's messages: system messages first, then user messages by the
 // turn rules. The first user message runs unconditionally when m was taken
-// for its key; an actor taken from the system lane asks first.
+// for its key; an actor taken from the system lane asks first. turn ends
+// with d.mu held, so that requeueing m and taking the next actor is one
+// critical section.
 func (w *worker) turn(m *Mailbox, keyed bool) {
 	d := w.d
 	w.turns.Add(1)
@@ -376,6 +398,7 @@ func (w *worker) turn(m *Mailbox, keyed bool) {
 	t := d.cfg.Turn.Begin(now)
 	m.mu.Lock()
 	for {
+		m.drainLocked()
 		if len(m.mu.sys) > 0 {
 			msg := m.popSystemLocked()
 			m.mu.Unlock()
@@ -412,6 +435,7 @@ func (w *worker) turn(m *Mailbox, keyed bool) {
 			break
 		}
 	}
+	d.mu.Lock()
 	d.requeueLocked(m)
 	m.mu.Unlock()
 }

@@ -10,10 +10,8 @@ import (
 	"github.com/cameo-go/cameo/priority"
 )
 
-type runState uint8
-
 const (
-	stateIdle runState = iota
+	stateIdle uint32 = iota
 	stateQueued
 	stateRunning
 )
@@ -43,9 +41,21 @@ type Mailbox struct {
 		sys        []any
 		suspended  bool
 	}
-	state     runState     // guarded by d.mu
+	// state is written under d.mu; leaving stateRunning also needs mu, so
+	// a post that reads stateRunning under mu needs no d.mu.
+	state     atomic.Uint32
 	userCount atomic.Int32 // for UserMessageCount without the lock
-	draining  atomic.Bool  // foreign dispatchers only
+
+	// in is where posts to an actor on a *Dispatcher land: a short append
+	// under a lock of its own, so that senders to a running actor never
+	// touch mu or the dispatcher's lock. The worker moves it into
+	// mu.user in batches (drainLocked). inN counts what in holds.
+	in struct {
+		sync.Mutex // after mu when both are held
+		buf, spare []inboxItem
+	}
+	inN      atomic.Int32
+	draining atomic.Bool // foreign dispatchers only
 }
 
 var _ actor.Mailbox = (*Mailbox)(nil)
@@ -79,36 +89,82 @@ func (m *Mailbox) Start() {
 // UserMessageCount implements actor.Mailbox.
 func (m *Mailbox) UserMessageCount() int { return int(m.userCount.Load()) }
 
+type inboxItem struct {
+	msg           any
+	local, global int64
+	keyed         bool // false: no context, keyed when drained
+}
+
 // PostUserMessage implements actor.Mailbox.
 func (m *Mailbox) PostUserMessage(msg any) {
 	for _, mw := range m.middlewares {
 		mw.MessagePosted(msg)
 	}
-	var local, global int64
-	fifo := m.d != nil && m.d.cfg.Order == OrderFIFO
+	it := inboxItem{msg: msg, keyed: true}
 	c := ContextOf(msg)
 	switch {
-	case fifo:
-		global = m.d.fifoSeq.Add(1)
+	case m.d != nil && m.d.cfg.Order == OrderFIFO:
+		it.global = m.d.fifoSeq.Add(1)
 	case c != nil:
-		local, global = c.GetLocalPriority(), c.GetGlobalPriority()
+		it.local, it.global = c.GetLocalPriority(), c.GetGlobalPriority()
+	default:
+		it.keyed = false
+	}
+	m.userCount.Add(1)
+	if m.d == nil {
+		m.mu.Lock()
+		m.pushLocked(it)
+		m.mu.Unlock()
+		m.scheduleForeign()
+		return
+	}
+	m.in.Lock()
+	m.in.buf = append(m.in.buf, it)
+	m.inN.Add(1)
+	m.in.Unlock()
+	// The worker of a running actor stores a new state before it looks at
+	// inN for the last time (requeueLocked); inN was raised before state is
+	// read here. Both are sequentially consistent, so either this post sees
+	// the new state or the worker sees the message: it is never stranded.
+	if m.state.Load() == stateRunning {
+		return
 	}
 	m.mu.Lock()
-	if !fifo && c == nil {
-		local, global = m.uncontextedLocked()
-	}
-	m.mu.user.Push(msg, local, global)
-	m.userCount.Add(1)
+	m.drainLocked()
 	var w *worker
-	if m.d != nil && !m.mu.suspended {
+	if !m.mu.suspended && m.mu.user.Len() > 0 {
 		w = m.d.readyLocked(m)
 	}
 	m.mu.Unlock()
-	if m.d != nil {
-		w.signal()
-	} else {
-		m.scheduleForeign()
+	w.signal()
+}
+
+func (m *Mailbox) pushLocked(it inboxItem) {
+	if !it.keyed {
+		it.local, it.global = m.uncontextedLocked()
 	}
+	m.mu.user.Push(it.msg, it.local, it.global)
+}
+
+// drainLocked moves the inbox into the actor's queue. Called with mu held.
+func (m *Mailbox) drainLocked() {
+	if m.inN.Load() == 0 {
+		return
+	}
+	m.in.Lock()
+	items := m.in.buf
+	m.in.buf, m.in.spare = m.in.spare[:0], nil
+	m.inN.Store(0)
+	m.in.Unlock()
+	for i := range items {
+		m.pushLocked(items[i])
+		items[i] = inboxItem{}
+	}
+	m.in.Lock()
+	if m.in.spare == nil {
+		m.in.spare = items[:0]
+	}
+	m.in.Unlock()
 }
 
 // uncontextedLocked keys a message that carries no context: it joins the
