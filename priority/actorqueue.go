@@ -19,24 +19,23 @@ type ActorQueue[T any] struct {
 	buckets []*bucket[T] // sorted by local
 	free    []*bucket[T]
 	n       int
-	seq     uint64
 }
 
 type bucket[T any] struct {
-	local int64
-	items ring[item[T]]
-	mins  ring[minEntry] // global priorities ascending, front is the minimum
+	local          int64
+	items          ring[item[T]]
+	mins           ring[minEntry] // global priorities ascending, front is the minimum
+	pushed, popped uint64         // items ever pushed to and popped from this bucket
 }
 
 type item[T any] struct {
 	v      T
 	global int64
-	seq    uint64
 }
 
 type minEntry struct {
 	global int64
-	seq    uint64
+	index  uint64 // the item's push number in its bucket
 }
 
 // Len returns the number of pending messages.
@@ -45,12 +44,12 @@ func (q *ActorQueue[T]) Len() int { return q.n }
 // Push adds a message with its local and global priority.
 func (q *ActorQueue[T]) Push(v T, local, global int64) {
 	b := q.bucketFor(local)
-	q.seq++
-	b.items.pushBack(item[T]{v: v, global: global, seq: q.seq})
+	b.items.pushBack(item[T]{v: v, global: global})
 	for b.mins.len() > 0 && b.mins.back().global > global {
 		b.mins.popBack()
 	}
-	b.mins.pushBack(minEntry{global: global, seq: q.seq})
+	b.mins.pushBack(minEntry{global: global, index: b.pushed})
+	b.pushed++
 	q.n++
 }
 
@@ -103,15 +102,17 @@ func (q *ActorQueue[T]) Pop() (v T, local, global int64, ok bool) {
 	}
 	b := q.buckets[0]
 	it := b.items.popFront()
-	if b.mins.front().seq == it.seq {
+	if b.mins.front().index == b.popped {
 		b.mins.popFront()
 	}
+	b.popped++
 	q.n--
 	if b.items.len() == 0 {
 		copy(q.buckets, q.buckets[1:])
 		q.buckets[len(q.buckets)-1] = nil
 		q.buckets = q.buckets[:len(q.buckets)-1]
 		b.mins.reset()
+		b.pushed, b.popped = 0, 0
 		q.free = append(q.free, b)
 	}
 	return it.v, b.local, it.global, true
