@@ -41,8 +41,9 @@ type Mailbox struct {
 		sys        []any
 		suspended  bool
 	}
-	// state is written under d.mu; leaving stateRunning also needs mu, so
-	// a post that reads stateRunning under mu needs no d.mu.
+	// state (idle, queued, running) is written under d.mu, and leaving
+	// stateRunning also holds mu. A post reads it without a lock, after
+	// counting its message in inN (see PostUserMessage).
 	state     atomic.Uint32
 	userCount atomic.Int32 // for UserMessageCount without the lock
 

@@ -71,10 +71,16 @@ var (
 	_ Policy = (*Fair)(nil)
 )
 
-// stamp is the part every policy shares: it fills the context's descriptive
-// fields and leaves Global to the policy.
-func atSource(q Query, arrival int64, hop Hop) PriorityContext {
-	return PriorityContext{
+// globalFunc is a policy's formula: the global priority of a message whose
+// context (Frontier, Local, Arrival, LatencyTarget filled in) is c, bound
+// for the operator described by hop.
+type globalFunc func(now int64, c PriorityContext, hop Hop) int64
+
+// atSource and atOperator are the context-building hooks every policy
+// shares: they fill the context's descriptive fields and apply the
+// policy's formula.
+func atSource(now int64, q Query, arrival int64, hop Hop, global globalFunc) PriorityContext {
+	c := PriorityContext{
 		QueryID:       q.ID,
 		Tenant:        q.Tenant,
 		LatencyTarget: q.LatencyTarget,
@@ -82,14 +88,17 @@ func atSource(q Query, arrival int64, hop Hop) PriorityContext {
 		Frontier:      hop.Frontier.Time,
 		Local:         hop.Frontier.Local,
 	}
+	c.Global = global(now, c, hop)
+	return c
 }
 
-func atOperator(in PriorityContext, hop Hop) PriorityContext {
-	out := in
-	out.Frontier = hop.Frontier.Time
-	out.Local = hop.Frontier.Local
-	out.Hops++
-	return out
+func atOperator(now int64, in PriorityContext, hop Hop, global globalFunc) PriorityContext {
+	c := in
+	c.Frontier = hop.Frontier.Time
+	c.Local = hop.Frontier.Local
+	c.Hops++
+	c.Global = global(now, c, hop)
+	return c
 }
 
 // costReply is the reply hooks of the cost-based policies: the reply is sent
@@ -104,88 +113,72 @@ func (costReply) ProcessReply(_ int64, r Reply, paths *PathCosts)        { paths
 // frontiers) and topology-aware (costs along the critical path).
 type Cameo struct{ costReply }
 
-func (Cameo) Name() string { return PolicyCameo }
-
-func (Cameo) BuildAtSource(_ int64, q Query, arrival int64, hop Hop) PriorityContext {
-	c := atSource(q, arrival, hop)
-	c.Global = c.Frontier + c.LatencyTarget - hop.Cost - hop.PathCost
-	return c
+func cameoGlobal(_ int64, c PriorityContext, h Hop) int64 {
+	return c.Frontier + c.LatencyTarget - h.Cost - h.PathCost
 }
 
-func (Cameo) BuildAtOperator(_ int64, in PriorityContext, hop Hop) PriorityContext {
-	c := atOperator(in, hop)
-	c.Global = c.Frontier + c.LatencyTarget - hop.Cost - hop.PathCost
-	return c
+func (Cameo) Name() string { return PolicyCameo }
+func (Cameo) BuildAtSource(now int64, q Query, arrival int64, hop Hop) PriorityContext {
+	return atSource(now, q, arrival, hop, cameoGlobal)
+}
+func (Cameo) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityContext {
+	return atOperator(now, in, hop, cameoGlobal)
 }
 
 // LLF is topology-aware only: arrival + L − C_oM − C_path, with no window
 // frontier.
 type LLF struct{ costReply }
 
-func (LLF) Name() string { return PolicyLLF }
-
-func (LLF) BuildAtSource(_ int64, q Query, arrival int64, hop Hop) PriorityContext {
-	c := atSource(q, arrival, hop)
-	c.Global = arrival + c.LatencyTarget - hop.Cost - hop.PathCost
-	return c
+func llfGlobal(_ int64, c PriorityContext, h Hop) int64 {
+	return c.Arrival + c.LatencyTarget - h.Cost - h.PathCost
 }
 
-func (LLF) BuildAtOperator(_ int64, in PriorityContext, hop Hop) PriorityContext {
-	c := atOperator(in, hop)
-	c.Global = c.Arrival + c.LatencyTarget - hop.Cost - hop.PathCost
-	return c
+func (LLF) Name() string { return PolicyLLF }
+func (LLF) BuildAtSource(now int64, q Query, arrival int64, hop Hop) PriorityContext {
+	return atSource(now, q, arrival, hop, llfGlobal)
+}
+func (LLF) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityContext {
+	return atOperator(now, in, hop, llfGlobal)
 }
 
 // EDF orders by the output deadline of the input alone: arrival + L.
 type EDF struct{ costReply }
 
+func edfGlobal(_ int64, c PriorityContext, _ Hop) int64 { return c.Arrival + c.LatencyTarget }
+
 func (EDF) Name() string { return PolicyEDF }
-
-func (EDF) BuildAtSource(_ int64, q Query, arrival int64, hop Hop) PriorityContext {
-	c := atSource(q, arrival, hop)
-	c.Global = arrival + c.LatencyTarget
-	return c
+func (EDF) BuildAtSource(now int64, q Query, arrival int64, hop Hop) PriorityContext {
+	return atSource(now, q, arrival, hop, edfGlobal)
 }
-
-func (EDF) BuildAtOperator(_ int64, in PriorityContext, hop Hop) PriorityContext {
-	c := atOperator(in, hop)
-	c.Global = c.Arrival + c.LatencyTarget
-	return c
+func (EDF) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityContext {
+	return atOperator(now, in, hop, edfGlobal)
 }
 
 // SJF runs the cheapest message first: the priority is C_oM.
 type SJF struct{ costReply }
 
+func sjfGlobal(_ int64, _ PriorityContext, h Hop) int64 { return h.Cost }
+
 func (SJF) Name() string { return PolicySJF }
-
-func (SJF) BuildAtSource(_ int64, q Query, arrival int64, hop Hop) PriorityContext {
-	c := atSource(q, arrival, hop)
-	c.Global = hop.Cost
-	return c
+func (SJF) BuildAtSource(now int64, q Query, arrival int64, hop Hop) PriorityContext {
+	return atSource(now, q, arrival, hop, sjfGlobal)
 }
-
-func (SJF) BuildAtOperator(_ int64, in PriorityContext, hop Hop) PriorityContext {
-	c := atOperator(in, hop)
-	c.Global = hop.Cost
-	return c
+func (SJF) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityContext {
+	return atOperator(now, in, hop, sjfGlobal)
 }
 
 // FIFO orders messages by the time they were sent (now at each hop), which
 // makes the deadline dispatcher a global FIFO of messages.
 type FIFO struct{ costReply }
 
+func fifoGlobal(now int64, _ PriorityContext, _ Hop) int64 { return now }
+
 func (FIFO) Name() string { return PolicyFIFO }
-
 func (FIFO) BuildAtSource(now int64, q Query, arrival int64, hop Hop) PriorityContext {
-	c := atSource(q, arrival, hop)
-	c.Global = now
-	return c
+	return atSource(now, q, arrival, hop, fifoGlobal)
 }
-
 func (FIFO) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityContext {
-	c := atOperator(in, hop)
-	c.Global = now
-	return c
+	return atOperator(now, in, hop, fifoGlobal)
 }
 
 // MinFairCost is the cost the fair policy charges for a message whose
@@ -267,22 +260,20 @@ func (f *Fair) tag(queryID string, cost int64) int64 {
 	return int64(fin)
 }
 
-func (f *Fair) BuildAtSource(_ int64, q Query, arrival int64, hop Hop) PriorityContext {
+func (f *Fair) BuildAtSource(now int64, q Query, arrival int64, hop Hop) PriorityContext {
 	f.mu.Lock()
 	if _, ok := f.mu.weight[q.ID]; !ok || q.Weight > 0 {
 		f.setWeightLocked(q.ID, q.Weight)
 	}
 	f.mu.Unlock()
-	c := atSource(q, arrival, hop)
-	c.Global = f.tag(q.ID, hop.Cost)
-	return c
+	return atSource(now, q, arrival, hop, f.global)
 }
 
-func (f *Fair) BuildAtOperator(_ int64, in PriorityContext, hop Hop) PriorityContext {
-	c := atOperator(in, hop)
-	c.Global = f.tag(c.QueryID, hop.Cost)
-	return c
+func (f *Fair) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityContext {
+	return atOperator(now, in, hop, f.global)
 }
+
+func (f *Fair) global(_ int64, c PriorityContext, h Hop) int64 { return f.tag(c.QueryID, h.Cost) }
 
 // PrepareReply advances virtual time to the finish tag of the executed
 // message.
