@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newMotivatingCmd(), newVersionCmd())
+	root.AddCommand(newMotivatingCmd(), newValidateCmd(), newVersionCmd())
 	return root
 }
 

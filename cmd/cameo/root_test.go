@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -44,5 +46,38 @@ func TestMotivatingTrace(t *testing.T) {
 	}
 	if !strings.Contains(out, "t=80 w0 start o2 M2 key=85") {
 		t.Errorf("trace missing the first LS start:\n%s", out)
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	out, err := run(t, "validate", "../../examples/quickstart.yaml", "../../examples/join.json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, `quickstart.yaml: ok: query "error-alerts" of tenant "ops", latency target 50ms, 1 source(s), 3 step(s)`) {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestValidateCommandReportsEveryError(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/bad.yaml"
+	spec := "name: q\nlatency_target: 0s\nsources:\n  - name: a\n    generator: {rate: -1}\n"
+	if err := os.WriteFile(bad, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "validate", "../../examples/quickstart.yaml", bad)
+	var exit exitError
+	if !errors.As(err, &exit) || exit.code != 1 {
+		t.Fatalf("err = %v, want exit 1", err)
+	}
+	for _, want := range []string{
+		bad + ":2:17: latency_target: must be > 0, got 0s",
+		bad + ":5:23: sources[0].generator.rate: must be > 0 events per second, got -1",
+		"quickstart.yaml: ok",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

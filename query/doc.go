@@ -1,0 +1,52 @@
+// Package query is what a query is: its spec (YAML or JSON), parsed and
+// validated in one place with every error naming its file, line, column and
+// field, and its expressions (filter, map, key_by, aggregate arguments, join
+// keys) compiled once with github.com/expr-lang/expr.
+//
+// It is pure: no goroutines, no clock, nothing of protoactor or of this
+// module's other packages. The engine (package runtime) compiles a Spec into
+// an actor graph.
+//
+// # A spec
+//
+//	name: error-alerts
+//	tenant: ops
+//	latency_target: 50ms
+//	parallelism: 2
+//	sources:
+//	  - name: logs
+//	    generator:
+//	      rate: 20000
+//	      duration: 30s
+//	      seed: 7
+//	      keys: {count: 100, distribution: zipf}
+//	      fields:
+//	        level: {choice: [info, warn, error], weights: [90, 9, 1]}
+//	        latency_ms: {uniform: [1, 500]}
+//	      bursts: [{at: 10s, for: 2s, factor: 4}]
+//	pipeline:
+//	  - filter: 'level == "error"'
+//	  - key_by: key
+//	  - window: {tumbling: 1s}
+//	    aggregate: {errors: count(), total_ms: sum(latency_ms)}
+//	sink: {stdout: {}}
+//
+// The pipeline reads sources[0]; other sources enter it through join or
+// union steps, each exactly once. Every event has the fields key, arrival
+// and event_time besides its own. Expressions are checked against the
+// fields the stream has at their step: a generator's fields with their
+// types, a map step's outputs, a window's key, window_start, window_end and
+// aggregates; JSON-lines sources have no declared schema, so their names are
+// checked when the query runs.
+//
+// # Errors
+//
+// Parse returns Errors: one *Error per problem, in file order, each printed
+// as "file:line:column: field.path: what is wrong (what would be valid)". A
+// value that does not parse is reported once, not again by the checks that
+// would have used it. Parse is fuzzed (FuzzParse); its seeds run with the
+// tests.
+//
+// Not here yet (issue 3): the Go builder API and the operators' state
+// machines (windows, joins, watermarks); they come with the engine.
+package query

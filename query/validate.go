@@ -1,0 +1,427 @@
+package query
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Limits of a spec.
+const (
+	MaxParallelism = 1024
+)
+
+var (
+	queryName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// AggregateFuncs are the built-in window aggregates.
+var AggregateFuncs = []string{"count", "sum", "min", "max", "avg"}
+
+// EventTimeFormats are the accepted event-time field formats.
+var EventTimeFormats = []string{"unix_ms", "unix_s", "unix_ns", "rfc3339"}
+
+// schema is what an expression can see of an event: field name to type
+// ("string", "int", "float", "bool", "map", "any"). A nil schema is unknown
+// (JSON lines): any name compiles and is checked at run time.
+type schema map[string]string
+
+// builtin fields every event has.
+var builtin = schema{"key": "string", "arrival": "int", "event_time": "int"}
+
+func (s schema) env() map[string]any {
+	env := map[string]any{}
+	for k, v := range builtin {
+		env[k] = zero(v)
+	}
+	for k, v := range s {
+		env[k] = zero(v)
+	}
+	return env
+}
+
+func zero(t string) any {
+	switch t {
+	case "string":
+		return ""
+	case "int":
+		return 0
+	case "float":
+		return 0.0
+	case "bool":
+		return false
+	case "map":
+		return map[string]any{}
+	}
+	return nil
+}
+
+func typeName(t reflect.Type) string {
+	if t == nil {
+		return "any"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "int"
+	case reflect.Float32, reflect.Float64:
+		return "float"
+	case reflect.Bool:
+		return "bool"
+	case reflect.Map:
+		return "map"
+	}
+	return "any"
+}
+
+// compile compiles src against the stream's schema; want is "bool" for
+// filters, "" for anything.
+func (p *parser) compile(pos Pos, field, src string, s schema, want string) (*vm.Program, string) {
+	if strings.TrimSpace(src) == "" {
+		p.errs = append(p.errs, &Error{File: p.file, Pos: p.at(field, pos), Field: field, Msg: "empty expression"})
+		return nil, ""
+	}
+	opts := []expr.Option{expr.Env(s.env())}
+	if s == nil {
+		opts = append(opts, expr.AllowUndefinedVariables())
+	}
+	if want == "bool" {
+		opts = append(opts, expr.AsBool())
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n") // the first line; the rest draws a caret
+		p.errs = append(p.errs, &Error{File: p.file, Pos: p.at(field, pos), Field: field, Msg: fmt.Sprintf("expression %q does not compile: %s", src, msg)})
+		return nil, ""
+	}
+	return prog, typeName(prog.Node().Type())
+}
+
+// fail records a validation error at the most specific position known for
+// field, else at pos.
+func (p *parser) fail(pos Pos, field, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Pos: p.at(field, pos), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *parser) validate(s *Spec) {
+	top := Pos{Line: 1, Column: 1}
+	if !queryName.MatchString(s.Name) {
+		p.fail(top, "name", "%q: want 1–128 letters, digits, '-', '_' or '.', starting with a letter or digit", s.Name)
+	}
+	if !queryName.MatchString(s.Tenant) {
+		p.fail(top, "tenant", "%q: want 1–128 letters, digits, '-', '_' or '.'", s.Tenant)
+	}
+	if s.LatencyTarget <= 0 {
+		p.fail(top, "latency_target", "must be > 0, got %v", s.LatencyTarget)
+	}
+	if s.Parallelism < 1 || s.Parallelism > MaxParallelism {
+		p.fail(top, "parallelism", "must be 1 to %d, got %d", MaxParallelism, s.Parallelism)
+	}
+	if s.Weight <= 0 {
+		p.fail(top, "weight", "must be > 0, got %v", s.Weight)
+	}
+	schemas := map[string]schema{}
+	eventTime := map[string]bool{}
+	index := map[string]int{}
+	stdin := 0
+	for i := range s.Sources {
+		src := &s.Sources[i]
+		f := fmt.Sprintf("sources[%d]", i)
+		switch _, dup := index[src.Name]; {
+		case !identifier.MatchString(src.Name):
+			p.fail(src.Pos, f+".name", "%q: want an identifier (letters, digits, '_'), so that joins can name it", src.Name)
+		case dup:
+			p.fail(src.Pos, f+".name", "%q is also the name of sources[%d]", src.Name, index[src.Name])
+		}
+		index[src.Name] = i
+		switch {
+		case src.Generator != nil && src.JSONL != nil:
+			p.fail(src.Pos, f, "both generator and jsonl: a source is one of them")
+		case src.Generator != nil:
+			schemas[src.Name] = p.validateGenerator(src.Generator, src.Pos, f+".generator")
+		case src.JSONL != nil:
+			switch j := src.JSONL; {
+			case j.Stdin && j.Path != "":
+				p.fail(src.Pos, f+".jsonl", "both path and stdin: give one")
+			case !j.Stdin && j.Path == "":
+				p.fail(src.Pos, f+".jsonl", "want path: FILE or stdin: true")
+			case j.Stdin:
+				stdin++
+			}
+			schemas[src.Name] = nil
+		default:
+			p.fail(src.Pos, f, "no input: want generator or jsonl")
+		}
+		if et := src.EventTime; et != nil {
+			eventTime[src.Name] = true
+			p.validateEventTime(et, src.Pos, f+".event_time", schemas[src.Name], src.Generator != nil)
+		}
+	}
+	if stdin > 1 {
+		p.fail(top, "sources", "%d sources read stdin; at most one can", stdin)
+	}
+	if len(s.Sources) == 0 {
+		p.fail(top, "sources", "want at least one source (a generator or jsonl)")
+		return
+	}
+	p.validatePipeline(s, schemas, eventTime)
+	if s.Sink.File == "" && !s.Sink.Stdout && !s.Sink.Discard {
+		p.fail(s.Sink.Pos, "sink", "want one of stdout, file, discard")
+	}
+}
+
+func (p *parser) validateGenerator(g *Generator, pos Pos, f string) schema {
+	if g.Rate <= 0 {
+		p.fail(pos, f+".rate", "must be > 0 events per second, got %v", g.Rate)
+	}
+	if g.Duration < 0 {
+		p.fail(pos, f+".duration", "must be >= 0, got %v", g.Duration)
+	}
+	if g.Keys.Count < 1 {
+		p.fail(pos, f+".keys.count", "must be >= 1, got %d", g.Keys.Count)
+	}
+	switch g.Keys.Distribution {
+	case "uniform":
+	case "zipf":
+		if g.Keys.ZipfS <= 1 {
+			p.fail(pos, f+".keys.zipf_s", "must be > 1, got %v", g.Keys.ZipfS)
+		}
+	default:
+		p.fail(pos, f+".keys.distribution", "%q: want uniform or zipf", g.Keys.Distribution)
+	}
+	s := schema{}
+	for _, fd := range g.Fields {
+		ff := f + ".fields." + fd.Name
+		kinds := 0
+		for _, set := range []bool{fd.Choice != nil, fd.Uniform != nil, fd.Normal != nil, fd.Const != nil} {
+			if set {
+				kinds++
+			}
+		}
+		switch {
+		case !identifier.MatchString(fd.Name):
+			p.fail(fd.Pos, ff, "field name %q: want an identifier", fd.Name)
+		case builtin[fd.Name] != "":
+			p.fail(fd.Pos, ff, "%q is a built-in field of every event (key, arrival, event_time)", fd.Name)
+		case kinds != 1:
+			p.fail(fd.Pos, ff, "want exactly one of choice, uniform, normal, const; got %d", kinds)
+		case fd.Choice != nil && len(fd.Choice) == 0:
+			p.fail(fd.Pos, ff+".choice", "empty list")
+		case fd.Weights != nil && fd.Choice == nil:
+			p.fail(fd.Pos, ff+".weights", "weights go with choice")
+		case fd.Weights != nil && len(fd.Weights) != len(fd.Choice):
+			p.fail(fd.Pos, ff+".weights", "%d weights for %d choices", len(fd.Weights), len(fd.Choice))
+		case fd.Uniform != nil && fd.Uniform[0] > fd.Uniform[1]:
+			p.fail(fd.Pos, ff+".uniform", "low %v above high %v", fd.Uniform[0], fd.Uniform[1])
+		case fd.Normal != nil && fd.Normal[1] < 0:
+			p.fail(fd.Pos, ff+".normal", "stddev %v must be >= 0", fd.Normal[1])
+		}
+		for i, w := range fd.Weights {
+			if w <= 0 {
+				p.fail(fd.Pos, fmt.Sprintf("%s.weights[%d]", ff, i), "must be > 0, got %v", w)
+			}
+		}
+		s[fd.Name] = fd.Type()
+	}
+	for i, b := range g.Bursts {
+		bf := fmt.Sprintf("%s.bursts[%d]", f, i)
+		switch {
+		case b.At < 0:
+			p.fail(b.Pos, bf+".at", "must be >= 0, got %v", b.At)
+		case b.For <= 0:
+			p.fail(b.Pos, bf+".for", "must be > 0, got %v", b.For)
+		case b.Factor <= 0:
+			p.fail(b.Pos, bf+".factor", "must be > 0, got %v", b.Factor)
+		case g.Duration > 0 && b.At >= g.Duration:
+			p.fail(b.Pos, bf+".at", "%v is not before the end of the generator (%v)", b.At, g.Duration)
+		}
+	}
+	return s
+}
+
+func (p *parser) validateEventTime(et *EventTime, pos Pos, f string, s schema, generated bool) {
+	switch {
+	case et.Field == "":
+		p.fail(pos, f+".field", "missing: the field that holds each event's time")
+	case generated && s[et.Field] != "int":
+		p.fail(pos, f+".field", "%q must be an int field of the generator (unix time in the format's unit)", et.Field)
+	}
+	if !containsStr(EventTimeFormats, et.Format) {
+		p.fail(pos, f+".format", "%q: want one of %s", et.Format, strings.Join(EventTimeFormats, ", "))
+	}
+	for name, d := range map[string]int64{"max_out_of_order": int64(et.MaxOutOfOrder), "idle_timeout": int64(et.IdleTimeout), "allowed_lateness": int64(et.AllowedLateness)} {
+		if d < 0 {
+			p.fail(pos, f+"."+name, "must be >= 0")
+		}
+	}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validatePipeline follows the stream from sources[0] through each step,
+// compiling every expression against the schema at that point.
+func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime map[string]bool) {
+	main := s.Sources[0].Name
+	cur := schemas[main]
+	curEvent := eventTime[main]
+	used := map[string]string{main: "the pipeline's input"}
+	keyed := false
+	use := func(op *Operator, f, name string) bool {
+		if _, ok := schemas[name]; !ok {
+			p.fail(op.Pos, f, "unknown source %q (sources: %s)", name, strings.Join(sourceNames(s), ", "))
+			return false
+		}
+		if by, ok := used[name]; ok {
+			if name == main {
+				p.fail(op.Pos, f, "cycle: source %q is already the pipeline's input", name)
+			} else {
+				p.fail(op.Pos, f, "source %q is already used by %s", name, by)
+			}
+			return false
+		}
+		used[name] = f
+		if eventTime[name] != curEvent {
+			p.fail(op.Pos, f, "source %q and the stream differ in time: one has event_time, the other not", name)
+		}
+		return true
+	}
+	for i := range s.Pipeline {
+		op := &s.Pipeline[i]
+		f := fmt.Sprintf("pipeline[%d]", i)
+		switch op.Kind() {
+		case "filter":
+			prog, _ := p.compile(op.Pos, f+".filter", op.Filter, cur, "bool")
+			op.Programs = []*vm.Program{prog}
+		case "map":
+			next := schema{}
+			op.Programs = nil
+			for _, ne := range op.Map {
+				if !identifier.MatchString(ne.Name) || builtin[ne.Name] != "" {
+					p.fail(ne.Pos, f+".map."+ne.Name, "output field %q: want an identifier other than key, arrival, event_time", ne.Name)
+				}
+				prog, t := p.compile(ne.Pos, f+".map."+ne.Name, ne.Expr, cur, "")
+				op.Programs = append(op.Programs, prog)
+				next[ne.Name] = t
+			}
+			if len(op.Map) == 0 {
+				p.fail(op.Pos, f+".map", "no output fields")
+			}
+			cur = next
+		case "key_by":
+			prog, _ := p.compile(op.Pos, f+".key_by", op.KeyBy, cur, "")
+			op.Programs = []*vm.Program{prog}
+			keyed = true
+		case "window":
+			w := op.Window
+			switch {
+			case !keyed:
+				p.fail(op.Pos, f+".window", "missing key: add a key_by step before the window")
+			case w.Size <= 0:
+				p.fail(w.Pos, f+".window", "size must be > 0, got %v (tumbling: 1s, or sliding: {size: 10s, slide: 1s})", w.Size)
+			case w.Slide < 0 || w.Slide > w.Size:
+				p.fail(w.Pos, f+".window.sliding.slide", "must be > 0 and <= size %v, got %v", w.Size, w.Slide)
+			}
+			next := schema{"window_start": "int", "window_end": "int"}
+			op.Programs = nil
+			for _, a := range w.Aggregates {
+				af := f + ".aggregate." + a.Name
+				var prog *vm.Program
+				switch {
+				case !identifier.MatchString(a.Name) || builtin[a.Name] != "" || next[a.Name] != "":
+					p.fail(a.Pos, af, "output field %q: want an identifier other than key, arrival, event_time, window_start, window_end", a.Name)
+				case !containsStr(AggregateFuncs, a.Func):
+					p.fail(a.Pos, af, "unknown aggregate %q (valid: %s)", a.Func, strings.Join(AggregateFuncs, ", "))
+				case a.Func == "count":
+					if a.Arg != "" {
+						p.fail(a.Pos, af, "count() takes no argument, got %q", a.Arg)
+					}
+					next[a.Name] = "int"
+				default:
+					var t string
+					prog, t = p.compile(a.Pos, af, a.Arg, cur, "")
+					switch {
+					case prog == nil:
+					case t != "int" && t != "float" && t != "any":
+						p.fail(a.Pos, af, "%s(%s) needs a number, but %s is a %s", a.Func, a.Arg, a.Arg, t)
+					case a.Func == "avg" || t == "any":
+						next[a.Name] = "float"
+					default:
+						next[a.Name] = t
+					}
+				}
+				op.Programs = append(op.Programs, prog)
+			}
+			if len(w.Aggregates) == 0 {
+				p.fail(w.Pos, f+".aggregate", "no aggregates")
+			}
+			cur = next
+		case "join":
+			j := op.Join
+			if !keyed {
+				p.fail(op.Pos, f+".join", "missing key: add a key_by step before the join")
+			}
+			if j.Window <= 0 {
+				p.fail(op.Pos, f+".join.window", "must be > 0, got %v", j.Window)
+			}
+			if !use(op, f+".join.with", j.With) {
+				continue
+			}
+			prog, _ := p.compile(op.Pos, f+".join.on", j.On, schemas[j.With], "")
+			op.Programs = []*vm.Program{prog}
+			if cur != nil {
+				cur[j.With] = "map"
+			}
+		case "union":
+			if len(op.Union) == 0 {
+				p.fail(op.Pos, f+".union", "no sources")
+			}
+			for k, name := range op.Union {
+				if !use(op, fmt.Sprintf("%s.union[%d]", f, k), name) {
+					continue
+				}
+				cur = intersect(cur, schemas[name])
+			}
+		}
+	}
+	for i, src := range s.Sources {
+		if _, ok := used[src.Name]; !ok {
+			p.fail(src.Pos, fmt.Sprintf("sources[%d]", i), "source %q is never used: join or union it into the pipeline, or remove it", src.Name)
+		}
+	}
+}
+
+// intersect is the schema of a union: the fields both sides have with the
+// same type.
+func intersect(a, b schema) schema {
+	if a == nil || b == nil {
+		return nil
+	}
+	out := schema{}
+	for k, t := range a {
+		if b[k] == t {
+			out[k] = t
+		}
+	}
+	return out
+}
+
+func sourceNames(s *Spec) []string {
+	names := make([]string, len(s.Sources))
+	for i, src := range s.Sources {
+		names[i] = src.Name
+	}
+	return names
+}
