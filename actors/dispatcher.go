@@ -167,8 +167,9 @@ func (d *Dispatcher) Schedule(fn func()) {
 func (d *Dispatcher) Throughput() int { return d.cfg.Throughput }
 
 // Stop stops the workers once their current turns end and waits for them,
-// or for ctx. It may be called more than once. Messages still queued are not
-// run; stop the actors first (Stats().Queued tells what is left).
+// or for ctx. It may be called more than once. Stop does not drain: stop the
+// actors first. If user messages were still queued, Stop returns an error
+// wrapping ErrAbandoned that counts them, so that nothing is lost silently.
 func (d *Dispatcher) Stop(ctx context.Context) error {
 	d.stopOnce.Do(func() {
 		d.mu.Lock()
@@ -184,10 +185,22 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 	go func() { d.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrStopTimeout, ctx.Err())
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	actors, messages := 0, 0
+	d.mu.rq.Each(func(e *priority.Entry[*Mailbox]) {
+		if n := e.Value.UserMessageCount(); n > 0 {
+			actors++
+			messages += n
+		}
+	})
+	if messages > 0 {
+		return fmt.Errorf("%w: %d messages of %d actors were still queued", ErrAbandoned, messages, actors)
+	}
+	return nil
 }
 
 // Stats is a snapshot of a dispatcher's counters.
@@ -314,6 +327,12 @@ func (d *Dispatcher) requeueLocked(m *Mailbox) {
 	d.publishHeadLocked()
 }
 
+// yieldEvery is how many messages a worker runs in one turn before it
+// yields the P to Go's scheduler once (without ending the turn). Between
+// turns it always yields. With nothing else runnable a yield costs about
+// 0.1 µs, so this adds about 3 ns a message.
+const yieldEvery = 32
+
 type worker struct {
 	d    *Dispatcher
 	id   int
@@ -338,6 +357,10 @@ func (w *worker) loop() {
 	defer d.wg.Done()
 	d.mu.Lock()
 	for {
+		if d.mu.stopped {
+			d.mu.Unlock()
+			return
+		}
 		if len(d.mu.funcs) > 0 {
 			fn := d.mu.funcs[0]
 			d.mu.funcs[0] = nil
@@ -370,10 +393,6 @@ func (w *worker) loop() {
 			runtime.Gosched()
 			d.mu.Lock()
 			continue
-		}
-		if d.mu.stopped {
-			d.mu.Unlock()
-			return
 		}
 		d.mu.parked = append(d.mu.parked, w)
 		w.parks.Add(1)
@@ -428,6 +447,9 @@ func (w *worker) turn(m *Mailbox, keyed bool) {
 		ok := m.runUser(msg)
 		w.messages.Add(1)
 		t.Ran(local)
+		if t.Count()%yieldEvery == 0 {
+			runtime.Gosched() // a long turn, too, lets the goroutines it woke run
+		}
 		m.mu.Lock()
 		if !ok {
 			// The failure was escalated; the supervisor's Suspend is already

@@ -455,3 +455,35 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// Stop reports user messages it leaves behind.
+func TestStopCountsAbandonedMessages(t *testing.T) {
+	d, err := NewDispatcher(WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := NewActorSystem(nil)
+	defer sys.Shutdown()
+	release, entered := make(chan struct{}), make(chan struct{})
+	g := &gate{entered: entered, release: release}
+	gp := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return g }, d.PropsOptions()...))
+	sys.Root.Send(gp, msg("gate", 0, 0))
+	wait(t, entered, "the gate")
+	l := newLog(100)
+	a := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &recorder{name: "a", log: l} }, d.PropsOptions()...))
+	for i := range 3 {
+		sys.Root.Send(a, msg("a", int64(i), 0))
+	}
+	// The first Stop marks the dispatcher stopped and gives up waiting for
+	// the gate; once the gate is released the worker exits after its turn.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Stop(ctx); !errors.Is(err, ErrStopTimeout) {
+		t.Fatalf("first Stop = %v", err)
+	}
+	close(release)
+	err2 := d.Stop(context.Background())
+	if !errors.Is(err2, ErrAbandoned) || !strings.Contains(err2.Error(), "3 messages of 1 actors") {
+		t.Errorf("Stop = %v, want 3 abandoned messages of 1 actor", err2)
+	}
+}

@@ -10,4 +10,6 @@ var (
 	// ErrStopTimeout is returned by Stop when its context ends before the
 	// workers did.
 	ErrStopTimeout = errors.New("actors: stop: workers still running")
+	// ErrAbandoned is returned by Stop when user messages were still queued.
+	ErrAbandoned = errors.New("actors: stop: work abandoned")
 )

@@ -89,6 +89,16 @@ func (q *RunQueue[T]) Rekey(e *Entry[T], key int64) {
 	}
 }
 
+// Each calls f for every queued entry, in no particular order.
+func (q *RunQueue[T]) Each(f func(*Entry[T])) {
+	for _, e := range q.system[q.sysOff:] {
+		f(e)
+	}
+	for _, e := range q.heap {
+		f(e)
+	}
+}
+
 // Peek returns the key of the head: SystemKey when the system lane holds an
 // entry, ok false when the queue is empty.
 func (q *RunQueue[T]) Peek() (key int64, ok bool) {
