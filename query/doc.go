@@ -47,6 +47,22 @@
 // would have used it. Parse is fuzzed (FuzzParse); its seeds run with the
 // tests.
 //
-// Not here yet (issue 3): the Go builder API and the operators' state
-// machines (windows, joins, watermarks); they come with the engine.
+// # Operators as state machines
+//
+// Stateless runs filter, map and key_by steps over a batch of Events with
+// the compiled programs; an event whose expression fails is dropped and its
+// error returned for the caller to count. WindowAgg is a window step:
+// events go into every window that holds their time, and a window fires,
+// one result per key, when the watermark passes its end plus the allowed
+// lateness; later events are counted late and handed back. Watermarks
+// tracks the inputs' progress (bounded out-of-orderness, idle inputs,
+// closed inputs, which let the last windows flush when sources end).
+// Processing-time streams are windowed by ingestion time, the Arrival the
+// source stamped, so a result never depends on when the scheduler ran
+// anything (DESIGN §1's invariant); the engine feeds Watermarks with
+// arrival times for them. The window arithmetic repeats priority.Window's
+// on purpose: both packages import nothing of this module.
+//
+// Not here yet (issue 3): the windowed join's and union's state machines,
+// user aggregates and the Go builder API; they come with the engine.
 package query

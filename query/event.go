@@ -1,0 +1,101 @@
+package query
+
+import (
+	"fmt"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// Event is one stream element in memory. Arrival is the wall-clock time the
+// source ingested it; EventTime is its own timestamp (equal to Arrival on
+// processing-time streams, which are windowed by ingestion time so that
+// results never depend on scheduling).
+type Event struct {
+	Arrival   int64
+	EventTime int64
+	Key       string
+	Fields    map[string]any
+}
+
+// env is what expressions see: the event's fields plus key, arrival and
+// event_time. It reuses the event's own map.
+func (e *Event) env() map[string]any {
+	if e.Fields == nil {
+		e.Fields = map[string]any{}
+	}
+	e.Fields["key"] = e.Key
+	e.Fields["arrival"] = e.Arrival
+	e.Fields["event_time"] = e.EventTime
+	return e.Fields
+}
+
+func (e *Event) unenv() {
+	delete(e.Fields, "key")
+	delete(e.Fields, "arrival")
+	delete(e.Fields, "event_time")
+}
+
+// Stateless runs a filter, map or key_by step.
+type Stateless struct {
+	op *Operator
+}
+
+// NewStateless returns the state machine of a filter, map or key_by step of
+// a parsed spec.
+func NewStateless(op *Operator) (*Stateless, error) {
+	switch op.Kind() {
+	case "filter", "map", "key_by":
+		return &Stateless{op: op}, nil
+	}
+	return nil, fmt.Errorf("query: %s is not a stateless step", op.Kind())
+}
+
+// Apply runs the step on in and appends what it emits to out. An event
+// whose expression fails to evaluate is dropped and reported in errs (the
+// caller counts it); the others go on.
+func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
+	for i := range in {
+		ev := in[i]
+		env := ev.env()
+		switch s.op.Kind() {
+		case "filter":
+			keep, err := vm.Run(s.op.Programs[0], env)
+			ev.unenv()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("filter %q: %w", s.op.Filter, err))
+				continue
+			}
+			if keep == true {
+				out = append(out, ev)
+			}
+		case "key_by":
+			k, err := vm.Run(s.op.Programs[0], env)
+			ev.unenv()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("key_by %q: %w", s.op.KeyBy, err))
+				continue
+			}
+			ev.Key = fmt.Sprint(k)
+			out = append(out, ev)
+		case "map":
+			fields := make(map[string]any, len(s.op.Map))
+			var failed error
+			for j, ne := range s.op.Map {
+				v, err := vm.Run(s.op.Programs[j], env)
+				if err != nil {
+					failed = fmt.Errorf("map %s = %q: %w", ne.Name, ne.Expr, err)
+					break
+				}
+				fields[ne.Name] = v
+			}
+			ev.unenv()
+			if failed != nil {
+				errs = append(errs, failed)
+				continue
+			}
+			ev.Fields = fields
+			out = append(out, ev)
+		}
+	}
+	return out, errs
+}

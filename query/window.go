@@ -1,0 +1,328 @@
+package query
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// NoWatermark is the watermark before any input was seen.
+const NoWatermark int64 = math.MinInt64
+
+// Watermarks tracks the event-time progress of an operator's inputs: each
+// input's watermark is the largest event time it has sent minus the bounded
+// out-of-orderness; the operator's is the smallest over its inputs. An input
+// silent for longer than the idle timeout stops holding it back, and a
+// closed input (its source ended) never does. Processing-time streams use it
+// with event time = arrival time and no out-of-orderness. Time arrives as
+// `now`; not safe for concurrent use.
+type Watermarks struct {
+	ooo, idle int64
+	inputs    []wmInput
+}
+
+type wmInput struct {
+	max, last    int64
+	seen, closed bool
+}
+
+// NewWatermarks tracks inputs inputs.
+func NewWatermarks(inputs int, outOfOrder, idleTimeout time.Duration) *Watermarks {
+	return &Watermarks{ooo: int64(outOfOrder), idle: int64(idleTimeout), inputs: make([]wmInput, inputs)}
+}
+
+// Observe records that input sent an event of event time t at now.
+func (w *Watermarks) Observe(input int, t, now int64) {
+	in := &w.inputs[input]
+	if !in.seen || t > in.max {
+		in.max = t
+	}
+	in.seen, in.last = true, now
+}
+
+// Close records that input ended.
+func (w *Watermarks) Close(input int) { w.inputs[input].closed = true }
+
+// Current returns the watermark at now: NoWatermark until every open,
+// non-idle input was seen, math.MaxInt64 once all inputs are closed.
+func (w *Watermarks) Current(now int64) int64 {
+	wm, active := int64(math.MaxInt64), 0
+	for _, in := range w.inputs {
+		switch {
+		case in.closed:
+			continue
+		case !in.seen:
+			if w.idle > 0 {
+				continue // never sent anything: idle from the start
+			}
+			return NoWatermark
+		case w.idle > 0 && now-in.last > w.idle:
+			continue
+		}
+		active++
+		wm = min(wm, in.max-w.ooo)
+	}
+	if active == 0 {
+		// Every open input is idle: the furthest one sets the pace.
+		best, any := NoWatermark, false
+		for _, in := range w.inputs {
+			if !in.closed && in.seen {
+				best, any = max(best, in.max-w.ooo), true
+			}
+		}
+		if any {
+			return best
+		}
+		if w.allClosed() {
+			return math.MaxInt64
+		}
+		return NoWatermark
+	}
+	return wm
+}
+
+func (w *Watermarks) allClosed() bool {
+	for _, in := range w.inputs {
+		if !in.closed {
+			return false
+		}
+	}
+	return true
+}
+
+// WindowAgg is the state machine of a window step: keyed events go into
+// every window that holds their time; a window fires, with one result per
+// key, once the watermark passes its end plus the allowed lateness. An event
+// for a window that already fired is late: counted, and given back to the
+// caller for the side sink. Not safe for concurrent use.
+type WindowAgg struct {
+	size, slide, lateness int64
+	aggs                  []Aggregate
+	progs                 []*vm.Program
+	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
+	wm                    int64
+	late                  uint64
+}
+
+// NewWindowAgg returns the state machine of a parsed window step.
+func NewWindowAgg(op *Operator, allowedLateness time.Duration) (*WindowAgg, error) {
+	if op.Window == nil {
+		return nil, fmt.Errorf("query: %s is not a window step", op.Kind())
+	}
+	slide := op.Window.Slide
+	if slide == 0 {
+		slide = op.Window.Size
+	}
+	return &WindowAgg{
+		size: int64(op.Window.Size), slide: int64(slide), lateness: int64(allowedLateness),
+		aggs: op.Window.Aggregates, progs: op.Programs,
+		open: map[int64]map[string][]acc{}, wm: NoWatermark,
+	}, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// windows returns the indices [first, last] of the windows holding t.
+func (a *WindowAgg) windows(t int64) (first, last int64) {
+	return floorDiv(t-a.size, a.slide) + 1, floorDiv(t, a.slide)
+}
+
+func (a *WindowAgg) end(k int64) int64 { return k*a.slide + a.size }
+
+// Late returns how many events came too late for every window they belong to.
+func (a *WindowAgg) Late() uint64 { return a.late }
+
+// Open returns how many (window, key) groups are open.
+func (a *WindowAgg) Open() int {
+	n := 0
+	for _, keys := range a.open {
+		n += len(keys)
+	}
+	return n
+}
+
+// Add puts ev into its windows. late reports that every window it belongs
+// to has fired; err that an aggregate's argument did not evaluate to a
+// number (the event is then not added anywhere).
+func (a *WindowAgg) Add(ev Event) (late bool, err error) {
+	vals := make([]any, len(a.aggs))
+	if len(a.progs) > 0 {
+		env := ev.env()
+		for i, p := range a.progs {
+			if p == nil {
+				continue
+			}
+			if vals[i], err = vm.Run(p, env); err != nil {
+				ev.unenv()
+				return false, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
+			}
+			if _, _, ok := number(vals[i]); !ok {
+				ev.unenv()
+				return false, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, vals[i], vals[i])
+			}
+		}
+		ev.unenv()
+	}
+	first, last := a.windows(ev.EventTime)
+	added := false
+	for k := first; k <= last; k++ {
+		if a.wm != NoWatermark && a.end(k)+a.lateness <= a.wm {
+			continue // this window fired
+		}
+		keys := a.open[k]
+		if keys == nil {
+			keys = map[string][]acc{}
+			a.open[k] = keys
+		}
+		accs := keys[ev.Key]
+		if accs == nil {
+			accs = make([]acc, len(a.aggs))
+			keys[ev.Key] = accs
+		}
+		for i := range accs {
+			accs[i].add(vals[i])
+		}
+		added = true
+	}
+	if !added {
+		a.late++
+	}
+	return !added, nil
+}
+
+// Advance moves the watermark to wm (it never goes back) and returns the
+// results of the windows that fire, by window end and then key. Each result
+// has the window's key, the fields window_start, window_end and the
+// aggregates, and Arrival = frontierArrival: the arrival of the input that
+// moved the watermark, from which its latency counts.
+func (a *WindowAgg) Advance(wm, frontierArrival int64) []Event {
+	if wm <= a.wm {
+		return nil
+	}
+	a.wm = wm
+	var due []int64
+	for k := range a.open {
+		if a.end(k)+a.lateness <= wm {
+			due = append(due, k)
+		}
+	}
+	slices.Sort(due)
+	var out []Event
+	for _, k := range due {
+		keys := a.open[k]
+		names := make([]string, 0, len(keys))
+		for key := range keys {
+			names = append(names, key)
+		}
+		slices.Sort(names)
+		for _, key := range names {
+			f := map[string]any{"window_start": k * a.slide, "window_end": a.end(k)}
+			for i, ag := range a.aggs {
+				f[ag.Name] = keys[key][i].result(ag.Func)
+			}
+			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(k) - 1, Fields: f})
+		}
+		delete(a.open, k)
+	}
+	return out
+}
+
+// acc accumulates one aggregate of one (window, key) group. Integers stay
+// integers until a float is seen.
+type acc struct {
+	n          int64
+	isum       int64
+	fsum       float64
+	isFloat    bool
+	min, max   float64
+	imin, imax int64
+}
+
+func number(v any) (i int64, f float64, ok bool) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), float64(x), true
+	case int64:
+		return x, float64(x), true
+	case int32:
+		return int64(x), float64(x), true
+	case float64:
+		return 0, x, true
+	case float32:
+		return 0, float64(x), true
+	}
+	return 0, 0, false
+}
+
+func (c *acc) add(v any) {
+	c.n++
+	if v == nil {
+		return
+	}
+	i, f, _ := number(v)
+	switch v.(type) {
+	case float64, float32:
+		if !c.isFloat {
+			c.isFloat = true
+			c.fsum = float64(c.isum)
+			c.min, c.max = float64(c.imin), float64(c.imax)
+			if c.n == 1 {
+				c.min, c.max = f, f
+			}
+		}
+	}
+	if c.isFloat {
+		c.fsum += f
+		if c.n == 1 || f < c.min {
+			c.min = f
+		}
+		if c.n == 1 || f > c.max {
+			c.max = f
+		}
+		return
+	}
+	c.isum += i
+	if c.n == 1 || i < c.imin {
+		c.imin = i
+	}
+	if c.n == 1 || i > c.imax {
+		c.imax = i
+	}
+}
+
+func (c *acc) result(fn string) any {
+	switch fn {
+	case "count":
+		return c.n
+	case "avg":
+		if c.isFloat {
+			return c.fsum / float64(c.n)
+		}
+		return float64(c.isum) / float64(c.n)
+	case "sum":
+		if c.isFloat {
+			return c.fsum
+		}
+		return c.isum
+	case "min":
+		if c.isFloat {
+			return c.min
+		}
+		return c.imin
+	case "max":
+		if c.isFloat {
+			return c.max
+		}
+		return c.imax
+	}
+	panic("query: unknown aggregate " + fn + " passed validation")
+}
