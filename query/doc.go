@@ -63,6 +63,11 @@
 // arrival times for them. The window arithmetic repeats priority.Window's
 // on purpose: both packages import nothing of this module.
 //
-// Not here yet (issue 3): the windowed join's and union's state machines,
-// user aggregates and the Go builder API; they come with the engine.
+// JoinOp is a join step: left and right events of the same key in the same
+// tumbling window make one result each pair when both sides' watermark
+// passes the window. A union needs no state: the engine merges its inputs
+// and their watermarks.
+//
+// Not here yet (issue 3): user aggregates and the Go builder API; they come
+// with the engine.
 package query

@@ -1,0 +1,115 @@
+package query
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// JoinOp is the state machine of a join step: a windowed equi-join of the
+// stream (left, keyed by its key_by) with another source (right, keyed by
+// the join's `on` expression) over tumbling windows of the join's size. When
+// the watermark of both sides (the caller's Watermarks with two inputs)
+// passes a window's end plus the allowed lateness, it emits one result per
+// matching pair: the left event's fields plus the right event's fields as a
+// map named after the right source. Not safe for concurrent use.
+type JoinOp struct {
+	size, lateness int64
+	with           string
+	on             *vm.Program
+	sides          [2]map[int64]map[string][]Event // window → key → events
+	wm             int64
+	late           uint64
+}
+
+// NewJoinOp returns the state machine of a parsed join step.
+func NewJoinOp(op *Operator, allowedLateness time.Duration) (*JoinOp, error) {
+	if op.Join == nil {
+		return nil, fmt.Errorf("query: %s is not a join step", op.Kind())
+	}
+	j := &JoinOp{size: int64(op.Join.Window), lateness: int64(allowedLateness), with: op.Join.With, on: op.Programs[0], wm: NoWatermark}
+	for i := range j.sides {
+		j.sides[i] = map[int64]map[string][]Event{}
+	}
+	return j, nil
+}
+
+// Late returns how many events came after their window was joined.
+func (j *JoinOp) Late() uint64 { return j.late }
+
+// AddLeft adds an event of the stream; it is keyed already.
+func (j *JoinOp) AddLeft(ev Event) (late bool) { return j.add(0, ev) }
+
+// AddRight adds an event of the other source, keying it with `on`.
+func (j *JoinOp) AddRight(ev Event) (late bool, err error) {
+	k, err := vm.Run(j.on, ev.env())
+	ev.unenv()
+	if err != nil {
+		return false, fmt.Errorf("join on: %w", err)
+	}
+	ev.Key = fmt.Sprint(k)
+	return j.add(1, ev), nil
+}
+
+func (j *JoinOp) add(side int, ev Event) bool {
+	k := floorDiv(ev.EventTime, j.size)
+	if j.wm != NoWatermark && (k+1)*j.size+j.lateness <= j.wm {
+		j.late++
+		return true
+	}
+	keys := j.sides[side][k]
+	if keys == nil {
+		keys = map[string][]Event{}
+		j.sides[side][k] = keys
+	}
+	keys[ev.Key] = append(keys[ev.Key], ev)
+	return false
+}
+
+// Advance moves the watermark to wm and returns the joined pairs of the
+// windows that close, by window, key, then arrival order on each side.
+func (j *JoinOp) Advance(wm, frontierArrival int64) []Event {
+	if wm <= j.wm {
+		return nil
+	}
+	j.wm = wm
+	seen := map[int64]bool{}
+	var due []int64
+	for _, side := range j.sides {
+		for k := range side {
+			if !seen[k] && (k+1)*j.size+j.lateness <= wm {
+				seen[k] = true
+				due = append(due, k)
+			}
+		}
+	}
+	slices.Sort(due)
+	var out []Event
+	for _, k := range due {
+		left, right := j.sides[0][k], j.sides[1][k]
+		keys := make([]string, 0, len(left))
+		for key := range left {
+			if len(right[key]) > 0 {
+				keys = append(keys, key)
+			}
+		}
+		slices.Sort(keys)
+		for _, key := range keys {
+			for _, l := range left[key] {
+				for _, r := range right[key] {
+					f := make(map[string]any, len(l.Fields)+1)
+					for name, v := range l.Fields {
+						f[name] = v
+					}
+					f[j.with] = r.Fields
+					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Fields: f})
+				}
+			}
+		}
+		delete(j.sides[0], k)
+		delete(j.sides[1], k)
+	}
+	return out
+}
