@@ -1,0 +1,102 @@
+package runtime
+
+import (
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/cameo-go/cameo/query"
+)
+
+func genSpec(t *testing.T, src string) *query.Generator {
+	t.Helper()
+	s, err := query.Parse("g.yaml", []byte("name: q\nlatency_target: 1s\nsources:\n  - name: s\n    generator: "+src+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Sources[0].Generator
+}
+
+const sec = int64(1e9)
+
+func TestGeneratorIsDeterministic(t *testing.T) {
+	g := genSpec(t, "{rate: 1000, duration: 2s, seed: 42, keys: {count: 10, distribution: zipf}, fields: {lvl: {choice: [a, b], weights: [1, 3]}, ms: {uniform: [1, 5]}, x: {normal: [0, 1]}, c: {const: hi}}}")
+	run := func() []query.Event {
+		gen, err := NewGenerator(g, 5*sec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []query.Event
+		for now := 5 * sec; !gen.Done(); now += sec / 10 {
+			out = gen.Until(now, 0, out)
+		}
+		return out
+	}
+	a, b := run(), run()
+	if len(a) != 2000 {
+		t.Fatalf("%d events in 2 s at 1000/s, want 2000", len(a))
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two runs with one seed differ")
+	}
+	if a[0].Arrival != 5*sec || a[1].Arrival != 5*sec+sec/1000 {
+		t.Errorf("arrivals %d, %d: want the schedule from the start", a[0].Arrival, a[1].Arrival)
+	}
+	// Producing in other slices gives the same events.
+	gen, _ := NewGenerator(g, 5*sec)
+	var c []query.Event
+	for !gen.Done() {
+		c = gen.Until(1<<62, 7, c)
+	}
+	if !reflect.DeepEqual(a, c) {
+		t.Fatal("events depend on how they were pulled")
+	}
+}
+
+func TestGeneratorBurstsAndDistributions(t *testing.T) {
+	g := genSpec(t, "{rate: 1000, duration: 10s, seed: 1, keys: {count: 50, distribution: zipf, zipf_s: 1.5}, fields: {lvl: {choice: [info, error], weights: [9, 1]}, ms: {uniform: [1, 500]}}, bursts: [{at: 2s, for: 1s, factor: 4}]}")
+	gen, _ := NewGenerator(g, 0)
+	evs := gen.Until(20*sec, 0, nil)
+	if !gen.Done() || gen.Emitted() != uint64(len(evs)) {
+		t.Fatalf("done %v emitted %d len %d", gen.Done(), gen.Emitted(), len(evs))
+	}
+	perSecond := make([]int, 10)
+	keys := map[string]int{}
+	errs := 0
+	for _, e := range evs {
+		perSecond[e.Arrival/sec]++
+		keys[e.Key]++
+		if e.Fields["lvl"] == "error" {
+			errs++
+		}
+		if ms := e.Fields["ms"].(int); ms < 1 || ms > 500 {
+			t.Fatalf("uniform [1, 500] gave %d", ms)
+		}
+	}
+	if perSecond[1] != 1000 || perSecond[2] != 4000 || perSecond[3] != 1000 {
+		t.Errorf("events per second %v: want 1000, then 4000 in the burst", perSecond)
+	}
+	if share := float64(errs) / float64(len(evs)); math.Abs(share-0.1) > 0.01 {
+		t.Errorf("error share %.3f, want 0.1 ± 0.01", share)
+	}
+	if keys["k0"] <= keys["k1"] || keys["k1"] <= keys["k10"] {
+		t.Errorf("zipf keys not skewed: k0 %d k1 %d k10 %d", keys["k0"], keys["k1"], keys["k10"])
+	}
+}
+
+func TestGeneratorUniformKeys(t *testing.T) {
+	g := genSpec(t, "{rate: 10000, duration: 1s, keys: {count: 4}}")
+	gen, _ := NewGenerator(g, 0)
+	keys := map[string]int{}
+	for _, e := range gen.Until(sec, 0, nil) {
+		keys[e.Key]++
+	}
+	for k, n := range keys {
+		if n < 2300 || n > 2700 {
+			t.Errorf("key %s: %d of 10000, want about 2500", k, n)
+		}
+	}
+	if len(keys) != 4 {
+		t.Errorf("keys %v", keys)
+	}
+}
