@@ -3,6 +3,9 @@
 // sources and sinks, and keeps their metrics.
 //
 // Here so far: Generator, the synthetic source of a spec, deterministic for
-// a seed. The Engine (Submit, Cancel, Stats, Stop), the JSON-lines source,
-// the sinks and the metrics are issue 3's remaining work.
+// a seed; Metrics and QueryMetrics, per-query HDR histograms of output
+// latency with the deadline-met ratio and the counts of events in, late and
+// dropped, tenant totals, and a prometheus.Collector. The Engine (Submit,
+// Cancel, Stats, Stop), the JSON-lines source and the sinks are issue 3's
+// remaining work.
 package runtime

@@ -1,0 +1,269 @@
+package runtime
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Latency histogram bounds: 1 µs to 1 h at 3 significant digits.
+const (
+	minLatency = 1_000
+	maxLatency = 3_600_000_000_000
+)
+
+// QueryMetrics records one query's results (output latency, as DESIGN §1
+// defines it: emit time − arrival of the frontier input) and counts what it
+// ingested, emitted, dropped and received late. Safe for concurrent use.
+type QueryMetrics struct {
+	ID, Name, Tenant string
+	Target           int64 // latency target, ns
+
+	mu struct {
+		sync.Mutex
+		hist *hdrhistogram.Histogram
+		met  uint64
+	}
+	in, out, late, dropped, clipped atomic.Uint64
+}
+
+// NewQueryMetrics returns the metrics of one query.
+func NewQueryMetrics(id, name, tenant string, target int64) *QueryMetrics {
+	m := &QueryMetrics{ID: id, Name: name, Tenant: tenant, Target: target}
+	m.mu.hist = hdrhistogram.New(minLatency, maxLatency, 3)
+	return m
+}
+
+// Result records one result emitted with the given latency (ns).
+func (m *QueryMetrics) Result(latency int64) {
+	v := latency
+	if v < minLatency {
+		v = minLatency
+	}
+	if v > maxLatency {
+		v = maxLatency
+		m.clipped.Add(1)
+	}
+	m.mu.Lock()
+	_ = m.mu.hist.RecordValue(v) // in range by construction
+	if latency <= m.Target {
+		m.mu.met++
+	}
+	m.mu.Unlock()
+	m.out.Add(1)
+}
+
+// In counts n ingested events.
+func (m *QueryMetrics) In(n int) { m.in.Add(uint64(n)) }
+
+// Late counts n events that came after their window fired.
+func (m *QueryMetrics) Late(n int) { m.late.Add(uint64(n)) }
+
+// Dropped counts n events dropped (an expression failed, a bad input line).
+func (m *QueryMetrics) Dropped(n int) { m.dropped.Add(uint64(n)) }
+
+// QueryStats is a snapshot of a query's metrics; latencies in milliseconds.
+type QueryStats struct {
+	ID              string  `json:"id"`
+	Name            string  `json:"name"`
+	Tenant          string  `json:"tenant"`
+	LatencyTargetMs float64 `json:"latency_target_ms"`
+	EventsIn        uint64  `json:"events_in"`
+	Results         uint64  `json:"results"`
+	P50Ms           float64 `json:"p50_ms"`
+	P90Ms           float64 `json:"p90_ms"`
+	P99Ms           float64 `json:"p99_ms"`
+	P999Ms          float64 `json:"p999_ms"`
+	MaxMs           float64 `json:"max_ms"`
+	MetRatio        float64 `json:"met_ratio"`
+	Late            uint64  `json:"late"`
+	Dropped         uint64  `json:"dropped"`
+	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
+	Clipped uint64 `json:"clipped,omitempty"`
+}
+
+const msPerNs = 1e-6
+
+func statsOf(h *hdrhistogram.Histogram, met uint64, s *QueryStats) {
+	s.Results = uint64(h.TotalCount())
+	if s.Results == 0 {
+		return
+	}
+	s.P50Ms = float64(h.ValueAtQuantile(50)) * msPerNs
+	s.P90Ms = float64(h.ValueAtQuantile(90)) * msPerNs
+	s.P99Ms = float64(h.ValueAtQuantile(99)) * msPerNs
+	s.P999Ms = float64(h.ValueAtQuantile(99.9)) * msPerNs
+	s.MaxMs = float64(h.Max()) * msPerNs
+	s.MetRatio = float64(met) / float64(s.Results)
+}
+
+// Stats returns a snapshot.
+func (m *QueryMetrics) Stats() QueryStats {
+	s := QueryStats{ID: m.ID, Name: m.Name, Tenant: m.Tenant, LatencyTargetMs: float64(m.Target) * msPerNs,
+		EventsIn: m.in.Load(), Late: m.late.Load(), Dropped: m.dropped.Load(), Clipped: m.clipped.Load()}
+	m.mu.Lock()
+	statsOf(m.mu.hist, m.mu.met, &s)
+	m.mu.Unlock()
+	return s
+}
+
+// Metrics is the registry of every query's metrics on a node, with tenant
+// totals, and a prometheus.Collector. Safe for concurrent use.
+type Metrics struct {
+	mu      sync.Mutex
+	queries map[string]*QueryMetrics
+}
+
+// NewMetrics returns an empty registry.
+func NewMetrics() *Metrics { return &Metrics{queries: map[string]*QueryMetrics{}} }
+
+// Add registers a query's metrics (replacing one with the same ID).
+func (r *Metrics) Add(m *QueryMetrics) {
+	r.mu.Lock()
+	r.queries[m.ID] = m
+	r.mu.Unlock()
+}
+
+// Remove forgets a query.
+func (r *Metrics) Remove(id string) {
+	r.mu.Lock()
+	delete(r.queries, id)
+	r.mu.Unlock()
+}
+
+func (r *Metrics) list() []*QueryMetrics {
+	r.mu.Lock()
+	out := make([]*QueryMetrics, 0, len(r.queries))
+	for _, m := range r.queries {
+		out = append(out, m)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b *QueryMetrics) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Queries returns every query's stats, by ID.
+func (r *Metrics) Queries() []QueryStats {
+	qs := r.list()
+	out := make([]QueryStats, len(qs))
+	for i, m := range qs {
+		out[i] = m.Stats()
+	}
+	return out
+}
+
+// TenantStats is the total of a tenant's queries: latencies merged over
+// all their results; the met ratio counts each result against its own
+// query's target.
+type TenantStats struct {
+	Tenant   string  `json:"tenant"`
+	Queries  int     `json:"queries"`
+	EventsIn uint64  `json:"events_in"`
+	Results  uint64  `json:"results"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	MetRatio float64 `json:"met_ratio"`
+	Late     uint64  `json:"late"`
+	Dropped  uint64  `json:"dropped"`
+}
+
+// Tenants returns the totals per tenant, by tenant.
+func (r *Metrics) Tenants() []TenantStats {
+	type acc struct {
+		h   *hdrhistogram.Histogram
+		met uint64
+		t   TenantStats
+	}
+	byTenant := map[string]*acc{}
+	for _, m := range r.list() {
+		a := byTenant[m.Tenant]
+		if a == nil {
+			a = &acc{h: hdrhistogram.New(minLatency, maxLatency, 3), t: TenantStats{Tenant: m.Tenant}}
+			byTenant[m.Tenant] = a
+		}
+		a.t.Queries++
+		a.t.EventsIn += m.in.Load()
+		a.t.Late += m.late.Load()
+		a.t.Dropped += m.dropped.Load()
+		m.mu.Lock()
+		a.h.Merge(m.mu.hist)
+		a.met += m.mu.met
+		m.mu.Unlock()
+	}
+	out := make([]TenantStats, 0, len(byTenant))
+	for _, a := range byTenant {
+		var s QueryStats
+		statsOf(a.h, a.met, &s)
+		a.t.Results, a.t.P50Ms, a.t.P99Ms, a.t.MaxMs, a.t.MetRatio = s.Results, s.P50Ms, s.P99Ms, s.MaxMs, s.MetRatio
+		out = append(out, a.t)
+	}
+	slices.SortFunc(out, func(a, b TenantStats) int {
+		if a.Tenant < b.Tenant {
+			return -1
+		}
+		if a.Tenant > b.Tenant {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+var (
+	labels      = []string{"query", "name", "tenant"}
+	descLatency = prometheus.NewDesc("cameo_output_latency_seconds", "Output latency of a query's results: emit time minus arrival of the frontier input.", labels, nil)
+	descTarget  = prometheus.NewDesc("cameo_latency_target_seconds", "A query's latency target.", labels, nil)
+	descMet     = prometheus.NewDesc("cameo_deadline_met_ratio", "Share of a query's results that met the latency target.", labels, nil)
+	descIn      = prometheus.NewDesc("cameo_events_in_total", "Events a query ingested.", labels, nil)
+	descLate    = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
+	descDropped = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped: failed expressions, bad input.", labels, nil)
+)
+
+var _ prometheus.Collector = (*Metrics)(nil)
+
+// Describe implements prometheus.Collector.
+func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descIn, descLate, descDropped} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: the latency as a summary with
+// the 0.5, 0.9, 0.99 and 0.999 quantiles, per query and tenant.
+func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range r.list() {
+		lv := []string{m.ID, m.Name, m.Tenant}
+		m.mu.Lock()
+		h := m.mu.hist
+		n := uint64(h.TotalCount())
+		sum := h.Mean() * float64(n) / 1e9
+		q := map[float64]float64{}
+		for _, p := range []float64{0.5, 0.9, 0.99, 0.999} {
+			q[p] = float64(h.ValueAtQuantile(p*100)) / 1e9
+		}
+		met := m.mu.met
+		m.mu.Unlock()
+		ch <- prometheus.MustNewConstSummary(descLatency, n, sum, q, lv...)
+		ch <- prometheus.MustNewConstMetric(descTarget, prometheus.GaugeValue, float64(m.Target)/1e9, lv...)
+		ratio := 0.0
+		if n > 0 {
+			ratio = float64(met) / float64(n)
+		}
+		ch <- prometheus.MustNewConstMetric(descMet, prometheus.GaugeValue, ratio, lv...)
+		ch <- prometheus.MustNewConstMetric(descIn, prometheus.CounterValue, float64(m.in.Load()), lv...)
+		ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(m.late.Load()), lv...)
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(m.dropped.Load()), lv...)
+	}
+}

@@ -1,0 +1,88 @@
+package runtime
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+const ms = int64(1e6)
+
+func TestQueryMetrics(t *testing.T) {
+	m := NewQueryMetrics("q1", "alerts", "ops", 50*ms)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 1 + w*250; i <= (w+1)*250; i++ { // latencies 1..1000 ms
+				m.Result(int64(i) * ms)
+			}
+		})
+	}
+	wg.Wait()
+	m.In(5000)
+	m.Late(3)
+	m.Dropped(2)
+	s := m.Stats()
+	near := func(got, want float64) bool { return math.Abs(got-want) <= want*0.002 }
+	if s.Results != 1000 || !near(s.P50Ms, 500) || !near(s.P99Ms, 990) || !near(s.MaxMs, 1000) || s.MetRatio != 0.05 {
+		t.Errorf("stats %+v", s)
+	}
+	if s.EventsIn != 5000 || s.Late != 3 || s.Dropped != 2 || s.LatencyTargetMs != 50 {
+		t.Errorf("counts %+v", s)
+	}
+	m.Result(2 * 3_600_000 * ms) // two hours: above the histogram
+	if s := m.Stats(); s.Clipped != 1 || !near(s.MaxMs, 3_600_000) {
+		t.Errorf("clipping: %+v", s)
+	}
+}
+
+func TestTenantTotals(t *testing.T) {
+	r := NewMetrics()
+	a := NewQueryMetrics("a", "a", "t1", 10*ms)
+	b := NewQueryMetrics("b", "b", "t1", 100*ms)
+	c := NewQueryMetrics("c", "c", "t2", 10*ms)
+	for _, m := range []*QueryMetrics{a, b, c} {
+		r.Add(m)
+	}
+	a.Result(20 * ms) // misses 10 ms
+	b.Result(20 * ms) // meets 100 ms
+	c.Result(5 * ms)
+	ts := r.Tenants()
+	if len(ts) != 2 || ts[0].Tenant != "t1" || ts[0].Queries != 2 || ts[0].Results != 2 || ts[0].MetRatio != 0.5 || ts[1].MetRatio != 1 {
+		t.Errorf("tenants %+v", ts)
+	}
+	r.Remove("c")
+	if qs := r.Queries(); len(qs) != 2 || qs[0].ID != "a" {
+		t.Errorf("queries %+v", qs)
+	}
+}
+
+func TestPrometheusExposition(t *testing.T) {
+	r := NewMetrics()
+	m := NewQueryMetrics("q1", "alerts", "ops", 50*ms)
+	r.Add(m)
+	m.Result(10 * ms)
+	m.Result(30 * ms)
+	m.Result(90 * ms)
+	m.In(7)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r)
+	want := `
+# HELP cameo_deadline_met_ratio Share of a query's results that met the latency target.
+# TYPE cameo_deadline_met_ratio gauge
+cameo_deadline_met_ratio{name="alerts",query="q1",tenant="ops"} 0.6666666666666666
+# HELP cameo_events_in_total Events a query ingested.
+# TYPE cameo_events_in_total counter
+cameo_events_in_total{name="alerts",query="q1",tenant="ops"} 7
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "cameo_deadline_met_ratio", "cameo_events_in_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "cameo_output_latency_seconds"); err != nil || n != 1 {
+		t.Errorf("latency summary: %d series, %v", n, err)
+	}
+}
