@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -141,15 +142,7 @@ func (r *Metrics) list() []*QueryMetrics {
 		out = append(out, m)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b *QueryMetrics) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b *QueryMetrics) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -209,15 +202,7 @@ func (r *Metrics) Tenants() []TenantStats {
 		a.t.Results, a.t.P50Ms, a.t.P99Ms, a.t.MaxMs, a.t.MetRatio = s.Results, s.P50Ms, s.P99Ms, s.MaxMs, s.MetRatio
 		out = append(out, a.t)
 	}
-	slices.SortFunc(out, func(a, b TenantStats) int {
-		if a.Tenant < b.Tenant {
-			return -1
-		}
-		if a.Tenant > b.Tenant {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b TenantStats) int { return cmp.Compare(a.Tenant, b.Tenant) })
 	return out
 }
 
