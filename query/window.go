@@ -105,6 +105,7 @@ type WindowAgg struct {
 	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
 	wm                    int64
 	late                  uint64
+	vals                  []any // scratch: one event's aggregate arguments
 }
 
 // NewWindowAgg returns the state machine of a parsed window step.
@@ -120,6 +121,7 @@ func NewWindowAgg(op *Operator, allowedLateness time.Duration) (*WindowAgg, erro
 		size: int64(op.Window.Size), slide: int64(slide), lateness: int64(allowedLateness),
 		aggs: op.Window.Aggregates, progs: op.Programs,
 		open: map[int64]map[string][]acc{}, wm: NoWatermark,
+		vals: make([]any, len(op.Window.Aggregates)),
 	}, nil
 }
 
@@ -154,7 +156,8 @@ func (a *WindowAgg) Open() int {
 // to has fired; err that an aggregate's argument did not evaluate to a
 // number (the event is then not added anywhere).
 func (a *WindowAgg) Add(ev Event) (late bool, err error) {
-	vals := make([]any, len(a.aggs))
+	vals := a.vals
+	clear(vals)
 	if len(a.progs) > 0 {
 		env := ev.env()
 		for i, p := range a.progs {
