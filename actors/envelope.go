@@ -57,6 +57,13 @@ type ContextCarrier interface {
 
 var _ ContextCarrier = (*actorspb.Envelope)(nil)
 
+// Prioritized is an in-process message that carries its local and global
+// priorities without a protobuf context; the engine's batches are. The
+// mailbox asks for Priorities before it looks for a ContextCarrier.
+type Prioritized interface {
+	Priorities() (local, global int64)
+}
+
 // ContextOf returns the scheduling context of a message, looking inside a
 // protoactor *actor.MessageEnvelope (sender or headers) when there is one;
 // nil when the message carries none.

@@ -102,13 +102,13 @@ func (m *Mailbox) PostUserMessage(msg any) {
 		mw.MessagePosted(msg)
 	}
 	it := inboxItem{msg: msg, keyed: true}
-	c := ContextOf(msg)
-	switch {
-	case m.d != nil && m.d.cfg.Order == OrderFIFO:
+	if m.d != nil && m.d.cfg.Order == OrderFIFO {
 		it.global = m.d.fifoSeq.Add(1)
-	case c != nil:
+	} else if p, ok := msg.(Prioritized); ok {
+		it.local, it.global = p.Priorities()
+	} else if c := ContextOf(msg); c != nil {
 		it.local, it.global = c.GetLocalPriority(), c.GetGlobalPriority()
-	default:
+	} else {
 		it.keyed = false
 	}
 	m.userCount.Add(1)

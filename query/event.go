@@ -13,6 +13,12 @@ import (
 type Event struct {
 	Arrival   int64
 	EventTime int64
+	// Watermark is the watermark of the event's source stream just before
+	// the event was read (NoWatermark when unknown). A window or join judges
+	// lateness by it as well as by its own watermark, so that which events
+	// are late depends on the order of each source's input only, never on
+	// the order in which the scheduler ran operators.
+	Watermark int64
 	Key       string
 	Fields    map[string]any
 }
@@ -44,7 +50,7 @@ type Stateless struct {
 // a parsed spec.
 func NewStateless(op *Operator) (*Stateless, error) {
 	switch op.Kind() {
-	case "filter", "map", "key_by":
+	case "filter", "map", "key_by", "process":
 		return &Stateless{op: op}, nil
 	}
 	return nil, fmt.Errorf("query: %s is not a stateless step", op.Kind())
@@ -54,6 +60,22 @@ func NewStateless(op *Operator) (*Stateless, error) {
 // whose expression fails to evaluate is dropped and reported in errs (the
 // caller counts it); the others go on.
 func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
+	switch {
+	case s.op.Process != nil:
+		for i := range in {
+			var err error
+			if out, err = s.op.Process(in[i], out); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.label(), err))
+			}
+		}
+		return out, errs
+	case s.op.KeyFunc != nil:
+		for _, ev := range in {
+			ev.Key = s.op.KeyFunc(ev)
+			out = append(out, ev)
+		}
+		return out, nil
+	}
 	for i := range in {
 		ev := in[i]
 		env := ev.env()
@@ -98,4 +120,11 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 		}
 	}
 	return out, errs
+}
+
+func (s *Stateless) label() string {
+	if s.op.Label != "" {
+		return s.op.Label
+	}
+	return s.op.Kind()
 }

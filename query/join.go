@@ -44,18 +44,30 @@ func (j *JoinOp) AddLeft(ev Event) (late bool) { return j.add(0, ev) }
 
 // AddRight adds an event of the other source, keying it with `on`.
 func (j *JoinOp) AddRight(ev Event) (late bool, err error) {
-	k, err := vm.Run(j.on, ev.env())
-	ev.unenv()
-	if err != nil {
-		return false, fmt.Errorf("join on: %w", err)
+	if err := j.KeyRight(&ev); err != nil {
+		return false, err
 	}
-	ev.Key = fmt.Sprint(k)
 	return j.add(1, ev), nil
 }
 
+// KeyRight sets the key of an event of the other source from `on`; the
+// engine keys them where they are read, to partition them.
+func (j *JoinOp) KeyRight(ev *Event) error {
+	k, err := vm.Run(j.on, ev.env())
+	ev.unenv()
+	if err != nil {
+		return fmt.Errorf("join on: %w", err)
+	}
+	ev.Key = fmt.Sprint(k)
+	return nil
+}
+
+// AddRightKeyed adds an event of the other source keyed by KeyRight.
+func (j *JoinOp) AddRightKeyed(ev Event) (late bool) { return j.add(1, ev) }
+
 func (j *JoinOp) add(side int, ev Event) bool {
 	k := floorDiv(ev.EventTime, j.size)
-	if j.wm != NoWatermark && (k+1)*j.size+j.lateness <= j.wm {
+	if wm := max(j.wm, ev.Watermark); wm != NoWatermark && (k+1)*j.size+j.lateness <= wm {
 		j.late++
 		return true
 	}
@@ -104,7 +116,7 @@ func (j *JoinOp) Advance(wm, frontierArrival int64) []Event {
 						f[name] = v
 					}
 					f[j.with] = r.Fields
-					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Fields: f})
+					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Watermark: NoWatermark, Fields: f})
 				}
 			}
 		}

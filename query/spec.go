@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -26,8 +27,18 @@ type Source struct {
 	Name      string
 	Generator *Generator
 	JSONL     *JSONL
+	// Func is a user source (Go API, Builder.SourceFunc).
+	Func      SourceFunc
 	EventTime *EventTime // nil: processing (ingestion) time
 }
+
+// SourceFunc is a user source: it emits events until it returns or ctx is
+// cancelled (the query is stopping). emit blocks while the query is
+// backlogged and returns an error once the query stops accepting events.
+// The engine stamps Arrival and Watermark; with an EventTime config it
+// reads the event time from the field named there unless the event's
+// EventTime is set already. emit is not safe for concurrent use.
+type SourceFunc func(ctx context.Context, emit func(Event) error) error
 
 // Generator is the synthetic source: deterministic for a seed.
 type Generator struct {
@@ -125,6 +136,13 @@ type Operator struct {
 	Join *Join
 	// Union merges other sources into the stream.
 	Union []string
+	// Process is a user operator (Go API, Builder.Process): called for
+	// each event, it appends what it emits to out.
+	Process ProcessFunc
+	// KeyFunc is a user key_by (Go API, Builder.KeyByFunc).
+	KeyFunc func(Event) string
+	// Label names a user step in errors and statistics.
+	Label string
 
 	// Programs are the operator's expressions, compiled once by Parse:
 	// filter and key_by one; map one per output field; window one per
@@ -132,14 +150,21 @@ type Operator struct {
 	Programs []*vm.Program
 }
 
-// Kind returns the operator's kind: filter, map, key_by, window, join or union.
+// ProcessFunc is a user operator: it appends to out what it emits for ev
+// (nothing, to drop it). An error drops ev and is counted.
+type ProcessFunc func(ev Event, out []Event) ([]Event, error)
+
+// Kind returns the operator's kind: filter, map, key_by, window, join,
+// union or process (a user function).
 func (o Operator) Kind() string {
 	switch {
+	case o.Process != nil:
+		return "process"
 	case o.Filter != "":
 		return "filter"
 	case o.Map != nil:
 		return "map"
-	case o.KeyBy != "":
+	case o.KeyBy != "" || o.KeyFunc != nil:
 		return "key_by"
 	case o.Window != nil:
 		return "window"
@@ -171,8 +196,19 @@ type Window struct {
 type Aggregate struct {
 	Pos  Pos
 	Name string
-	Func string // count, sum, min, max, avg
+	Func string // count, sum, min, max, avg, or user
 	Arg  string
+	// User makes a user aggregate (Go API; Func is "user"): one
+	// Accumulator per window and key.
+	User func() Accumulator
+}
+
+// Accumulator is the state of a user aggregate for one window and key.
+// Add is called for each event of the group (an error drops the event and
+// is counted); Result when the window fires.
+type Accumulator interface {
+	Add(ev Event) error
+	Result() any
 }
 
 // Join is a windowed equi-join with another source.
@@ -188,4 +224,8 @@ type Sink struct {
 	Stdout  bool
 	File    string
 	Discard bool
+	// Func is a user sink (Go API, Builder.SinkFunc): called with each
+	// batch of results, from one goroutine at a time. An error fails the
+	// query.
+	Func func(results []Event) error
 }

@@ -140,9 +140,17 @@ func (p *parser) validate(s *Spec) {
 			p.fail(src.Pos, f+".name", "%q is also the name of sources[%d]", src.Name, index[src.Name])
 		}
 		index[src.Name] = i
+		inputs := 0
+		for _, set := range []bool{src.Generator != nil, src.JSONL != nil, src.Func != nil} {
+			if set {
+				inputs++
+			}
+		}
 		switch {
-		case src.Generator != nil && src.JSONL != nil:
+		case inputs > 1:
 			p.fail(src.Pos, f, "both generator and jsonl: a source is one of them")
+		case src.Func != nil:
+			schemas[src.Name] = nil
 		case src.Generator != nil:
 			schemas[src.Name] = p.validateGenerator(src.Generator, src.Pos, f+".generator")
 		case src.JSONL != nil:
@@ -171,7 +179,7 @@ func (p *parser) validate(s *Spec) {
 		return
 	}
 	p.validatePipeline(s, schemas, eventTime)
-	if s.Sink.File == "" && !s.Sink.Stdout && !s.Sink.Discard {
+	if s.Sink.File == "" && !s.Sink.Stdout && !s.Sink.Discard && s.Sink.Func == nil {
 		p.fail(s.Sink.Pos, "sink", "want one of stdout, file, discard")
 	}
 }
@@ -321,9 +329,13 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			}
 			cur = next
 		case "key_by":
-			prog, _ := p.compile(op.Pos, f+".key_by", op.KeyBy, cur, "")
-			op.Programs = []*vm.Program{prog}
+			if op.KeyFunc == nil {
+				prog, _ := p.compile(op.Pos, f+".key_by", op.KeyBy, cur, "")
+				op.Programs = []*vm.Program{prog}
+			}
 			keyed = true
+		case "process":
+			cur = nil // a user function's output has no declared schema
 		case "window":
 			w := op.Window
 			switch {
@@ -342,6 +354,8 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 				switch {
 				case !identifier.MatchString(a.Name) || builtin[a.Name] != "" || next[a.Name] != "":
 					p.fail(a.Pos, af, "output field %q: want an identifier other than key, arrival, event_time, window_start, window_end", a.Name)
+				case a.User != nil:
+					next[a.Name] = "any"
 				case !containsStr(AggregateFuncs, a.Func):
 					p.fail(a.Pos, af, "unknown aggregate %q (valid: %s)", a.Func, strings.Join(AggregateFuncs, ", "))
 				case a.Func == "count":

@@ -152,8 +152,9 @@ func (a *WindowAgg) Open() int {
 	return n
 }
 
-// Add puts ev into its windows. late reports that every window it belongs
-// to has fired; err that an aggregate's argument did not evaluate to a
+// Add puts ev into its windows. A window is skipped when it has fired or
+// when the event's own source watermark had passed it (Event.Watermark);
+// late reports that every window it belongs to was skipped; err that an aggregate's argument did not evaluate to a
 // number (the event is then not added anywhere).
 func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 	vals := a.vals
@@ -177,9 +178,10 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 	}
 	first, last := a.windows(ev.EventTime)
 	added := false
+	wm := max(a.wm, ev.Watermark)
 	for k := first; k <= last; k++ {
-		if a.wm != NoWatermark && a.end(k)+a.lateness <= a.wm {
-			continue // this window fired
+		if wm != NoWatermark && a.end(k)+a.lateness <= wm {
+			continue // this window fired, or its source had passed it
 		}
 		keys := a.open[k]
 		if keys == nil {
@@ -189,9 +191,20 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 		accs := keys[ev.Key]
 		if accs == nil {
 			accs = make([]acc, len(a.aggs))
+			for i, ag := range a.aggs {
+				if ag.User != nil {
+					accs[i].user = ag.User()
+				}
+			}
 			keys[ev.Key] = accs
 		}
 		for i := range accs {
+			if accs[i].user != nil {
+				if err := accs[i].user.Add(ev); err != nil {
+					return false, fmt.Errorf("aggregate %s: %w", a.aggs[i].Name, err)
+				}
+				continue
+			}
 			accs[i].add(vals[i])
 		}
 		added = true
@@ -232,7 +245,7 @@ func (a *WindowAgg) Advance(wm, frontierArrival int64) []Event {
 			for i, ag := range a.aggs {
 				f[ag.Name] = keys[key][i].result(ag.Func)
 			}
-			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(k) - 1, Fields: f})
+			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(k) - 1, Watermark: NoWatermark, Fields: f})
 		}
 		delete(a.open, k)
 	}
@@ -248,6 +261,7 @@ type acc struct {
 	isFloat    bool
 	min, max   float64
 	imin, imax int64
+	user       Accumulator
 }
 
 func number(v any) (i int64, f float64, ok bool) {
@@ -303,6 +317,9 @@ func (c *acc) add(v any) {
 }
 
 func (c *acc) result(fn string) any {
+	if c.user != nil {
+		return c.user.Result()
+	}
 	switch fn {
 	case "count":
 		return c.n

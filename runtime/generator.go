@@ -18,7 +18,7 @@ type Generator struct {
 	spec    *query.Generator
 	start   int64
 	end     int64 // 0: unbounded
-	next    float64
+	next    float64 // offset of the next event from start, ns: float64 keeps sub-ns steps exact only near 0
 	rng     *rand.Rand
 	zipf    *rand.Zipf
 	keys    []string
@@ -32,7 +32,7 @@ func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 	if g.Rate <= 0 || g.Keys.Count < 1 {
 		return nil, fmt.Errorf("runtime: generator rate %v and key count %d must be > 0 (validate the spec with query.Parse)", g.Rate, g.Keys.Count)
 	}
-	gen := &Generator{spec: g, start: start, next: float64(start), rng: rand.New(rand.NewPCG(g.Seed, g.Seed^0x9e3779b97f4a7c15))}
+	gen := &Generator{spec: g, start: start, rng: rand.New(rand.NewPCG(g.Seed, g.Seed^0x9e3779b97f4a7c15))}
 	if g.Duration > 0 {
 		gen.end = start + int64(g.Duration)
 	}
@@ -81,14 +81,14 @@ func (g *Generator) Emitted() uint64 { return g.emitted }
 func (g *Generator) Done() bool { return g.done }
 
 // NextArrival returns when the next event is due; ok is false once done.
-func (g *Generator) NextArrival() (t int64, ok bool) { return int64(g.next), !g.done }
+func (g *Generator) NextArrival() (t int64, ok bool) { return g.start + int64(g.next), !g.done }
 
 // Until appends to out every event due at or before now, at most max of
 // them in this call (max <= 0: no limit), and returns it.
 func (g *Generator) Until(now int64, max int, out []query.Event) []query.Event {
 	base := len(out)
-	for !g.done && int64(g.next) <= now && (max <= 0 || len(out)-base < max) {
-		at := int64(g.next)
+	for !g.done && g.start+int64(g.next) <= now && (max <= 0 || len(out)-base < max) {
+		at := g.start + int64(g.next)
 		if g.end > 0 && at >= g.end {
 			g.done = true
 			break

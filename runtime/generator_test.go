@@ -4,6 +4,7 @@ import (
 	"math"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/cameo-go/cameo/query"
 )
@@ -98,5 +99,22 @@ func TestGeneratorUniformKeys(t *testing.T) {
 	}
 	if len(keys) != 4 {
 		t.Errorf("keys %v", keys)
+	}
+}
+
+// TestGeneratorCountAtWallClockStart guards against float64 drift: at a
+// real Unix-ns start the schedule once accumulated 256 ns rounding per
+// event and emitted 40,065 events instead of 40,000.
+func TestGeneratorCountAtWallClockStart(t *testing.T) {
+	g, err := NewGenerator(&query.Generator{Rate: 20000, Duration: 2 * time.Second, Seed: 7, Keys: query.Keys{Count: 10, Distribution: "uniform"}}, 1763900000123456789)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for !g.Done() {
+		n += len(g.Until(math.MaxInt64, 1024, nil))
+	}
+	if n != 40000 {
+		t.Fatalf("emitted %d events in 2 s at 20,000/s, want 40,000", n)
 	}
 }

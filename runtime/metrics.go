@@ -29,6 +29,8 @@ type QueryMetrics struct {
 		met  uint64
 	}
 	in, out, late, dropped, clipped atomic.Uint64
+	ops                             []*OpMetrics
+	dropReason                      atomic.Pointer[string]
 }
 
 // NewQueryMetrics returns the metrics of one query.
@@ -57,6 +59,19 @@ func (m *QueryMetrics) Result(latency int64) {
 	m.out.Add(1)
 }
 
+// Emitted counts n results whose latency is not measured (sources that
+// replay as fast as they can, where arrival stamps are not wall time).
+func (m *QueryMetrics) Emitted(n int) { m.out.Add(uint64(n)) }
+
+// DropReason records why an event was dropped; Stats shows the last one.
+func (m *QueryMetrics) DropReason(err error) {
+	s := err.Error()
+	m.dropReason.Store(&s)
+}
+
+// SetOperators attaches the per-operator metrics Stats reports.
+func (m *QueryMetrics) SetOperators(ops []*OpMetrics) { m.ops = ops }
+
 // In counts n ingested events.
 func (m *QueryMetrics) In(n int) { m.in.Add(uint64(n)) }
 
@@ -84,13 +99,67 @@ type QueryStats struct {
 	Dropped         uint64  `json:"dropped"`
 	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
 	Clipped uint64 `json:"clipped,omitempty"`
+	// LastDropReason is why the last dropped event was dropped.
+	LastDropReason string          `json:"last_drop_reason,omitempty"`
+	Operators      []OperatorStats `json:"operators,omitempty"`
+}
+
+// OpMetrics records one operator (all its instances): messages and events
+// it handled, its execution cost and the queueing delay of its messages.
+// Safe for concurrent use.
+type OpMetrics struct {
+	Step      string // "pipeline[1] key_by", "sink"
+	Instances int
+
+	messages, events, emitted, costNs, queueNs, maxQueueNs atomic.Int64
+}
+
+// Observe records one message of events events that waited queueing ns and
+// ran for cost ns, emitting emitted events.
+func (o *OpMetrics) Observe(events, emitted int, queueing, cost int64) {
+	o.messages.Add(1)
+	o.events.Add(int64(events))
+	o.emitted.Add(int64(emitted))
+	o.costNs.Add(cost)
+	o.queueNs.Add(queueing)
+	for {
+		m := o.maxQueueNs.Load()
+		if queueing <= m || o.maxQueueNs.CompareAndSwap(m, queueing) {
+			return
+		}
+	}
+}
+
+// OperatorStats is a snapshot of an operator's metrics; times in µs.
+type OperatorStats struct {
+	Step           string  `json:"step"`
+	Instances      int     `json:"instances"`
+	Messages       int64   `json:"messages"`
+	EventsIn       int64   `json:"events_in"`
+	EventsOut      int64   `json:"events_out"`
+	CostMeanUs     float64 `json:"cost_mean_us"`
+	QueueingMeanUs float64 `json:"queueing_mean_us"`
+	QueueingMaxUs  float64 `json:"queueing_max_us"`
+}
+
+// Stats returns a snapshot.
+func (o *OpMetrics) Stats() OperatorStats {
+	s := OperatorStats{Step: o.Step, Instances: o.Instances, Messages: o.messages.Load(), EventsIn: o.events.Load(),
+		EventsOut: o.emitted.Load(), QueueingMaxUs: float64(o.maxQueueNs.Load()) / 1e3}
+	if s.Messages > 0 {
+		s.CostMeanUs = float64(o.costNs.Load()) / float64(s.Messages) / 1e3
+		s.QueueingMeanUs = float64(o.queueNs.Load()) / float64(s.Messages) / 1e3
+	}
+	return s
 }
 
 const msPerNs = 1e-6
 
+// statsOf fills the latency figures of s from h; the met ratio counts the
+// results whose latency was measured.
 func statsOf(h *hdrhistogram.Histogram, met uint64, s *QueryStats) {
-	s.Results = uint64(h.TotalCount())
-	if s.Results == 0 {
+	n := uint64(h.TotalCount())
+	if n == 0 {
 		return
 	}
 	s.P50Ms = float64(h.ValueAtQuantile(50)) * msPerNs
@@ -98,16 +167,23 @@ func statsOf(h *hdrhistogram.Histogram, met uint64, s *QueryStats) {
 	s.P99Ms = float64(h.ValueAtQuantile(99)) * msPerNs
 	s.P999Ms = float64(h.ValueAtQuantile(99.9)) * msPerNs
 	s.MaxMs = float64(h.Max()) * msPerNs
-	s.MetRatio = float64(met) / float64(s.Results)
+	s.MetRatio = float64(met) / float64(n)
 }
 
 // Stats returns a snapshot.
 func (m *QueryMetrics) Stats() QueryStats {
 	s := QueryStats{ID: m.ID, Name: m.Name, Tenant: m.Tenant, LatencyTargetMs: float64(m.Target) * msPerNs,
 		EventsIn: m.in.Load(), Late: m.late.Load(), Dropped: m.dropped.Load(), Clipped: m.clipped.Load()}
+	s.Results = m.out.Load()
+	if r := m.dropReason.Load(); r != nil {
+		s.LastDropReason = *r
+	}
 	m.mu.Lock()
 	statsOf(m.mu.hist, m.mu.met, &s)
 	m.mu.Unlock()
+	for _, o := range m.ops {
+		s.Operators = append(s.Operators, o.Stats())
+	}
 	return s
 }
 
@@ -188,6 +264,7 @@ func (r *Metrics) Tenants() []TenantStats {
 		}
 		a.t.Queries++
 		a.t.EventsIn += m.in.Load()
+		a.t.Results += m.out.Load()
 		a.t.Late += m.late.Load()
 		a.t.Dropped += m.dropped.Load()
 		m.mu.Lock()
@@ -199,7 +276,7 @@ func (r *Metrics) Tenants() []TenantStats {
 	for _, a := range byTenant {
 		var s QueryStats
 		statsOf(a.h, a.met, &s)
-		a.t.Results, a.t.P50Ms, a.t.P99Ms, a.t.MaxMs, a.t.MetRatio = s.Results, s.P50Ms, s.P99Ms, s.MaxMs, s.MetRatio
+		a.t.P50Ms, a.t.P99Ms, a.t.MaxMs, a.t.MetRatio = s.P50Ms, s.P99Ms, s.MaxMs, s.MetRatio
 		out = append(out, a.t)
 	}
 	slices.SortFunc(out, func(a, b TenantStats) int { return cmp.Compare(a.Tenant, b.Tenant) })

@@ -1,0 +1,157 @@
+package query
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxLineBytes bounds one JSON line; a longer line is an error, counted as
+// dropped by the engine.
+const MaxLineBytes = 1 << 20
+
+// ErrBadLine is wrapped by every DecodeLine error.
+var ErrBadLine = errors.New("query: bad JSON line")
+
+// DecodeLine decodes one JSON-lines record into an event's key and fields.
+// The line must be one JSON object. Numbers become int when they are whole
+// and fit in 64 bits, float64 otherwise; nested objects and arrays are kept
+// as map[string]any and []any. A field "key" (string or number) becomes the
+// event's key; the other built-in names, arrival and event_time, may not be
+// fields of a record. When et is set, the event time is read from its
+// field. Arrival and Watermark are the caller's to stamp.
+func DecodeLine(line []byte, et *EventTime) (Event, error) {
+	var ev Event
+	line = bytes.TrimSpace(line)
+	if len(line) > MaxLineBytes {
+		return ev, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrBadLine, len(line), MaxLineBytes)
+	}
+	if len(line) == 0 || line[0] != '{' {
+		return ev, fmt.Errorf("%w: want a JSON object, got %q", ErrBadLine, abbrev(line))
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return ev, fmt.Errorf("%w: %v", ErrBadLine, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ev, fmt.Errorf("%w: data after the object", ErrBadLine)
+	}
+	for name, v := range m {
+		m[name] = numbers(v)
+	}
+	for _, reserved := range []string{"arrival", "event_time"} {
+		if _, ok := m[reserved]; ok {
+			return ev, fmt.Errorf("%w: field %q is a built-in of every event; rename it", ErrBadLine, reserved)
+		}
+	}
+	if k, ok := m["key"]; ok {
+		switch k := k.(type) {
+		case string:
+			ev.Key = k
+		case int, float64:
+			ev.Key = fmt.Sprint(k)
+		default:
+			return ev, fmt.Errorf("%w: key %s (%T) must be a string or a number", ErrBadLine, show(k), k)
+		}
+		delete(m, "key")
+	}
+	ev.Fields = m
+	if et != nil {
+		t, err := EventTimeOf(m, et)
+		if err != nil {
+			return ev, fmt.Errorf("%w: %v", ErrBadLine, err)
+		}
+		ev.EventTime = t
+	}
+	return ev, nil
+}
+
+func abbrev(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
+}
+
+// numbers turns json.Number into int or float64, recursively.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return int(i)
+		}
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return string(x) // out of float64's range: keep the text
+		}
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
+}
+
+// EventTimeOf reads the event time (Unix ns) of an event from its fields as
+// et says: unix_s, unix_ms and unix_ns take an int or float number,
+// rfc3339 a string.
+func EventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
+	v, ok := fields[et.Field]
+	if !ok {
+		return 0, fmt.Errorf("event_time field %q missing", et.Field)
+	}
+	if et.Format == "rfc3339" {
+		s, ok := v.(string)
+		if !ok {
+			return 0, fmt.Errorf("event_time field %q: %s (%T) is not an RFC 3339 string", et.Field, show(v), v)
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return 0, fmt.Errorf("event_time field %q: %q is not RFC 3339 (like 2026-11-23T10:00:00Z)", et.Field, s)
+		}
+		return t.UnixNano(), nil
+	}
+	unit := map[string]float64{"unix_s": 1e9, "unix_ms": 1e6, "unix_ns": 1, "": 1e6}[et.Format]
+	if unit == 0 {
+		return 0, fmt.Errorf("event_time format %q: want one of %s", et.Format, strings.Join(EventTimeFormats, ", "))
+	}
+	switch x := v.(type) {
+	case int:
+		if unit == 1 {
+			return int64(x), nil
+		}
+		f := float64(x) * unit
+		if math.Abs(f) >= math.MaxInt64 {
+			return 0, fmt.Errorf("event_time field %q: %d %s is out of range", et.Field, x, et.Format)
+		}
+		return int64(x) * int64(unit), nil
+	case float64:
+		f := x * unit
+		if math.IsNaN(f) || math.Abs(f) >= math.MaxInt64 {
+			return 0, fmt.Errorf("event_time field %q: %v %s is out of range", et.Field, x, et.Format)
+		}
+		return int64(f), nil
+	}
+	return 0, fmt.Errorf("event_time field %q: %s (%T) is not a number", et.Field, show(v), v)
+}
+
+// show prints a value for an error: strings quoted, long values cut.
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(abbrev([]byte(s)))
+	}
+	return abbrev([]byte(fmt.Sprint(v)))
+}

@@ -1,0 +1,91 @@
+package query
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDecodeLine(t *testing.T) {
+	et := &EventTime{Field: "ts", Format: "unix_ms"}
+	ev, err := DecodeLine([]byte(`{"key":"a","ts":1700000000123,"n":3,"x":2.5,"big":12345678901234567890,"o":{"m":1},"l":[1,2.5]}`), et)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Key != "a" || ev.EventTime != 1700000000123*1e6 {
+		t.Fatalf("key %q event time %d", ev.Key, ev.EventTime)
+	}
+	if ev.Fields["n"] != 3 || ev.Fields["x"] != 2.5 || ev.Fields["big"] != 12345678901234567890.0 {
+		t.Fatalf("numbers: %#v", ev.Fields)
+	}
+	if ev.Fields["o"].(map[string]any)["m"] != 1 || ev.Fields["l"].([]any)[1] != 2.5 {
+		t.Fatalf("nested: %#v", ev.Fields)
+	}
+	if _, ok := ev.Fields["key"]; ok {
+		t.Fatal("key stays a field")
+	}
+	for _, f := range []struct {
+		format, v string
+		want      int64
+	}{
+		{"unix_s", "1.5", 1_500_000_000},
+		{"unix_ns", "42", 42},
+		{"rfc3339", `"1970-01-01T00:00:01.25Z"`, 1_250_000_000},
+	} {
+		ev, err := DecodeLine([]byte(`{"ts":`+f.v+`}`), &EventTime{Field: "ts", Format: f.format})
+		if err != nil || ev.EventTime != f.want {
+			t.Errorf("%s %s: %d, %v; want %d", f.format, f.v, ev.EventTime, err, f.want)
+		}
+	}
+}
+
+func TestDecodeLineErrors(t *testing.T) {
+	et := &EventTime{Field: "ts", Format: "unix_ms"}
+	for line, want := range map[string]string{
+		``:                         "want a JSON object",
+		`[1]`:                      "want a JSON object",
+		`{"a":1} {"b":2}`:          "data after the object",
+		`{"a":`:                    "unexpected EOF",
+		`{"ts":"x"}`:               `"x" (string) is not a number`,
+		`{"n":1}`:                  `event_time field "ts" missing`,
+		`{"ts":1,"arrival":2}`:     `field "arrival" is a built-in`,
+		`{"ts":1,"key":[1]}`:       "must be a string or a number",
+		`{"ts":1e300}`:             "out of range",
+		`{"ts":1,"a":1}garbage`:    "data after the object",
+		`{"ts":1, "event_time":0}`: `field "event_time" is a built-in`,
+	} {
+		_, err := DecodeLine([]byte(line), et)
+		if !errors.Is(err, ErrBadLine) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", line, err, want)
+		}
+	}
+	if _, err := DecodeLine([]byte(`{"ts":"2026-13-01"}`), &EventTime{Field: "ts", Format: "rfc3339"}); err == nil || !strings.Contains(err.Error(), "not RFC 3339") {
+		t.Errorf("rfc3339: %v", err)
+	}
+}
+
+// FuzzDecodeLine checks that no input panics and that what decodes is an
+// object whose key and fields are consistent.
+func FuzzDecodeLine(f *testing.F) {
+	for _, s := range []string{`{"key":"a","ts":1,"v":2.5}`, `{"ts":"2026-11-23T00:00:00Z"}`, `{}`, `{"a":[{"b":1e400}]}`, `nope`, `{"key":1}`} {
+		f.Add([]byte(s), "unix_ms")
+		f.Add([]byte(s), "rfc3339")
+	}
+	f.Fuzz(func(t *testing.T, line []byte, format string) {
+		ev, err := DecodeLine(line, &EventTime{Field: "ts", Format: format})
+		if err != nil {
+			if !errors.Is(err, ErrBadLine) {
+				t.Fatalf("error not wrapping ErrBadLine: %v", err)
+			}
+			return
+		}
+		if ev.Fields == nil {
+			t.Fatal("decoded without fields")
+		}
+		for _, b := range []string{"key", "arrival", "event_time"} {
+			if _, ok := ev.Fields[b]; ok {
+				t.Fatalf("built-in %q left in fields", b)
+			}
+		}
+	})
+}

@@ -1,0 +1,34 @@
+package runtime
+
+import (
+	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+)
+
+// batch is the in-process actor message: events of one query bound for one
+// operator instance, with their scheduling context (DESIGN §1). It never
+// straddles a window boundary of its receiver. Between processes the same
+// content travels as an actorspb.Envelope.
+//
+// Watermark marks are ordered per edge: seq numbers the messages one sender
+// sends one receiver, and the receiver applies wm, idle and closed only once
+// every earlier message of that edge was processed. The deadline mailbox
+// may run a later message first (a lower window id is more urgent); the
+// marks still take effect in the order they were sent, so which events are
+// late never depends on the schedule.
+type batch struct {
+	ctx    priority.PriorityContext
+	events []query.Event
+	input  int    // the sender's input index at the receiver
+	seq    uint64 // per edge, from 0
+	wm     int64  // the sender's watermark after these events
+	idle   bool   // the sender's inputs are idle: do not hold the watermark back
+	closed bool   // the sender ended: nothing follows on this edge
+	sent   int64  // clock time of posting, for the queueing delay
+}
+
+var _ actors.Prioritized = (*batch)(nil)
+
+// Priorities implements actors.Prioritized.
+func (b *batch) Priorities() (local, global int64) { return b.ctx.Local, b.ctx.Global }

@@ -1,0 +1,366 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+)
+
+// Config is the engine's one configuration. The zero value of each field
+// means its default; validate checks the rest.
+type Config struct {
+	// Workers is the size of the worker pool every actor of every query
+	// shares (for slots: the pool of each query). Default GOMAXPROCS.
+	Workers int
+	// Scheduler is one of actors.SchedulerNames(). Default cameo.
+	Scheduler string
+	// Turn bounds a worker's turn on one actor. Default
+	// priority.DefaultTurnConfig().
+	Turn *priority.TurnConfig
+	// Clock stamps arrivals and reads emit times. Default wall time.
+	Clock actors.Clock
+	// Logger receives the engine's own log lines (query started, ended,
+	// failed). Default: discarded.
+	Logger *slog.Logger
+	// Metrics is the registry queries record into. Default a new one.
+	Metrics *Metrics
+	// MaxBatch bounds the events of one source batch. Default 1024.
+	MaxBatch int
+	// MaxInFlight bounds the messages of one query that are queued or
+	// running; its sources wait above it (backpressure). Default 4096.
+	MaxInFlight int
+	// SourceTick is how often an idle source wakes to advance its
+	// watermark, and the longest a paced generator sleeps. Default 1 ms.
+	SourceTick time.Duration
+	// Unpaced makes generators emit as fast as backpressure allows
+	// instead of at their rate. Their arrival stamps stay the schedule's,
+	// so results are the same, but latencies mean nothing and are not
+	// recorded (results are counted). For throughput benchmarks and tests.
+	Unpaced bool
+	// Stdout is where stdout sinks write. Default os.Stdout.
+	Stdout io.Writer
+	// Stdin is what jsonl sources with stdin: true read. Default os.Stdin.
+	Stdin io.Reader
+}
+
+// Option sets a field of Config.
+type Option func(*Config)
+
+// WithWorkers sets Config.Workers.
+func WithWorkers(n int) Option { return func(c *Config) { c.Workers = n } }
+
+// WithScheduler sets Config.Scheduler.
+func WithScheduler(name string) Option { return func(c *Config) { c.Scheduler = name } }
+
+// WithTurn sets Config.Turn.
+func WithTurn(t priority.TurnConfig) Option { return func(c *Config) { c.Turn = &t } }
+
+// WithClock sets Config.Clock.
+func WithClock(clk actors.Clock) Option { return func(c *Config) { c.Clock = clk } }
+
+// WithLogger sets Config.Logger.
+func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
+
+// WithMetrics sets Config.Metrics.
+func WithMetrics(m *Metrics) Option { return func(c *Config) { c.Metrics = m } }
+
+// WithMaxBatch sets Config.MaxBatch.
+func WithMaxBatch(n int) Option { return func(c *Config) { c.MaxBatch = n } }
+
+// WithMaxInFlight sets Config.MaxInFlight.
+func WithMaxInFlight(n int) Option { return func(c *Config) { c.MaxInFlight = n } }
+
+// WithSourceTick sets Config.SourceTick.
+func WithSourceTick(d time.Duration) Option { return func(c *Config) { c.SourceTick = d } }
+
+// WithUnpacedSources sets Config.Unpaced.
+func WithUnpacedSources() Option { return func(c *Config) { c.Unpaced = true } }
+
+// WithStdout sets Config.Stdout.
+func WithStdout(w io.Writer) Option { return func(c *Config) { c.Stdout = w } }
+
+// WithStdin sets Config.Stdin.
+func WithStdin(r io.Reader) Option { return func(c *Config) { c.Stdin = r } }
+
+func (c *Config) fill() {
+	if c.Workers == 0 {
+		c.Workers = goruntime.GOMAXPROCS(0)
+	}
+	if c.Scheduler == "" {
+		c.Scheduler = actors.SchedulerCameo
+	}
+	if c.Clock == nil {
+		c.Clock = actors.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 1024
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 4096
+	}
+	if c.SourceTick == 0 {
+		c.SourceTick = time.Millisecond
+	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	if c.Stdin == nil {
+		c.Stdin = os.Stdin
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Workers < 1 || c.Workers > 4096 {
+		errs = append(errs, fmt.Errorf("workers %d: want 1 to 4096", c.Workers))
+	}
+	if !slices.Contains(actors.SchedulerNames(), c.Scheduler) {
+		errs = append(errs, fmt.Errorf("%w %q (valid: %v)", actors.ErrUnknownScheduler, c.Scheduler, actors.SchedulerNames()))
+	}
+	if c.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("max batch %d: want >= 1", c.MaxBatch))
+	}
+	if c.MaxInFlight < 2 {
+		errs = append(errs, fmt.Errorf("max in flight %d: want >= 2", c.MaxInFlight))
+	}
+	if c.SourceTick <= 0 || c.SourceTick > time.Second {
+		errs = append(errs, fmt.Errorf("source tick %v: want > 0 and <= 1s", c.SourceTick))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	return nil
+}
+
+// Engine runs queries in one process: it compiles each spec into actors on
+// one shared scheduler (one dispatcher for every actor of every query and
+// tenant) and owns their sources, sinks and metrics. Safe for concurrent
+// use.
+type Engine struct {
+	cfg   Config
+	sys   *actor.ActorSystem
+	sched *actors.Scheduler
+
+	mu struct {
+		sync.Mutex
+		queries map[string]*Query
+		seq     int
+		stopped bool
+	}
+}
+
+// New returns a running engine configured by opts.
+func New(opts ...Option) (*Engine, error) {
+	var cfg Config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.fill()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	dopts := []actors.Option{actors.WithWorkers(cfg.Workers), actors.WithClock(cfg.Clock)}
+	if cfg.Turn != nil {
+		dopts = append(dopts, actors.WithTurn(*cfg.Turn))
+	}
+	sched, err := actors.NewScheduler(cfg.Scheduler, dopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched}
+	e.mu.queries = map[string]*Query{}
+	return e, nil
+}
+
+// Config returns the engine's configuration with defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Metrics returns the registry every query records into; it is a
+// prometheus.Collector.
+func (e *Engine) Metrics() *Metrics { return e.cfg.Metrics }
+
+// Scheduler returns the scheduler the engine's actors run on.
+func (e *Engine) Scheduler() *actors.Scheduler { return e.sched }
+
+// Submit compiles a spec (from query.Parse, query.ParseFile or a Builder)
+// into actors and starts its sources. The query runs until its sources end
+// and it drains, until it is cancelled, or until it fails; ctx bounds only
+// the submission.
+func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkCompiled(spec); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.mu.stopped {
+		e.mu.Unlock()
+		return nil, ErrStopped
+	}
+	e.mu.seq++
+	id := "q" + strconv.Itoa(e.mu.seq)
+	e.mu.Unlock()
+
+	q, err := e.build(id, spec)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.mu.stopped {
+		e.mu.Unlock()
+		q.abort(ErrStopped)
+		return nil, ErrStopped
+	}
+	e.mu.queries[id] = q
+	e.mu.Unlock()
+	e.cfg.Metrics.Add(q.metrics)
+	q.start()
+	e.cfg.Logger.Info("query started", "id", id, "name", spec.Name, "tenant", spec.Tenant, "scheduler", e.cfg.Scheduler)
+	return q, nil
+}
+
+// checkCompiled rejects specs that did not go through validation.
+func checkCompiled(s *query.Spec) error {
+	if s == nil || len(s.Sources) == 0 {
+		return fmt.Errorf("%w: no sources (parse specs with query.Parse or build them with query.NewBuilder)", query.ErrInvalidSpec)
+	}
+	for i, op := range s.Pipeline {
+		need := 0
+		switch op.Kind() {
+		case "filter", "join":
+			need = 1
+		case "key_by":
+			if op.KeyFunc == nil {
+				need = 1
+			}
+		case "map":
+			need = len(op.Map)
+		case "window":
+			need = len(op.Window.Aggregates)
+		}
+		if len(op.Programs) != need {
+			return fmt.Errorf("%w: pipeline[%d] %s has no compiled expressions (parse specs with query.Parse or build them with query.NewBuilder)", query.ErrInvalidSpec, i, op.Kind())
+		}
+	}
+	return nil
+}
+
+// Query returns a query by id.
+func (e *Engine) Query(id string) (*Query, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q, ok := e.mu.queries[id]
+	return q, ok
+}
+
+// Queries returns every query the engine knows, by id.
+func (e *Engine) Queries() []*Query {
+	e.mu.Lock()
+	out := make([]*Query, 0, len(e.mu.queries))
+	for _, q := range e.mu.queries {
+		out = append(out, q)
+	}
+	e.mu.Unlock()
+	slices.SortFunc(out, func(a, b *Query) int { return compareIDs(a.id, b.id) })
+	return out
+}
+
+func compareIDs(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Cancel drains the query id (see Query.Cancel) and forgets it; its
+// metrics leave the registry.
+func (e *Engine) Cancel(ctx context.Context, id string) error {
+	q, ok := e.Query(id)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownQuery, id)
+	}
+	err := q.Cancel(ctx)
+	e.mu.Lock()
+	delete(e.mu.queries, id)
+	e.mu.Unlock()
+	e.cfg.Metrics.Remove(id)
+	return err
+}
+
+// Stats returns every query's statistics, by id.
+func (e *Engine) Stats() []QueryStats {
+	qs := e.Queries()
+	out := make([]QueryStats, len(qs))
+	for i, q := range qs {
+		out[i] = q.Stats()
+	}
+	return out
+}
+
+// Stop drains the engine: it stops accepting queries, ends every source
+// (finite sources that are still running are cut short), lets open
+// windows flush and sinks close, then stops the workers. When ctx ends
+// first, the queries still draining are aborted and Stop returns an error
+// wrapping ErrDrainTimeout with their names. Stop may be called twice.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	e.mu.stopped = true
+	e.mu.Unlock()
+	qs := e.Queries()
+	for _, q := range qs {
+		q.stopSources()
+	}
+	var errs []error
+	var late []string
+	for _, q := range qs {
+		if err := q.Wait(ctx); err != nil && ctx.Err() != nil {
+			late = append(late, q.id+" ("+q.spec.Name+")")
+			q.abort(fmt.Errorf("%w: engine stopped", ErrDrainTimeout))
+		}
+	}
+	if len(late) > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d queries still draining: %v", ErrDrainTimeout, len(late), late))
+	}
+	for _, q := range qs {
+		q.wg.Wait() // source goroutines
+	}
+	// Workers may still be finishing the last messages of aborted queries;
+	// give them the rest of ctx, or a moment.
+	sctx, cancel := ctx, context.CancelFunc(func() {})
+	if ctx.Err() != nil {
+		sctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	}
+	defer cancel()
+	if err := e.sched.Stop(sctx); err != nil && !errors.Is(err, actors.ErrAbandoned) {
+		errs = append(errs, err)
+	}
+	e.sys.Shutdown()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,274 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+)
+
+// costWindow is how many executions an instance's cost profile averages
+// (the prototype's STATS_COUNTER_QUEUE_SIZE).
+const costWindow = 100
+
+// instance is one operator instance: an actor that runs one step's state
+// machine (or the sink) on the messages of its inputs. The actor runs one
+// message at a time, so its fields need no lock; what other actors read of
+// it (its published reply) is atomic.
+type instance struct {
+	q     *Query
+	st    *stage
+	idx   int
+	id    string
+	pid   *actor.PID
+	in    *inputs
+	side  []int8 // join: input → 0 (stream) or 1 (the joined source)
+	out   *router
+	state struct {
+		stateless *query.Stateless
+		window    *query.WindowAgg
+		join      *query.JoinOp
+		sink      *sinkWriter
+	}
+	profile  *priority.CostProfile
+	paths    priority.PathCosts
+	reply    atomic.Pointer[priority.Reply]
+	queueing int64 // moving average of the inbound queueing delay
+	advanced int64 // the watermark windows were last advanced to
+	scratch  []query.Event
+	ended    bool
+}
+
+var _ actor.Actor = (*instance)(nil)
+
+var zeroReply = &priority.Reply{}
+
+func (q *Query) newInstance(st *stage, si, idx int) (*instance, error) {
+	x := &instance{q: q, st: st, idx: idx, id: fmt.Sprintf("%s/%d/%d", q.id, si, idx), profile: priority.NewCostProfile(costWindow, 0), advanced: query.NoWatermark}
+	n := st.inputs + len(st.extra)
+	x.in = newInputs(n)
+	var err error
+	switch st.kind {
+	case "filter", "map", "key_by", "process":
+		x.state.stateless, err = query.NewStateless(st.op)
+	case "window":
+		x.state.window, err = query.NewWindowAgg(st.op, q.windowLateness())
+	case "join":
+		x.state.join, err = query.NewJoinOp(st.op, q.windowLateness())
+		x.side = make([]int8, n)
+		for i := st.inputs; i < n; i++ {
+			x.side[i] = 1
+		}
+	case "union":
+	case "sink":
+		x.state.sink, err = q.newSinkWriter()
+	default:
+		err = fmt.Errorf("unknown operator kind %q", st.kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %s: %w", q.spec.Name, st.label, err)
+	}
+	return x, nil
+}
+
+// windowLateness is the allowed lateness windows and joins wait for.
+func (q *Query) windowLateness() time.Duration {
+	if q.et == nil {
+		return 0
+	}
+	return q.et.AllowedLateness
+}
+
+// published returns the instance's reply context: its cost and path cost
+// as the policy prepares them (the paper's reply path; in-process senders
+// read it instead of receiving an acknowledgement per message).
+func (x *instance) published() priority.Reply {
+	if r := x.reply.Load(); r != nil {
+		return *r
+	}
+	return *zeroReply
+}
+
+// Receive implements actor.Actor.
+func (x *instance) Receive(c actor.Context) {
+	b, ok := c.Message().(*batch)
+	if !ok {
+		return // lifecycle messages
+	}
+	q := x.q
+	defer q.release()
+	if x.ended || q.failed.Load() {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			q.fail("%s: panic: %v", x.st.label, r)
+		}
+	}()
+	start := q.clock.Now()
+	queueing := max(0, start-b.sent)
+	var emitted int
+	if x.st.kind == "sink" {
+		emitted = x.sinkMessage(b, start)
+	} else {
+		emitted = x.operatorMessage(b, start)
+	}
+	end := q.clock.Now()
+	cost := max(0, end-start)
+	x.profile.Observe(cost)
+	x.queueing += (queueing - x.queueing) / 8
+	rep := q.policy.PrepareReply(end, b.ctx, priority.Reply{From: x.id, Cost: x.profile.Mean(), PathCost: x.paths.Max(), Queueing: x.queueing})
+	x.reply.Store(&rep)
+	x.st.metrics.Observe(len(b.events), emitted, queueing, cost)
+}
+
+// operatorMessage runs one message through the step's state machine and
+// sends what it emits on; it returns how many events it emitted.
+func (x *instance) operatorMessage(b *batch, now int64) int {
+	q := x.q
+	out := x.scratch[:0]
+	var errs []error
+	late := out[:0:0]
+	switch {
+	case x.state.stateless != nil:
+		out, errs = x.state.stateless.Apply(b.events, out)
+	case x.state.window != nil:
+		for _, ev := range b.events {
+			isLate, err := x.state.window.Add(ev)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case isLate:
+				late = append(late, ev)
+			}
+		}
+	case x.state.join != nil:
+		for _, ev := range b.events {
+			var isLate bool
+			if x.side[b.input] == 0 {
+				isLate = x.state.join.AddLeft(ev)
+			} else {
+				isLate = x.state.join.AddRightKeyed(ev)
+			}
+			if isLate {
+				late = append(late, ev)
+			}
+		}
+	default: // union
+		out = append(out, b.events...)
+	}
+	if len(errs) > 0 {
+		q.metrics.Dropped(len(errs))
+		q.metrics.DropReason(fmt.Errorf("%s: %w", x.st.label, errs[len(errs)-1]))
+	}
+	if len(late) > 0 {
+		q.metrics.Late(len(late))
+		if q.late != nil {
+			if err := q.late.write(late); err != nil {
+				q.fail("late side sink: %v", err)
+				return 0
+			}
+		}
+	}
+	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
+	wm := x.in.current()
+	if (x.state.window != nil || x.state.join != nil) && wm != query.NoWatermark && wm > x.advanced {
+		x.advanced = wm
+		var res []query.Event
+		if x.state.window != nil {
+			res = x.state.window.Advance(wm, b.ctx.Arrival)
+		} else {
+			res = x.state.join.Advance(wm, b.ctx.Arrival)
+		}
+		if q.et == nil {
+			// Processing time: the frontier input of a window's result is
+			// the first input past its end, due at the end itself.
+			for i := range res {
+				res[i].Arrival = res[i].EventTime + 1
+			}
+		}
+		out = append(out, res...)
+	}
+	closed := x.in.closed()
+	x.out.send(now, b.ctx, out, mark{wm: wm, idle: x.in.idle(), closed: closed})
+	if closed {
+		x.ended = true
+	}
+	n := len(out)
+	clear(out)
+	x.scratch = out[:0]
+	return n
+}
+
+// sinkMessage records and writes one message of results.
+func (x *instance) sinkMessage(b *batch, now int64) int {
+	q := x.q
+	if len(b.events) > 0 {
+		if q.eng.cfg.Unpaced {
+			q.metrics.Emitted(len(b.events))
+		} else {
+			for i := range b.events {
+				q.metrics.Result(now - b.events[i].Arrival)
+			}
+		}
+		if err := x.state.sink.write(b.events); err != nil {
+			q.fail("sink: %v", err)
+			return 0
+		}
+	}
+	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
+	if x.in.closed() {
+		x.ended = true
+		if err := x.state.sink.close(); err != nil {
+			q.fail("sink: %v", err)
+			return len(b.events)
+		}
+		q.finish(nil)
+	}
+	return len(b.events)
+}
+
+// sinkWriter is a query's sink.
+type sinkWriter struct {
+	fn    func([]query.Event) error
+	lines *lineWriter // stdout or file; nil with fn or discard
+}
+
+func (q *Query) newSinkWriter() (*sinkWriter, error) {
+	s := q.spec.Sink
+	switch {
+	case s.Func != nil:
+		return &sinkWriter{fn: s.Func}, nil
+	case s.Stdout:
+		return &sinkWriter{lines: newLineWriter(q.eng.cfg.Stdout, nil)}, nil
+	case s.File != "":
+		f, err := os.Create(q.resolve(s.File))
+		if err != nil {
+			return nil, err
+		}
+		return &sinkWriter{lines: newLineWriter(f, f)}, nil
+	}
+	return &sinkWriter{}, nil // discard
+}
+
+func (s *sinkWriter) write(events []query.Event) error {
+	switch {
+	case s.fn != nil:
+		return s.fn(events)
+	case s.lines != nil:
+		return s.lines.write(events)
+	}
+	return nil
+}
+
+func (s *sinkWriter) close() error {
+	if s.lines != nil {
+		return s.lines.close()
+	}
+	return nil
+}

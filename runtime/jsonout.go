@@ -1,0 +1,97 @@
+package runtime
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/cameo-go/cameo/query"
+)
+
+// appendJSON appends ev as one JSON line: {"key":...,<fields by name>}.
+// Fields that cannot be encoded (a user function's channel, say) are
+// written as their error text rather than lost.
+func appendJSON(buf []byte, ev *query.Event) []byte {
+	buf = append(buf, `{"key":`...)
+	buf = appendString(buf, ev.Key)
+	names := make([]string, 0, len(ev.Fields))
+	for name := range ev.Fields {
+		if name != "key" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		buf = append(buf, ',')
+		buf = appendString(buf, name)
+		buf = append(buf, ':')
+		buf = appendValue(buf, ev.Fields[name])
+	}
+	return append(buf, '}', '\n')
+}
+
+func appendValue(buf []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return appendString(buf, x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return appendString(buf, strconv.FormatFloat(x, 'g', -1, 64))
+		}
+		return strconv.AppendFloat(buf, x, 'g', -1, 64)
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(buf, x, 10)
+	case bool:
+		return strconv.AppendBool(buf, x)
+	case nil:
+		return append(buf, "null"...)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return appendString(buf, "unencodable: "+err.Error())
+	}
+	return append(buf, b...)
+}
+
+// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD,
+// as encoding/json does.
+func appendString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, `\ufffd`...)
+		} else {
+			buf = append(buf, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(buf, '"')
+}

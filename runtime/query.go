@@ -1,0 +1,496 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+)
+
+// State is where a query is in its life.
+type State string
+
+// The states of a query: running until its sources end or it is
+// cancelled, draining while the last windows flush, then done, cancelled
+// or failed.
+const (
+	StateRunning   State = "running"
+	StateDraining  State = "draining"
+	StateDone      State = "done"
+	StateCancelled State = "cancelled"
+	StateFailed    State = "failed"
+)
+
+// Query is a submitted query: a handle to watch, wait for and cancel it.
+// Safe for concurrent use.
+type Query struct {
+	id      string
+	spec    *query.Spec
+	eng     *Engine
+	pq      priority.Query
+	policy  priority.Policy
+	clock   actors.Clock
+	metrics *QueryMetrics
+	et      *query.EventTime // the stream's event-time settings; nil: processing time
+	stages  []*stage         // the pipeline's steps, then the sink
+	sources []*source
+	pids    []*actor.PID
+	late    *lineWriter // late events' side sink; nil: counted only
+	started time.Time
+
+	inflight atomic.Int64 // messages queued or running
+	credit   chan struct{}
+	failed   atomic.Bool
+	stop     chan struct{} // closed: sources end now
+	stopOnce sync.Once
+	done     chan struct{}
+	doneOnce sync.Once
+	wg       sync.WaitGroup // source goroutines
+
+	mu struct {
+		sync.Mutex
+		state     State
+		err       error
+		cancelled bool
+		ended     time.Time
+	}
+}
+
+// ID returns the query's id, unique in its engine.
+func (q *Query) ID() string { return q.id }
+
+// Spec returns the query's spec.
+func (q *Query) Spec() *query.Spec { return q.spec }
+
+// Done is closed when the query has ended: drained, cancelled or failed.
+func (q *Query) Done() <-chan struct{} { return q.done }
+
+// State returns the query's state.
+func (q *Query) State() State {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mu.state
+}
+
+// Err returns why the query failed (wrapping ErrQueryFailed), or nil.
+func (q *Query) Err() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.mu.err
+}
+
+// Uptime returns how long the query ran, or has run so far.
+func (q *Query) Uptime() time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.mu.ended.IsZero() {
+		return q.mu.ended.Sub(q.started)
+	}
+	return time.Since(q.started)
+}
+
+// Wait blocks until the query ends or ctx does; it returns the query's
+// failure, or ctx's error.
+func (q *Query) Wait(ctx context.Context) error {
+	select {
+	case <-q.done:
+		return q.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Cancel ends the query's sources now and waits, within ctx, for the rest
+// to drain: open windows flush and the sink closes. Its results so far
+// stand. If ctx ends first the query is aborted and Cancel returns an
+// error wrapping ErrDrainTimeout.
+func (q *Query) Cancel(ctx context.Context) error {
+	q.mu.Lock()
+	if q.mu.state == StateRunning || q.mu.state == StateDraining {
+		q.mu.cancelled = true
+	}
+	q.mu.Unlock()
+	q.stopSources()
+	if err := q.Wait(ctx); err != nil && ctx.Err() != nil {
+		q.abort(fmt.Errorf("%w: cancel: %w", ErrDrainTimeout, ctx.Err()))
+		return fmt.Errorf("%w: query %s (%s): %w", ErrDrainTimeout, q.id, q.spec.Name, ctx.Err())
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the query's metrics.
+func (q *Query) Stats() QueryStats { return q.metrics.Stats() }
+
+// stopSources asks every source to end; they send their last watermark and
+// close their edges, so the query drains.
+func (q *Query) stopSources() {
+	q.stopOnce.Do(func() {
+		q.mu.Lock()
+		if q.mu.state == StateRunning {
+			q.mu.state = StateDraining
+		}
+		q.mu.Unlock()
+		close(q.stop)
+	})
+}
+
+// finish ends the query with err (nil: it drained) and stops its actors.
+func (q *Query) finish(err error) {
+	q.doneOnce.Do(func() {
+		q.mu.Lock()
+		switch {
+		case err != nil:
+			q.mu.state, q.mu.err = StateFailed, err
+		case q.mu.cancelled:
+			q.mu.state = StateCancelled
+		default:
+			q.mu.state = StateDone
+		}
+		q.mu.ended = time.Now()
+		state := q.mu.state
+		q.mu.Unlock()
+		if err != nil {
+			q.failed.Store(true)
+		}
+		q.stopSources()
+		for _, pid := range q.pids {
+			q.eng.sys.Root.Stop(pid)
+		}
+		if q.late != nil {
+			if cerr := q.late.close(); cerr != nil && err == nil {
+				q.eng.cfg.Logger.Warn("late side sink", "id", q.id, "err", cerr)
+			}
+		}
+		close(q.done)
+		if err != nil {
+			q.eng.cfg.Logger.Error("query failed", "id", q.id, "name", q.spec.Name, "err", err)
+		} else {
+			q.eng.cfg.Logger.Info("query ended", "id", q.id, "name", q.spec.Name, "state", string(state))
+		}
+	})
+}
+
+// fail ends the query with a reason.
+func (q *Query) fail(format string, args ...any) {
+	q.finish(fmt.Errorf("%w: %s (%s): %s", ErrQueryFailed, q.id, q.spec.Name, fmt.Sprintf(format, args...)))
+}
+
+// abort ends a query that cannot drain.
+func (q *Query) abort(err error) { q.finish(fmt.Errorf("%w: %s (%s): %w", ErrQueryFailed, q.id, q.spec.Name, err)) }
+
+// release accounts for one message handled; it lets a waiting source go
+// on when the backlog fell to half the bound.
+func (q *Query) release() {
+	if q.inflight.Add(-1) < int64(q.eng.cfg.MaxInFlight/2) {
+		select {
+		case q.credit <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// waitCredit blocks a source while the query's backlog is at its bound; it
+// returns false when the source must stop.
+func (q *Query) waitCredit() bool {
+	for q.inflight.Load() >= int64(q.eng.cfg.MaxInFlight) {
+		t := time.NewTimer(q.eng.cfg.SourceTick)
+		select {
+		case <-q.credit:
+		case <-t.C:
+		case <-q.stop:
+			t.Stop()
+			return false
+		}
+		t.Stop()
+	}
+	return true
+}
+
+func (q *Query) start() {
+	q.started = time.Now()
+	for _, s := range q.sources {
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			s.run()
+		}()
+	}
+}
+
+// resolve makes a relative path of the spec relative to the spec's file.
+func (q *Query) resolve(path string) string {
+	if filepath.IsAbs(path) || q.spec.File == "" || q.spec.File == "-" {
+		return path
+	}
+	return filepath.Join(filepath.Dir(q.spec.File), path)
+}
+
+// Edge partitioning from one stage (or source) to the next.
+type partition uint8
+
+const (
+	forward    partition = iota // sender i → receiver i
+	hashKey                     // by the event key
+	roundRobin                  // whole batches in turn
+	single                      // to the one receiver
+)
+
+// stage is one operator of the physical plan with its instances.
+type stage struct {
+	label   string
+	op      *query.Operator // nil for the sink
+	kind    string          // an Operator.Kind, or "sink"
+	insts   []*instance
+	keyed   bool      // the stream entering it is partitioned by key
+	in      partition // how its input from the stream is partitioned
+	inputs  int       // inputs of each instance from the stream
+	extra   []*source // join or union sources feeding it
+	metrics *OpMetrics
+	window  *priority.Window // the window axis its senders batch by; nil: none
+	joins   []*sharedJoin    // join: one frontier rule per instance
+}
+
+// build compiles a spec into stages, instances, routers and sources and
+// spawns the actors; nothing runs until start.
+func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
+	q := &Query{
+		id: id, spec: spec, eng: e, policy: e.sched.Policy(), clock: e.cfg.Clock,
+		pq:      priority.Query{ID: id, Tenant: spec.Tenant, LatencyTarget: int64(spec.LatencyTarget), Weight: spec.Weight},
+		metrics: NewQueryMetrics(id, spec.Name, spec.Tenant, int64(spec.LatencyTarget)),
+		et:      spec.Sources[0].EventTime,
+		credit:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	q.mu.state = StateRunning
+	if f, ok := q.policy.(*priority.Fair); ok {
+		f.SetWeight(id, spec.Weight)
+	}
+	defer func() {
+		if err != nil {
+			for _, pid := range q.pids {
+				e.sys.Root.Stop(pid)
+			}
+			if q.late != nil {
+				_ = q.late.close()
+			}
+		}
+	}()
+	if q.et != nil && q.et.LateSideSinkPath != "" {
+		f, err := os.Create(q.resolve(q.et.LateSideSinkPath))
+		if err != nil {
+			return nil, fmt.Errorf("query %s: late side sink: %w", spec.Name, err)
+		}
+		q.late = newLineWriter(f, f)
+	}
+
+	p := spec.Parallelism
+	byName := map[string]*query.Source{}
+	for i := range spec.Sources {
+		byName[spec.Sources[i].Name] = &spec.Sources[i]
+	}
+	main, err := q.newSource(&spec.Sources[0], nil)
+	if err != nil {
+		return nil, err
+	}
+	q.sources = append(q.sources, main)
+
+	// Stages and their partitioning.
+	keyed, prevKind, prevN := false, "source", 1
+	for i := range spec.Pipeline {
+		op := &spec.Pipeline[i]
+		st := &stage{label: fmt.Sprintf("pipeline[%d] %s", i, op.Kind()), op: op, kind: op.Kind()}
+		if op.Label != "" {
+			st.label = fmt.Sprintf("pipeline[%d] %s", i, op.Label)
+		}
+		switch {
+		case prevKind == "source" && p == 1:
+			st.in = single
+		case prevKind == "source":
+			st.in = roundRobin
+		case prevKind == "key_by":
+			st.in = hashKey
+		default:
+			st.in = forward
+		}
+		st.keyed = keyed
+		st.inputs = prevN
+		if st.in == forward {
+			st.inputs = 1
+		}
+		switch st.kind {
+		case "window":
+			w := priority.Window{Size: int64(op.Window.Size), Slide: int64(op.Window.Slide)}
+			st.window = &w
+		case "join":
+			w := priority.Tumbling(int64(op.Join.Window))
+			st.window = &w
+			st.joins = make([]*sharedJoin, p)
+			for j := range st.joins {
+				st.joins[j] = &sharedJoin{rule: priority.NewJoinFrontier(w, q.ooo(), q.lateness())}
+			}
+			src, err := q.newSource(byName[op.Join.With], op)
+			if err != nil {
+				return nil, err
+			}
+			st.extra = append(st.extra, src)
+		case "union":
+			for _, name := range op.Union {
+				src, err := q.newSource(byName[name], nil)
+				if err != nil {
+					return nil, err
+				}
+				st.extra = append(st.extra, src)
+			}
+		}
+		q.sources = append(q.sources, st.extra...)
+		q.stages = append(q.stages, st)
+		if st.kind == "key_by" {
+			keyed = true
+		}
+		prevKind, prevN = st.kind, p
+	}
+	sink := &stage{label: "sink", kind: "sink", in: single, inputs: prevN, keyed: keyed}
+	q.stages = append(q.stages, sink)
+
+	// Instances, then the routers that point at them.
+	var ops []*OpMetrics
+	for si, st := range q.stages {
+		n := p
+		if st == sink {
+			n = 1
+		}
+		st.metrics = &OpMetrics{Step: st.label, Instances: n}
+		ops = append(ops, st.metrics)
+		for j := 0; j < n; j++ {
+			x, err := q.newInstance(st, si, j)
+			if err != nil {
+				return nil, err
+			}
+			st.insts = append(st.insts, x)
+		}
+	}
+	q.metrics.SetOperators(ops)
+	main.out = q.newRouter(nil, q.stages[0], -1)
+	for si, st := range q.stages {
+		for k, src := range st.extra {
+			src.out = q.newRouter(nil, st, k)
+		}
+		if st == sink {
+			break
+		}
+		for _, x := range st.insts {
+			x.out = q.newRouter(x, q.stages[si+1], -1)
+		}
+	}
+
+	// Spawn the actors on the scheduler.
+	popts, err := e.sched.PropsOptions(id)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range q.stages {
+		for _, x := range st.insts {
+			props := actor.PropsFromProducer(func() actor.Actor { return x }, popts...)
+			x.pid = e.sys.Root.Spawn(props)
+			q.pids = append(q.pids, x.pid)
+		}
+	}
+	return q, nil
+}
+
+// ooo and lateness are the stream's event-time bounds (0 for processing
+// time).
+func (q *Query) ooo() int64 {
+	if q.et == nil {
+		return 0
+	}
+	return int64(q.et.MaxOutOfOrder)
+}
+
+func (q *Query) lateness() int64 {
+	if q.et == nil {
+		return 0
+	}
+	return int64(q.et.AllowedLateness)
+}
+
+// axis returns an event's position on the stream's window axis: its event
+// time, or its arrival on processing-time streams.
+func (q *Query) axis(ev *query.Event) int64 {
+	if q.et != nil {
+		return ev.EventTime
+	}
+	return ev.Arrival
+}
+
+// sharedJoin is a join instance's frontier rule, shared by the senders of
+// both sides so that each side's frontier sees the other's progress.
+type sharedJoin struct {
+	mu   sync.Mutex
+	rule *priority.JoinFrontier
+}
+
+type joinRule struct {
+	j    *sharedJoin
+	side priority.JoinSide
+}
+
+func (r joinRule) Next(s priority.Stamp) priority.Frontier {
+	r.j.mu.Lock()
+	defer r.j.mu.Unlock()
+	return r.side.Next(s)
+}
+
+// ruleFor returns the frontier rule of one edge into receiver x.
+func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule {
+	switch st.kind {
+	case "window":
+		if q.et != nil {
+			return priority.NewEventTimeFrontier(*st.window, q.ooo(), q.lateness())
+		}
+		return priority.NewWindowFrontier(*st.window)
+	case "join":
+		j := st.joins[x.idx]
+		return joinRule{j: j, side: j.rule.Side(side)}
+	}
+	return priority.Stateless{}
+}
+
+// lineWriter serialises JSON lines from many instances into one writer.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+	c  io.Closer
+}
+
+func newLineWriter(w io.Writer, c io.Closer) *lineWriter { return &lineWriter{w: w, c: c} }
+
+func (l *lineWriter) write(events []query.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, 64*len(events))
+	for i := range events {
+		buf = appendJSON(buf, &events[i])
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.w.Write(buf)
+	return err
+}
+
+func (l *lineWriter) close() error {
+	if l.c == nil {
+		return nil
+	}
+	return l.c.Close()
+}

@@ -1,0 +1,206 @@
+package runtime
+
+import (
+	"math"
+
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+)
+
+// router is the sending side of one sender (an operator instance or a
+// source) toward the instances of the next stage: it partitions events,
+// cuts batches at the receiver's window boundaries, stamps each message's
+// context with the query's policy (BuildAtSource or BuildAtOperator, with
+// the receiver's frontier rule and its published costs), and tells every
+// receiver of the sender's watermark progress. Owned by its sender; not
+// safe for concurrent use.
+type router struct {
+	q      *Query
+	from   *instance // nil for a source
+	to     *stage
+	mode   partition
+	edges  []*edge
+	rr     int
+	parts  [][]query.Event // hash scratch, per edge
+	paths  *priority.PathCosts
+	sender string
+}
+
+// edge is one sender → receiver instance connection.
+type edge struct {
+	to         *instance
+	input      int // the sender's input index at the receiver
+	seq        uint64
+	rule       priority.FrontierRule
+	lastWM     int64
+	lastIdle   bool
+	lastLocal  int64
+	closedSent bool
+}
+
+// newRouter connects from (nil: a source) to stage to. extra >= 0 names
+// the join or union source of to that sends; -1 is the stream's own edge.
+func (q *Query) newRouter(from *instance, to *stage, extra int) *router {
+	r := &router{q: q, from: from, to: to, mode: to.in, paths: &priority.PathCosts{}}
+	sender, side := 0, 0
+	if from != nil {
+		sender, r.paths, r.sender = from.idx, &from.paths, from.id
+	}
+	input := sender
+	if extra >= 0 {
+		input, side = to.inputs+extra, 1
+		r.mode = roundRobin
+		if to.keyed || to.kind == "join" {
+			r.mode = hashKey
+		}
+	}
+	add := func(x *instance, input int) {
+		r.edges = append(r.edges, &edge{to: x, input: input, rule: q.ruleFor(to, x, side), lastWM: query.NoWatermark})
+	}
+	switch {
+	case r.mode == forward:
+		add(to.insts[sender], 0)
+	case r.mode == single:
+		add(to.insts[0], input)
+	default:
+		for _, x := range to.insts {
+			add(x, input)
+		}
+	}
+	if len(r.edges) == 1 {
+		r.mode = single
+	}
+	r.parts = make([][]query.Event, len(r.edges))
+	return r
+}
+
+// fnv32a hashes a key to pick its instance.
+func fnv32a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// send routes events and the sender's mark m. in is the context of the
+// message that produced them (ignored for sources). The events slice is
+// not kept.
+func (r *router) send(now int64, in priority.PriorityContext, events []query.Event, m mark) {
+	switch r.mode {
+	case single:
+		r.sendEdge(now, 0, in, events, m)
+		return
+	case roundRobin:
+		k := -1
+		if len(events) > 0 {
+			k = r.rr % len(r.edges)
+			r.rr++
+		}
+		for i := range r.edges {
+			if i == k {
+				r.sendEdge(now, i, in, events, m)
+			} else {
+				r.sendEdge(now, i, in, nil, m)
+			}
+		}
+		return
+	}
+	n := uint32(len(r.edges))
+	for i := range events {
+		d := fnv32a(events[i].Key) % n
+		r.parts[d] = append(r.parts[d], events[i])
+	}
+	for i := range r.edges {
+		r.sendEdge(now, i, in, r.parts[i], m)
+		clear(r.parts[i])
+		r.parts[i] = r.parts[i][:0]
+	}
+}
+
+// sendEdge posts events to one edge, cut at the receiver's window
+// boundaries, or only the mark when there are no events and it says
+// something new.
+func (r *router) sendEdge(now int64, i int, in priority.PriorityContext, events []query.Event, m mark) {
+	e := r.edges[i]
+	if e.closedSent {
+		return
+	}
+	if len(events) == 0 {
+		if m.wm > e.lastWM || m.idle != e.lastIdle || m.closed {
+			r.post(now, e, in, nil, m)
+		}
+		return
+	}
+	w := r.to.window
+	if w == nil {
+		r.post(now, e, in, events, m)
+		return
+	}
+	// A batch never straddles a window boundary of the receiver: cut it
+	// where the earliest window of the events changes. Only the last piece
+	// carries the new mark.
+	start := 0
+	k := w.Earliest(r.q.axis(&events[0]))
+	for j := 1; j < len(events); j++ {
+		if kj := w.Earliest(r.q.axis(&events[j])); kj != k {
+			r.post(now, e, in, events[start:j], mark{wm: e.lastWM, idle: e.lastIdle})
+			start, k = j, kj
+		}
+	}
+	r.post(now, e, in, events[start:], m)
+}
+
+// post stamps and sends one message.
+func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []query.Event, m mark) {
+	q := r.q
+	var st priority.Stamp
+	if len(events) > 0 {
+		st.Arrival, st.Time = events[0].Arrival, q.axis(&events[0])
+		for i := 1; i < len(events); i++ {
+			st.Arrival = min(st.Arrival, events[i].Arrival)
+		}
+		st.Watermark = priority.NoWatermark
+		if q.et != nil && e.lastWM != query.NoWatermark {
+			st.Watermark = e.lastWM
+		}
+	} else {
+		// A mark alone: on processing time its watermark is a time the
+		// source reached; on event time it was sent now.
+		st.Arrival = now
+		if q.et == nil && m.wm != query.NoWatermark && m.wm != math.MaxInt64 {
+			st.Arrival = m.wm
+		}
+		st.Time, st.Watermark = m.wm, m.wm
+		if q.et == nil {
+			st.Watermark = priority.NoWatermark
+		}
+	}
+	var fr priority.Frontier
+	if len(events) > 0 || (m.wm != query.NoWatermark && m.wm != math.MaxInt64) {
+		fr = e.rule.Next(st)
+	} else {
+		fr = priority.Frontier{Time: st.Arrival, Local: e.lastLocal}
+	}
+	e.lastLocal = fr.Local
+	rep := e.to.published()
+	q.policy.ProcessReply(now, rep, r.paths)
+	hop := priority.Hop{Frontier: fr, Cost: rep.Cost, PathCost: rep.PathCost}
+	var ctx priority.PriorityContext
+	if r.from == nil {
+		ctx = q.policy.BuildAtSource(now, q.pq, st.Arrival, hop)
+	} else {
+		in.Arrival = st.Arrival
+		ctx = q.policy.BuildAtOperator(now, in, hop)
+	}
+	b := &batch{ctx: ctx, input: e.input, seq: e.seq, wm: m.wm, idle: m.idle, closed: m.closed, sent: now}
+	if len(events) > 0 {
+		b.events = append(make([]query.Event, 0, len(events)), events...)
+	}
+	e.seq++
+	e.lastWM, e.lastIdle = max(e.lastWM, m.wm), m.idle
+	e.closedSent = m.closed
+	q.inflight.Add(1)
+	q.eng.sys.Root.Send(e.to.pid, b)
+}

@@ -1,0 +1,405 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"time"
+
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+)
+
+// source drives one of a query's sources from its own goroutine: it reads
+// or generates events in batches, stamps their arrival and their source
+// watermark, keys them when they feed a join, and sends them through its
+// router. When it ends (its input is exhausted, or the query stops it) it
+// sends its final mark, closed, so that the query drains.
+type source struct {
+	q    *Query
+	spec *query.Source
+	et   *query.EventTime
+	out  *router
+	join *query.JoinOp // keys the events of a joined source
+
+	gen   *Generator
+	lines chan lineChunk  // jsonl
+	user  chan query.Event // SourceFunc
+	uerr  chan error
+
+	wm           int64 // the source's watermark
+	maxSeen      int64 // event time
+	lastEvent    int64 // clock time of the last event, for idleness
+	idle         bool
+	buf          []query.Event
+	pendingLines []lineChunk
+	pendingUser  []query.Event
+}
+
+type lineChunk struct {
+	lines [][]byte
+	first int // line number of lines[0]
+	err   error
+}
+
+// newSource prepares a source; joinOp is the join step it feeds, if any.
+func (q *Query) newSource(s *query.Source, joinOp *query.Operator) (*source, error) {
+	src := &source{q: q, spec: s, et: s.EventTime, wm: query.NoWatermark, maxSeen: math.MinInt64}
+	if joinOp != nil {
+		var err error
+		if src.join, err = query.NewJoinOp(joinOp, 0); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case s.Generator != nil:
+		g, err := NewGenerator(s.Generator, q.clock.Now())
+		if err != nil {
+			return nil, fmt.Errorf("query %s: source %s: %w", q.spec.Name, s.Name, err)
+		}
+		src.gen = g
+	case s.JSONL != nil:
+		var r io.Reader
+		var c io.Closer
+		name := "stdin"
+		if s.JSONL.Stdin {
+			r = q.eng.cfg.Stdin
+		} else {
+			name = q.resolve(s.JSONL.Path)
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, fmt.Errorf("query %s: source %s: %w", q.spec.Name, s.Name, err)
+			}
+			r, c = f, f
+		}
+		src.lines = make(chan lineChunk, 4)
+		go readLines(r, c, name, q.eng.cfg.MaxBatch, src.lines, q.stop)
+	case s.Func != nil:
+		src.user = make(chan query.Event, q.eng.cfg.MaxBatch)
+		src.uerr = make(chan error, 1)
+	default:
+		return nil, fmt.Errorf("query %s: source %s has no input", q.spec.Name, s.Name)
+	}
+	return src, nil
+}
+
+// readLines reads JSON lines into chunks of up to max lines, whatever is
+// available without waiting for more; it closes out at the end of input.
+// It stops when stop is closed (closing a file it opened). A read from
+// stdin blocks until a line or EOF comes, so its goroutine outlives the
+// query when stdin stays open.
+func readLines(r io.Reader, c io.Closer, name string, max int, out chan<- lineChunk, stop <-chan struct{}) {
+	defer close(out)
+	if c != nil {
+		defer c.Close()
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	line := 0
+	for {
+		chunk := lineChunk{first: line + 1}
+		for len(chunk.lines) < max {
+			b, err := readLine(br)
+			if len(b) > 0 || err == nil {
+				line++
+				chunk.lines = append(chunk.lines, b)
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					chunk.err = fmt.Errorf("%s:%d: %w", name, line+1, err)
+				}
+				select {
+				case out <- chunk:
+				case <-stop:
+				}
+				return
+			}
+			if br.Buffered() == 0 {
+				break // send what we have rather than wait for more
+			}
+		}
+		select {
+		case out <- chunk:
+		case <-stop:
+			return
+		}
+	}
+}
+
+// readLine reads one line without its newline; a line longer than
+// query.MaxLineBytes is returned cut (DecodeLine then rejects it) and the
+// rest skipped.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line)+len(part) <= query.MaxLineBytes+1 {
+			line = append(line, part...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if n := len(line); n > 0 && line[n-1] == '\n' {
+			line = line[:n-1]
+		}
+		return line, err
+	}
+}
+
+// run is the source's goroutine.
+func (s *source) run() {
+	q := s.q
+	if s.user != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			<-q.stop
+			cancel()
+		}()
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			s.uerr <- s.spec.Func(ctx, func(ev query.Event) error {
+				select {
+				case s.user <- ev:
+					return nil
+				case <-ctx.Done():
+					return fmt.Errorf("query %s is stopping: %w", q.id, ctx.Err())
+				}
+			})
+			close(s.user)
+		}()
+	}
+	tick := q.eng.cfg.SourceTick
+	timer := time.NewTimer(tick)
+	defer timer.Stop()
+	s.lastEvent = q.clock.Now()
+	for {
+		select {
+		case <-q.stop:
+			goto end
+		default:
+		}
+		if !q.waitCredit() {
+			break
+		}
+		now := q.clock.Now()
+		events, done, err := s.next(now)
+		full := len(events) == q.eng.cfg.MaxBatch
+		if err != nil {
+			q.fail("source %s: %v", s.spec.Name, err)
+			break
+		}
+		events = s.stamp(events, now)
+		s.out.send(now, priority.PriorityContext{}, events, mark{wm: s.wm, idle: s.idle})
+		if done {
+			break
+		}
+		if full || len(s.pendingLines) > 0 || len(s.pendingUser) > 0 || s.gen != nil && q.eng.cfg.Unpaced {
+			continue // more is due now
+		}
+		wait := tick
+		if s.gen != nil {
+			if t, ok := s.gen.NextArrival(); ok {
+				wait = min(tick, time.Duration(t-now))
+			}
+		}
+		if wait <= 0 {
+			continue
+		}
+		timer.Reset(wait)
+		select {
+		case <-q.stop:
+			goto end
+		case <-timer.C:
+		case c, ok := <-s.lines:
+			s.pushLines(c, ok)
+		case ev, ok := <-s.user:
+			s.pushUser(ev, ok)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+end:
+	if q.failed.Load() {
+		return
+	}
+	s.out.send(q.clock.Now(), priority.PriorityContext{}, nil, mark{wm: s.wm, closed: true})
+}
+
+// next returns the events available at now; done reports that the input
+// has ended.
+func (s *source) next(now int64) (events []query.Event, done bool, err error) {
+	q, max := s.q, s.q.eng.cfg.MaxBatch
+	events = s.buf[:0]
+	switch {
+	case s.gen != nil:
+		limit := now
+		if q.eng.cfg.Unpaced {
+			limit = math.MaxInt64
+		}
+		events = s.gen.Until(limit, max, events)
+		return events, s.gen.Done(), nil
+	case s.spec.JSONL != nil:
+		for len(events) < max {
+			if len(s.pendingLines) == 0 {
+				if !s.receiveLines() {
+					break
+				}
+				continue
+			}
+			c := &s.pendingLines[0]
+			for len(c.lines) > 0 && len(events) < max {
+				ev, err := query.DecodeLine(c.lines[0], s.et)
+				if err != nil {
+					s.drop(fmt.Errorf("%s:%d: %w", s.name(), c.first, err))
+				} else {
+					events = append(events, ev)
+				}
+				c.lines, c.first = c.lines[1:], c.first+1
+			}
+			if len(c.lines) == 0 {
+				if c.err != nil {
+					return events, true, c.err
+				}
+				s.pendingLines = s.pendingLines[1:]
+			}
+		}
+		return events, s.lines == nil && len(s.pendingLines) == 0, nil
+	}
+	for len(events) < max {
+		if len(s.pendingUser) > 0 {
+			n := min(len(s.pendingUser), max-len(events))
+			events = append(events, s.pendingUser[:n]...)
+			s.pendingUser = s.pendingUser[n:]
+			continue
+		}
+		select {
+		case ev, ok := <-s.user:
+			s.pushUser(ev, ok)
+			if ok {
+				continue
+			}
+		default:
+		}
+		break
+	}
+	if s.user == nil && len(s.pendingUser) == 0 {
+		if err := <-s.uerr; err != nil && !q.failed.Load() {
+			select {
+			case <-q.stop:
+				return events, true, nil // stopped: its error is the stop
+			default:
+			}
+			return events, true, err
+		}
+		return events, true, nil
+	}
+	return events, false, nil
+}
+
+// receiveLines takes a chunk of lines if one is ready.
+func (s *source) receiveLines() bool {
+	if s.lines == nil {
+		return false
+	}
+	select {
+	case c, ok := <-s.lines:
+		s.pushLines(c, ok)
+		return ok
+	default:
+		return false
+	}
+}
+
+func (s *source) name() string {
+	if s.spec.JSONL.Stdin {
+		return "stdin"
+	}
+	return s.q.resolve(s.spec.JSONL.Path)
+}
+
+func (s *source) drop(err error) {
+	s.q.metrics.Dropped(1)
+	s.q.metrics.DropReason(fmt.Errorf("source %s: %w", s.spec.Name, err))
+}
+
+func (s *source) pushLines(c lineChunk, ok bool) {
+	if !ok {
+		s.lines = nil
+		return
+	}
+	s.pendingLines = append(s.pendingLines, c)
+}
+
+func (s *source) pushUser(ev query.Event, ok bool) {
+	if !ok {
+		s.user = nil
+		return
+	}
+	s.pendingUser = append(s.pendingUser, ev)
+}
+
+// stamp gives events their arrival (read sources), event time and source
+// watermark, keys a joined source's events, drops what cannot be read, and
+// advances the source's watermark and idleness. It returns the events
+// kept, in place.
+func (s *source) stamp(events []query.Event, now int64) []query.Event {
+	q := s.q
+	kept := events[:0]
+	for _, ev := range events {
+		if s.gen == nil {
+			ev.Arrival = now
+		}
+		if s.et == nil {
+			ev.EventTime = ev.Arrival
+		} else if s.gen != nil || s.spec.Func != nil && ev.EventTime == 0 {
+			t, err := query.EventTimeOf(ev.Fields, s.et)
+			if err != nil {
+				s.drop(err)
+				continue
+			}
+			ev.EventTime = t
+		}
+		if s.join != nil {
+			if err := s.join.KeyRight(&ev); err != nil {
+				s.drop(err)
+				continue
+			}
+		}
+		ev.Watermark = s.wm
+		if s.et == nil {
+			s.wm = max(s.wm, ev.Arrival)
+		} else {
+			s.maxSeen = max(s.maxSeen, ev.EventTime)
+			s.wm = max(s.wm, s.maxSeen-int64(s.et.MaxOutOfOrder))
+		}
+		kept = append(kept, ev)
+	}
+	q.metrics.In(len(events))
+	if s.et == nil {
+		// Processing time: every event due by now was read.
+		if s.gen != nil {
+			if t, ok := s.gen.NextArrival(); ok {
+				s.wm = max(s.wm, t-1)
+			}
+		} else {
+			s.wm = max(s.wm, now)
+		}
+	} else if idle := s.et.IdleTimeout; idle > 0 {
+		if len(events) > 0 {
+			s.lastEvent, s.idle = now, false
+		} else if now-s.lastEvent > int64(idle) {
+			s.idle = true
+		}
+	}
+	s.buf = kept[:0]
+	return kept
+}
