@@ -23,27 +23,26 @@ type Event struct {
 	Fields    map[string]any
 }
 
-// env is what expressions see: the event's fields plus key, arrival and
-// event_time. It reuses the event's own map.
-func (e *Event) env() map[string]any {
-	if e.Fields == nil {
-		e.Fields = map[string]any{}
+// Env is what expressions see of an event: its fields plus key, arrival
+// and event_time, copied into scratch (cleared first), which the caller
+// reuses from event to event. The event's own Fields map is never written:
+// events share their maps (a flat map may emit one event twice, to two
+// instances), so Fields must be treated as read-only everywhere.
+func (e *Event) Env(scratch map[string]any) map[string]any {
+	clear(scratch)
+	for k, v := range e.Fields {
+		scratch[k] = v
 	}
-	e.Fields["key"] = e.Key
-	e.Fields["arrival"] = e.Arrival
-	e.Fields["event_time"] = e.EventTime
-	return e.Fields
-}
-
-func (e *Event) unenv() {
-	delete(e.Fields, "key")
-	delete(e.Fields, "arrival")
-	delete(e.Fields, "event_time")
+	scratch["key"] = e.Key
+	scratch["arrival"] = e.Arrival
+	scratch["event_time"] = e.EventTime
+	return scratch
 }
 
 // Stateless runs a filter, map or key_by step.
 type Stateless struct {
-	op *Operator
+	op  *Operator
+	env map[string]any
 }
 
 // NewStateless returns the state machine of a filter, map or key_by step of
@@ -51,7 +50,7 @@ type Stateless struct {
 func NewStateless(op *Operator) (*Stateless, error) {
 	switch op.Kind() {
 	case "filter", "map", "key_by", "process":
-		return &Stateless{op: op}, nil
+		return &Stateless{op: op, env: map[string]any{}}, nil
 	}
 	return nil, fmt.Errorf("query: %s is not a stateless step", op.Kind())
 }
@@ -78,11 +77,10 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 	}
 	for i := range in {
 		ev := in[i]
-		env := ev.env()
+		env := ev.Env(s.env)
 		switch s.op.Kind() {
 		case "filter":
 			keep, err := vm.Run(s.op.Programs[0], env)
-			ev.unenv()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("filter %q: %w", s.op.Filter, err))
 				continue
@@ -92,7 +90,6 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 			}
 		case "key_by":
 			k, err := vm.Run(s.op.Programs[0], env)
-			ev.unenv()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("key_by %q: %w", s.op.KeyBy, err))
 				continue
@@ -110,7 +107,6 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 				}
 				fields[ne.Name] = v
 			}
-			ev.unenv()
 			if failed != nil {
 				errs = append(errs, failed)
 				continue

@@ -22,6 +22,7 @@ type JoinOp struct {
 	sides          [2]map[int64]map[string][]Event // window → key → events
 	wm             int64
 	late           uint64
+	env            map[string]any
 }
 
 // NewJoinOp returns the state machine of a parsed join step.
@@ -29,7 +30,7 @@ func NewJoinOp(op *Operator, allowedLateness time.Duration) (*JoinOp, error) {
 	if op.Join == nil {
 		return nil, fmt.Errorf("query: %s is not a join step", op.Kind())
 	}
-	j := &JoinOp{size: int64(op.Join.Window), lateness: int64(allowedLateness), with: op.Join.With, on: op.Programs[0], wm: NoWatermark}
+	j := &JoinOp{size: int64(op.Join.Window), lateness: int64(allowedLateness), with: op.Join.With, on: op.Programs[0], wm: NoWatermark, env: map[string]any{}}
 	for i := range j.sides {
 		j.sides[i] = map[int64]map[string][]Event{}
 	}
@@ -53,8 +54,7 @@ func (j *JoinOp) AddRight(ev Event) (late bool, err error) {
 // KeyRight sets the key of an event of the other source from `on`; the
 // engine keys them where they are read, to partition them.
 func (j *JoinOp) KeyRight(ev *Event) error {
-	k, err := vm.Run(j.on, ev.env())
-	ev.unenv()
+	k, err := vm.Run(j.on, ev.Env(j.env))
 	if err != nil {
 		return fmt.Errorf("join on: %w", err)
 	}

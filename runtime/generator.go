@@ -17,7 +17,7 @@ import (
 type Generator struct {
 	spec    *query.Generator
 	start   int64
-	end     int64 // 0: unbounded
+	end     int64   // 0: unbounded
 	next    float64 // offset of the next event from start, ns: float64 keeps sub-ns steps exact only near 0
 	rng     *rand.Rand
 	zipf    *rand.Zipf

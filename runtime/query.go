@@ -186,7 +186,9 @@ func (q *Query) fail(format string, args ...any) {
 }
 
 // abort ends a query that cannot drain.
-func (q *Query) abort(err error) { q.finish(fmt.Errorf("%w: %s (%s): %w", ErrQueryFailed, q.id, q.spec.Name, err)) }
+func (q *Query) abort(err error) {
+	q.finish(fmt.Errorf("%w: %s (%s): %w", ErrQueryFailed, q.id, q.spec.Name, err))
+}
 
 // release accounts for one message handled; it lets a waiting source go
 // on when the backlog fell to half the bound.

@@ -27,7 +27,7 @@ type source struct {
 	join *query.JoinOp // keys the events of a joined source
 
 	gen   *Generator
-	lines chan lineChunk  // jsonl
+	lines chan lineChunk   // jsonl
 	user  chan query.Event // SourceFunc
 	uerr  chan error
 
