@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newMotivatingCmd(), newValidateCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newMotivatingCmd(), newValidateCmd(), newVersionCmd())
 	return root
 }
 
