@@ -2,6 +2,9 @@ package query
 
 import (
 	"fmt"
+	"strconv"
+
+	"github.com/expr-lang/expr/ast"
 
 	"github.com/expr-lang/expr/vm"
 )
@@ -41,8 +44,8 @@ func (e *Event) Env(scratch map[string]any) map[string]any {
 
 // Stateless runs a filter, map or key_by step.
 type Stateless struct {
-	op  *Operator
-	env map[string]any
+	op *Operator
+	r  runner
 }
 
 // NewStateless returns the state machine of a filter, map or key_by step of
@@ -50,7 +53,7 @@ type Stateless struct {
 func NewStateless(op *Operator) (*Stateless, error) {
 	switch op.Kind() {
 	case "filter", "map", "key_by", "process":
-		return &Stateless{op: op, env: map[string]any{}}, nil
+		return &Stateless{op: op, r: newRunner(op.Programs)}, nil
 	}
 	return nil, fmt.Errorf("query: %s is not a stateless step", op.Kind())
 }
@@ -77,10 +80,9 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 	}
 	for i := range in {
 		ev := in[i]
-		env := ev.Env(s.env)
 		switch s.op.Kind() {
 		case "filter":
-			keep, err := vm.Run(s.op.Programs[0], env)
+			keep, err := s.r.run(s.op.Programs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("filter %q: %w", s.op.Filter, err))
 				continue
@@ -89,18 +91,18 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 				out = append(out, ev)
 			}
 		case "key_by":
-			k, err := vm.Run(s.op.Programs[0], env)
+			k, err := s.r.run(s.op.Programs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("key_by %q: %w", s.op.KeyBy, err))
 				continue
 			}
-			ev.Key = fmt.Sprint(k)
+			ev.Key = keyString(k)
 			out = append(out, ev)
 		case "map":
 			fields := make(map[string]any, len(s.op.Map))
 			var failed error
 			for j, ne := range s.op.Map {
-				v, err := vm.Run(s.op.Programs[j], env)
+				v, err := s.r.run(s.op.Programs, j, &ev)
 				if err != nil {
 					failed = fmt.Errorf("map %s = %q: %w", ne.Name, ne.Expr, err)
 					break
@@ -123,4 +125,81 @@ func (s *Stateless) label() string {
 		return s.op.Label
 	}
 	return s.op.Kind()
+}
+
+// usesBuiltins reports whether a program reads key, arrival or event_time;
+// one that does not can run on an event's Fields map as it is, without a
+// copy.
+func usesBuiltins(p *vm.Program) bool {
+	if p == nil {
+		return false
+	}
+	v := &builtinVisitor{}
+	node := p.Node()
+	ast.Walk(&node, v)
+	return v.found
+}
+
+type builtinVisitor struct{ found bool }
+
+func (v *builtinVisitor) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok && builtin[id.Value] != "" {
+		v.found = true
+	}
+}
+
+// runner evaluates compiled programs on events with one reused VM and
+// scratch environment. Not safe for concurrent use.
+type runner struct {
+	vm      vm.VM
+	scratch map[string]any
+	env     []bool   // per program: needs the built-in fields
+	ident   []string // per program: the name it is, when it is just a name
+}
+
+func newRunner(progs []*vm.Program) runner {
+	r := runner{scratch: map[string]any{}, env: make([]bool, len(progs)), ident: make([]string, len(progs))}
+	for i, p := range progs {
+		r.env[i] = usesBuiltins(p)
+		if p != nil {
+			if id, ok := p.Node().(*ast.IdentifierNode); ok {
+				r.ident[i] = id.Value
+			}
+		}
+	}
+	return r
+}
+
+// run evaluates program i of progs on ev. A program that is just a name
+// (key_by: key, sum(v)) is read without the VM.
+func (r *runner) run(progs []*vm.Program, i int, ev *Event) (any, error) {
+	switch name := r.ident[i]; name {
+	case "":
+	case "key":
+		return ev.Key, nil
+	case "arrival":
+		return ev.Arrival, nil
+	case "event_time":
+		return ev.EventTime, nil
+	default:
+		if v, ok := ev.Fields[name]; ok {
+			return v, nil
+		}
+	}
+	env := ev.Fields
+	if r.env[i] {
+		env = ev.Env(r.scratch)
+	}
+	return r.vm.Run(progs[i], env)
+}
+
+// keyString turns a key expression's value into a key.
+func keyString(k any) string {
+	switch x := k.(type) {
+	case string:
+		return x
+	case int:
+		return strconv.Itoa(x)
+	}
+	return fmt.Sprint(k)
 }

@@ -18,11 +18,11 @@ import (
 type JoinOp struct {
 	size, lateness int64
 	with           string
-	on             *vm.Program
 	sides          [2]map[int64]map[string][]Event // window → key → events
 	wm             int64
 	late           uint64
-	env            map[string]any
+	progs          []*vm.Program
+	r              runner
 }
 
 // NewJoinOp returns the state machine of a parsed join step.
@@ -30,7 +30,7 @@ func NewJoinOp(op *Operator, allowedLateness time.Duration) (*JoinOp, error) {
 	if op.Join == nil {
 		return nil, fmt.Errorf("query: %s is not a join step", op.Kind())
 	}
-	j := &JoinOp{size: int64(op.Join.Window), lateness: int64(allowedLateness), with: op.Join.With, on: op.Programs[0], wm: NoWatermark, env: map[string]any{}}
+	j := &JoinOp{size: int64(op.Join.Window), lateness: int64(allowedLateness), with: op.Join.With, wm: NoWatermark, progs: op.Programs, r: newRunner(op.Programs)}
 	for i := range j.sides {
 		j.sides[i] = map[int64]map[string][]Event{}
 	}
@@ -54,11 +54,11 @@ func (j *JoinOp) AddRight(ev Event) (late bool, err error) {
 // KeyRight sets the key of an event of the other source from `on`; the
 // engine keys them where they are read, to partition them.
 func (j *JoinOp) KeyRight(ev *Event) error {
-	k, err := vm.Run(j.on, ev.Env(j.env))
+	k, err := j.r.run(j.progs, 0, ev)
 	if err != nil {
 		return fmt.Errorf("join on: %w", err)
 	}
-	ev.Key = fmt.Sprint(k)
+	ev.Key = keyString(k)
 	return nil
 }
 

@@ -10,8 +10,10 @@ import (
 )
 
 func TestExamplesParse(t *testing.T) {
-	files, _ := filepath.Glob("../examples/*")
-	if len(files) < 3 {
+	files, _ := filepath.Glob("../examples/*.*")
+	more, _ := filepath.Glob("../examples/*/*.yaml")
+	files = append(files, more...)
+	if len(files) < 5 {
 		t.Fatalf("examples: %v", files)
 	}
 	for _, f := range files {

@@ -105,8 +105,8 @@ type WindowAgg struct {
 	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
 	wm                    int64
 	late                  uint64
-	vals                  []any          // scratch: one event's aggregate arguments
-	env                   map[string]any // scratch: what expressions see
+	vals                  []any // scratch: one event's aggregate arguments
+	r                     runner
 }
 
 // NewWindowAgg returns the state machine of a parsed window step.
@@ -122,7 +122,7 @@ func NewWindowAgg(op *Operator, allowedLateness time.Duration) (*WindowAgg, erro
 		size: int64(op.Window.Size), slide: int64(slide), lateness: int64(allowedLateness),
 		aggs: op.Window.Aggregates, progs: op.Programs,
 		open: map[int64]map[string][]acc{}, wm: NoWatermark,
-		vals: make([]any, len(op.Window.Aggregates)), env: map[string]any{},
+		vals: make([]any, len(op.Window.Aggregates)), r: newRunner(op.Programs),
 	}, nil
 }
 
@@ -160,18 +160,15 @@ func (a *WindowAgg) Open() int {
 func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 	vals := a.vals
 	clear(vals)
-	if len(a.progs) > 0 {
-		env := ev.Env(a.env)
-		for i, p := range a.progs {
-			if p == nil {
-				continue
-			}
-			if vals[i], err = vm.Run(p, env); err != nil {
-				return false, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
-			}
-			if _, _, ok := number(vals[i]); !ok {
-				return false, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, vals[i], vals[i])
-			}
+	for i, p := range a.progs {
+		if p == nil {
+			continue
+		}
+		if vals[i], err = a.r.run(a.progs, i, &ev); err != nil {
+			return false, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
+		}
+		if _, _, ok := number(vals[i]); !ok {
+			return false, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, vals[i], vals[i])
 		}
 	}
 	first, last := a.windows(ev.EventTime)

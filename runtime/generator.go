@@ -23,6 +23,7 @@ type Generator struct {
 	zipf    *rand.Zipf
 	keys    []string
 	cumW    [][]float64 // cumulative choice weights per field
+	choices [][]any     // choice values, boxed once
 	done    bool
 	emitted uint64
 }
@@ -44,6 +45,7 @@ func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 		gen.zipf = rand.NewZipf(gen.rng, g.Keys.ZipfS, 1, uint64(g.Keys.Count-1))
 	}
 	gen.cumW = make([][]float64, len(g.Fields))
+	gen.choices = make([][]any, len(g.Fields))
 	for i, f := range g.Fields {
 		if f.Choice == nil {
 			continue
@@ -59,6 +61,10 @@ func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 			c[j] = sum
 		}
 		gen.cumW[i] = c
+		gen.choices[i] = make([]any, len(f.Choice))
+		for j, v := range f.Choice {
+			gen.choices[i][j] = v
+		}
 	}
 	return gen, nil
 }
@@ -117,7 +123,7 @@ func (g *Generator) event(at int64) query.Event {
 			for j < len(c)-1 && x >= c[j] {
 				j++
 			}
-			fields[f.Name] = f.Choice[j]
+			fields[f.Name] = g.choices[i][j]
 		case f.Uniform != nil:
 			lo, hi := f.Uniform[0], f.Uniform[1]
 			if f.Type() == "int" {
