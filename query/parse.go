@@ -68,11 +68,15 @@ type parser struct {
 	file  string
 	errs  Errors
 	where map[string]Pos // field path → position of its value
+	built bool           // validating a Builder's spec: no positions
 }
 
 // at returns the position of field, or of its nearest parent the parser
-// saw, or def.
+// saw, or def; nothing for a built spec, which has no file.
 func (p *parser) at(field string, def Pos) Pos {
+	if p.built {
+		return Pos{}
+	}
 	for f := field; f != ""; {
 		if q, ok := p.where[f]; ok {
 			return q

@@ -157,9 +157,10 @@ func (c *Config) validate() error {
 // tenant) and owns their sources, sinks and metrics. Safe for concurrent
 // use.
 type Engine struct {
-	cfg   Config
-	sys   *actor.ActorSystem
-	sched *actors.Scheduler
+	cfg      Config
+	sys      *actor.ActorSystem
+	sched    *actors.Scheduler
+	shutdown sync.Once
 
 	mu struct {
 		sync.Mutex
@@ -361,6 +362,6 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if err := e.sched.Stop(sctx); err != nil && !errors.Is(err, actors.ErrAbandoned) {
 		errs = append(errs, err)
 	}
-	e.sys.Shutdown()
+	e.shutdown.Do(e.sys.Shutdown) // it closes a channel: once only
 	return errors.Join(errs...)
 }

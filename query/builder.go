@@ -1,0 +1,226 @@
+package query
+
+import (
+	"fmt"
+	"time"
+)
+
+// Builder builds a query in Go: the same logical plan a YAML spec gives,
+// checked by the same validation, plus user functions for sources,
+// operators, aggregates and sinks. Methods record steps in order; Build
+// validates and returns the Spec (or every problem, as Errors whose fields
+// name the step, such as pipeline[2].filter).
+//
+//	spec, err := query.NewBuilder("error-alerts").
+//		Tenant("ops").LatencyTarget(50 * time.Millisecond).
+//		Generator("logs", query.Generator{Rate: 20000, Duration: 10 * time.Second,
+//			Fields: []query.Field{{Name: "level", Choice: []string{"info", "error"}}}}).
+//		Filter(`level == "error"`).
+//		KeyBy("key").
+//		Tumbling(time.Second, query.Count("errors")).
+//		SinkFunc(func(results []query.Event) error { ...; return nil }).
+//		Build()
+type Builder struct {
+	s Spec
+}
+
+// NewBuilder starts a query called name, of tenant "default", parallelism
+// 1, weight 1 and a latency target of 1 s until set otherwise.
+func NewBuilder(name string) *Builder {
+	return &Builder{s: Spec{File: "builder", Name: name, Tenant: "default", LatencyTarget: time.Second, Parallelism: 1, Weight: 1}}
+}
+
+// Tenant sets the query's tenant.
+func (b *Builder) Tenant(t string) *Builder { b.s.Tenant = t; return b }
+
+// LatencyTarget sets the query's latency target L.
+func (b *Builder) LatencyTarget(d time.Duration) *Builder { b.s.LatencyTarget = d; return b }
+
+// Parallelism sets how many instances each step runs.
+func (b *Builder) Parallelism(n int) *Builder { b.s.Parallelism = n; return b }
+
+// Weight sets the query's share under the fair scheduler.
+func (b *Builder) Weight(w float64) *Builder { b.s.Weight = w; return b }
+
+// Source adds a source as a spec would declare it. The first source is the
+// pipeline's input; the others enter it through Join or Union.
+func (b *Builder) Source(s Source) *Builder {
+	if g := s.Generator; g != nil {
+		g2 := *g
+		if g2.Keys.Count == 0 {
+			g2.Keys.Count = 1
+		}
+		if g2.Keys.Distribution == "" {
+			g2.Keys.Distribution = "uniform"
+		}
+		if g2.Keys.ZipfS == 0 {
+			g2.Keys.ZipfS = 1.1
+		}
+		s.Generator = &g2
+	}
+	if s.EventTime != nil && s.EventTime.Format == "" {
+		et := *s.EventTime
+		et.Format = "unix_ms"
+		s.EventTime = &et
+	}
+	b.s.Sources = append(b.s.Sources, s)
+	return b
+}
+
+// Generator adds a synthetic source (processing time).
+func (b *Builder) Generator(name string, g Generator) *Builder {
+	return b.Source(Source{Name: name, Generator: &g})
+}
+
+// JSONL adds a source reading JSON lines from a file; et may be nil
+// (processing time).
+func (b *Builder) JSONL(name, path string, et *EventTime) *Builder {
+	return b.Source(Source{Name: name, JSONL: &JSONL{Path: path}, EventTime: et})
+}
+
+// SourceFunc adds a user source; et may be nil (processing time).
+func (b *Builder) SourceFunc(name string, fn SourceFunc, et *EventTime) *Builder {
+	return b.Source(Source{Name: name, Func: fn, EventTime: et})
+}
+
+func (b *Builder) step(op Operator) *Builder {
+	b.s.Pipeline = append(b.s.Pipeline, op)
+	return b
+}
+
+// Filter keeps the events for which the expression is true.
+func (b *Builder) Filter(expr string) *Builder { return b.step(Operator{Filter: expr}) }
+
+// FilterFunc keeps the events for which keep returns true.
+func (b *Builder) FilterFunc(label string, keep func(Event) bool) *Builder {
+	return b.Process(label, func(ev Event, out []Event) ([]Event, error) {
+		if keep(ev) {
+			out = append(out, ev)
+		}
+		return out, nil
+	})
+}
+
+// Map replaces each event's fields by the named expressions.
+func (b *Builder) Map(fields ...NamedExpr) *Builder { return b.step(Operator{Map: fields}) }
+
+// MapFunc replaces each event by what fn returns; an error drops the event
+// and is counted. Fields maps are shared between events: fn must build a
+// new map rather than write into ev.Fields.
+func (b *Builder) MapFunc(label string, fn func(Event) (Event, error)) *Builder {
+	return b.Process(label, func(ev Event, out []Event) ([]Event, error) {
+		ev, err := fn(ev)
+		if err != nil {
+			return out, err
+		}
+		return append(out, ev), nil
+	})
+}
+
+// Process adds a user operator that may emit any number of events per
+// event.
+func (b *Builder) Process(label string, fn ProcessFunc) *Builder {
+	return b.step(Operator{Process: fn, Label: label})
+}
+
+// KeyBy sets the key from an expression and partitions by it.
+func (b *Builder) KeyBy(expr string) *Builder { return b.step(Operator{KeyBy: expr}) }
+
+// KeyByFunc sets the key with a function and partitions by it.
+func (b *Builder) KeyByFunc(fn func(Event) string) *Builder {
+	return b.step(Operator{KeyFunc: fn, Label: "key_by func"})
+}
+
+// Tumbling adds a tumbling window of the given size with its aggregates.
+func (b *Builder) Tumbling(size time.Duration, aggs ...Aggregate) *Builder {
+	return b.step(Operator{Window: &Window{Size: size, Aggregates: aggs}})
+}
+
+// Sliding adds a sliding window with its aggregates.
+func (b *Builder) Sliding(size, slide time.Duration, aggs ...Aggregate) *Builder {
+	return b.step(Operator{Window: &Window{Size: size, Slide: slide, Aggregates: aggs}})
+}
+
+// Join joins the stream with source with on equal keys (its events keyed
+// by the on expression) in tumbling windows of the given size.
+func (b *Builder) Join(with, on string, window time.Duration) *Builder {
+	return b.step(Operator{Join: &Join{With: with, On: on, Window: window}})
+}
+
+// Union merges sources into the stream.
+func (b *Builder) Union(sources ...string) *Builder { return b.step(Operator{Union: sources}) }
+
+// Stdout sends results to standard output as JSON lines.
+func (b *Builder) Stdout() *Builder { b.s.Sink = Sink{Stdout: true}; return b }
+
+// File sends results to a file as JSON lines.
+func (b *Builder) File(path string) *Builder { b.s.Sink = Sink{File: path}; return b }
+
+// Discard drops results (they are still counted and timed).
+func (b *Builder) Discard() *Builder { b.s.Sink = Sink{Discard: true}; return b }
+
+// SinkFunc sends results to fn.
+func (b *Builder) SinkFunc(fn func(results []Event) error) *Builder {
+	b.s.Sink = Sink{Func: fn}
+	return b
+}
+
+// Build validates the query and returns its spec, with every expression
+// compiled, or Errors listing every problem.
+func (b *Builder) Build() (*Spec, error) {
+	s := b.s
+	s.Sources = append([]Source(nil), b.s.Sources...)
+	s.Pipeline = append([]Operator(nil), b.s.Pipeline...)
+	for i := range s.Pipeline {
+		if w := s.Pipeline[i].Window; w != nil {
+			w2 := *w
+			s.Pipeline[i].Window = &w2
+		}
+	}
+	p := &parser{file: s.File, built: true}
+	p.validate(&s)
+	if len(p.errs) > 0 {
+		return nil, p.errs
+	}
+	return &s, nil
+}
+
+// Count is the count() aggregate, named name.
+func Count(name string) Aggregate { return Aggregate{Name: name, Func: "count"} }
+
+// Sum is sum(arg), named name.
+func Sum(name, arg string) Aggregate { return Aggregate{Name: name, Func: "sum", Arg: arg} }
+
+// Min is min(arg), named name.
+func Min(name, arg string) Aggregate { return Aggregate{Name: name, Func: "min", Arg: arg} }
+
+// Max is max(arg), named name.
+func Max(name, arg string) Aggregate { return Aggregate{Name: name, Func: "max", Arg: arg} }
+
+// Avg is avg(arg), named name.
+func Avg(name, arg string) Aggregate { return Aggregate{Name: name, Func: "avg", Arg: arg} }
+
+// UserAggregate is a user aggregate named name: newAcc makes the state of
+// one window and key.
+func UserAggregate(name string, newAcc func() Accumulator) Aggregate {
+	return Aggregate{Name: name, Func: "user", User: newAcc}
+}
+
+// As names an expression, for Map.
+func As(name, expr string) NamedExpr { return NamedExpr{Name: name, Expr: expr} }
+
+// String prints a step as a spec would write it.
+func (o Operator) String() string {
+	switch o.Kind() {
+	case "filter":
+		return fmt.Sprintf("filter: %q", o.Filter)
+	case "key_by":
+		if o.KeyFunc != nil {
+			return "key_by: (func)"
+		}
+		return fmt.Sprintf("key_by: %q", o.KeyBy)
+	case "process":
+		return "process: " + o.Label
+	}
+	return o.Kind()
+}

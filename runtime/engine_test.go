@@ -1,0 +1,350 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/query"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func mustParse(t *testing.T, src string) *query.Spec {
+	t.Helper()
+	s, err := query.Parse(t.Name()+".yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newEngine(t *testing.T, opts ...Option) *Engine {
+	t.Helper()
+	e, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return e
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestConfigErrors(t *testing.T) {
+	_, err := New(WithWorkers(-1), WithScheduler("lifo"), WithMaxBatch(-2), WithSourceTick(time.Hour))
+	if !errors.Is(err, ErrBadConfig) || !errors.Is(err, actors.ErrUnknownScheduler) {
+		t.Fatalf("err %v", err)
+	}
+	for _, want := range []string{"workers -1", `"lifo"`, "max batch -2", "source tick 1h0m0s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q missing from %v", want, err)
+		}
+	}
+}
+
+func TestSubmitRejectsUnvalidatedSpec(t *testing.T) {
+	e := newEngine(t)
+	_, err := e.Submit(context.Background(), &query.Spec{Name: "x", Sources: []query.Source{{Name: "s"}}, Pipeline: []query.Operator{{Filter: "true"}}})
+	if !errors.Is(err, query.ErrInvalidSpec) || !strings.Contains(err.Error(), "pipeline[0] filter has no compiled expressions") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+const endless = `
+name: endless
+tenant: t
+latency_target: 20ms
+parallelism: 2
+sources:
+  - name: s
+    generator: {rate: 5000, seed: 1, keys: {count: 3}}
+pipeline:
+  - key_by: key
+  - window: {tumbling: 1h}
+    aggregate: {n: count()}
+sink: {discard: {}}
+`
+
+// Cancel drains: the endless source stops, the hour-long window flushes
+// its partial counts, the sink closes.
+func TestCancelDrains(t *testing.T) {
+	e := newEngine(t, WithWorkers(2))
+	spec := mustParse(t, endless)
+	var mu sync.Mutex
+	var total int64
+	spec.Sink = query.Sink{Func: func(evs []query.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range evs {
+			total += ev.Fields["n"].(int64)
+		}
+		return nil
+	}}
+	q, err := e.Submit(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q.Stats().EventsIn < 500 {
+		time.Sleep(5 * time.Millisecond) // let events flow; the assertions below do not depend on timing
+	}
+	if err := e.Cancel(waitCtx(t), q.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if q.State() != StateCancelled {
+		t.Fatalf("state %s", q.State())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if in := q.Stats().EventsIn; uint64(total) != in {
+		t.Fatalf("flushed windows count %d events, %d went in", total, in)
+	}
+	if _, ok := e.Query(q.ID()); ok {
+		t.Fatal("cancelled query still listed")
+	}
+	if err := e.Cancel(waitCtx(t), q.ID()); !errors.Is(err, ErrUnknownQuery) {
+		t.Fatalf("second cancel: %v", err)
+	}
+}
+
+func TestStopDrainsAndRefusesSubmits(t *testing.T) {
+	e := newEngine(t)
+	var qs []*Query
+	for i := 0; i < 3; i++ {
+		q, err := e.Submit(context.Background(), mustParse(t, endless))
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs = append(qs, q)
+	}
+	if err := e.Stop(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if q.State() != StateDone || q.Err() != nil {
+			t.Errorf("%s: %s %v", q.ID(), q.State(), q.Err())
+		}
+	}
+	if _, err := e.Submit(context.Background(), mustParse(t, endless)); !errors.Is(err, ErrStopped) {
+		t.Fatalf("submit after stop: %v", err)
+	}
+	if err := e.Stop(waitCtx(t)); err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+}
+
+const small = `
+name: small
+tenant: t
+latency_target: 20ms
+sources:
+  - name: s
+    generator: {rate: 100000, duration: 20ms, seed: 1, keys: {count: 3}, fields: {v: {uniform: [0, 9]}}}
+pipeline:
+  - filter: 'v >= 0'
+sink: {discard: {}}
+`
+
+// A panicking user operator fails its query with the reason; a query next
+// to it completes.
+func TestPanicFailsOnlyItsQuery(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources())
+	bad := mustParse(t, small)
+	bad.Pipeline = append(bad.Pipeline, query.Operator{Label: "explode", Process: func(ev query.Event, out []query.Event) ([]query.Event, error) {
+		panic("boom")
+	}})
+	qb, err := e.Submit(context.Background(), bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qg, err := e.Submit(context.Background(), mustParse(t, small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = qb.Wait(waitCtx(t))
+	if !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), "pipeline[1] explode: panic: boom") || qb.State() != StateFailed {
+		t.Fatalf("bad query: %v, %s", err, qb.State())
+	}
+	if err := qg.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := qg.Stats(); st.Results != 2000 {
+		t.Fatalf("good query: %d results, want 2000", st.Results)
+	}
+}
+
+func TestSinkAndSourceErrorsFail(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources())
+	s := mustParse(t, small)
+	s.Sink = query.Sink{Func: func([]query.Event) error { return errors.New("disk full") }}
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), "sink: disk full") {
+		t.Fatalf("sink error: %v", err)
+	}
+	s = mustParse(t, small)
+	s.Sources[0] = query.Source{Name: "s", Func: func(ctx context.Context, emit func(query.Event) error) error {
+		_ = emit(query.Event{Fields: map[string]any{"v": 1}})
+		return errors.New("connection reset")
+	}}
+	q, err = e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), "source s: connection reset") {
+		t.Fatalf("source error: %v", err)
+	}
+}
+
+// Stdout sinks write one JSON object per result.
+func TestStdoutSinkWritesJSONLines(t *testing.T) {
+	var buf bytes.Buffer
+	e := newEngine(t, WithStdout(&syncWriter{w: &buf}), WithUnpacedSources())
+	s := mustParse(t, strings.Replace(small, "sink: {discard: {}}", "sink: {stdout: {}}", 1))
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2000 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil || m["key"] == nil || m["v"] == nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// JSON lines from stdin, with bad lines counted and explained; relative
+// paths resolve against the spec's directory; late events go to the side
+// sink.
+func TestJSONLSourcesAndLateSideSink(t *testing.T) {
+	dir := t.TempDir()
+	in := strings.Join([]string{
+		`{"key":"a","ts":1000}`, `{"key":"a","ts":1500}`, `{"key":"b","ts":2600}`,
+		`{"key":"a","ts":100}`, // late: the watermark is 2600 − 500
+		`oops`, `{"key":"a","ts":3100}`,
+	}, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := `
+name: files
+tenant: t
+latency_target: 1s
+sources:
+  - name: s
+    jsonl: {path: in.jsonl}
+    event_time: {field: ts, format: unix_ms, max_out_of_order: 500ms, late_sink: late.jsonl}
+pipeline:
+  - key_by: key
+  - window: {tumbling: 1s}
+    aggregate: {n: count()}
+sink: {file: {path: out.jsonl}}
+`
+	path := filepath.Join(dir, "q.yaml")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t)
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	st := q.Stats()
+	if st.Late != 1 || st.Dropped != 1 || !strings.Contains(st.LastDropReason, "in.jsonl:5: query: bad JSON line") {
+		t.Fatalf("late %d dropped %d (%s)", st.Late, st.Dropped, st.LastDropReason)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+	late, _ := os.ReadFile(filepath.Join(dir, "late.jsonl"))
+	if n := strings.Count(string(out), "\n"); n != 3 {
+		t.Fatalf("%d results:\n%s", n, out)
+	}
+	if !strings.Contains(string(late), `"ts":100`) {
+		t.Fatalf("late side sink: %q", late)
+	}
+
+	// The same from stdin, on processing time.
+	stdin := strings.NewReader("{\"key\":\"x\"}\n{\"key\":\"y\"}\nnot json\n")
+	e2 := newEngine(t, WithStdin(stdin))
+	s2 := mustParse(t, `
+name: stdin
+tenant: t
+latency_target: 1s
+sources: [{name: s, jsonl: {stdin: true}}]
+pipeline: [{filter: 'key != "y"'}]
+sink: {discard: {}}
+`)
+	q2, err := e2.Submit(context.Background(), s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q2.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := q2.Stats(); st.EventsIn != 2 || st.Results != 1 || st.Dropped != 1 || !strings.Contains(st.LastDropReason, "stdin:3") {
+		t.Fatalf("stdin: %+v", st)
+	}
+}
+
+func TestMissingInputFileFailsSubmit(t *testing.T) {
+	e := newEngine(t)
+	s := mustParse(t, `
+name: nofile
+tenant: t
+latency_target: 1s
+sources: [{name: s, jsonl: {path: /nonexistent/in.jsonl}}]
+pipeline: []
+sink: {discard: {}}
+`)
+	if _, err := e.Submit(context.Background(), s); err == nil || !strings.Contains(err.Error(), "source s: open /nonexistent/in.jsonl") {
+		t.Fatalf("err %v", err)
+	}
+}
