@@ -68,6 +68,18 @@
 // passes the window. A union needs no state: the engine merges its inputs
 // and their watermarks.
 //
-// Not here yet (issue 3): user aggregates and the Go builder API; they come
-// with the engine.
+// # The Go API
+//
+// Builder builds the same Spec in Go and validates it with the same checks
+// (errors name the step, as pipeline[2].filter, without a line). It adds
+// what YAML cannot say: user sources (SourceFunc), user operators (Process,
+// FilterFunc, MapFunc, KeyByFunc), user aggregates (UserAggregate, an
+// Accumulator per window and key) and user sinks (SinkFunc). Events share
+// their Fields maps: code that changes fields builds a new map.
+//
+// DecodeLine turns a JSON line into an event (numbers become int when
+// whole, float64 otherwise; "key" becomes the key); it is fuzzed
+// (FuzzDecodeLine). Expressions run on the event's own map when they read
+// only its fields, on a scratch copy when they read key, arrival or
+// event_time; a program that is just a name is read without the VM.
 package query

@@ -2,10 +2,108 @@
 // into actor graphs on the scheduling core (package actors), runs their
 // sources and sinks, and keeps their metrics.
 //
-// Here so far: Generator, the synthetic source of a spec, deterministic for
-// a seed; Metrics and QueryMetrics, per-query HDR histograms of output
-// latency with the deadline-met ratio and the counts of events in, late and
-// dropped, tenant totals, and a prometheus.Collector. The Engine (Submit,
-// Cancel, Stats, Stop), the JSON-lines source and the sinks are issue 3's
-// remaining work.
+// # Using it
+//
+//	eng, err := runtime.New(runtime.WithWorkers(2), runtime.WithScheduler("cameo"))
+//	spec, err := query.ParseFile("examples/quickstart.yaml") // or query.NewBuilder(...).Build()
+//	q, err := eng.Submit(ctx, spec)
+//	err = q.Wait(ctx)          // until its sources end and it drains
+//	stats := q.Stats()         // latency percentiles, met ratio, counts, per-operator costs
+//	err = eng.Stop(ctx)        // drains every query, then stops the workers
+//
+// Config is the one configuration (workers, scheduler, turn, clock, logger,
+// metrics registry, batch and backlog bounds); New validates it. Every actor
+// of every query runs on one actors.Scheduler: one worker pool ordered by
+// the scheduler's policy (for slots, one pool per query). Metrics is a
+// prometheus.Collector over every query's QueryMetrics.
+//
+// # The physical plan
+//
+// Each pipeline step becomes a stage of Spec.Parallelism instances (actors),
+// and the sink one more actor. Edges: a source deals whole batches round
+// robin to the first stage; the output of a key_by is hash-partitioned by
+// key; other stages forward instance i to instance i, which keeps a keyed
+// stream partitioned; a joined source is keyed by the join's `on` where it
+// is read and hashed like the stream; union sources are hashed when the
+// stream is keyed, dealt round robin when not. Every instance sends to the
+// one sink.
+//
+// A message (batch) holds events of one query for one instance. A sender
+// cuts its output where the receiving window's earliest window changes, so
+// a batch never straddles a window boundary (DESIGN §1). Each message's
+// context is stamped by the query's policy: BuildAtSource at sources,
+// BuildAtOperator at operators, with the receiver's frontier rule
+// (priority.Stateless, WindowFrontier, EventTimeFrontier, or a JoinFrontier
+// shared by both sides of a join instance) and the receiver's published
+// costs.
+//
+// # Costs: the reply path in one process
+//
+// Every instance times each message it runs, keeps a CostProfile (mean of
+// the last 100) and a moving average of its inbound queueing delay, and
+// publishes a priority.Reply prepared by the policy's PrepareReply. A sender
+// reads the reply of the receiver it sends to and hands it to the policy's
+// ProcessReply, which keeps C_path = max over its downstream instances. This
+// is the paper's reply path without an acknowledgement message per message:
+// DESIGN §1 lets in-process operators read each other's published costs.
+// Across processes (issue 6) replies travel as actorspb.Reply.
+//
+// # Watermarks, lateness and the invariant
+//
+// Processing-time streams are windowed by ingestion time: the Arrival a
+// source stamps (a generator's schedule, a read line's clock time). A source
+// sends its watermark with every batch (the arrival it has reached; on
+// event time the largest event time minus the bounded out-of-orderness)
+// and, when it has nothing to send, alone, so idle edges still progress. An
+// instance's watermark is the minimum over its inputs (idle inputs aside,
+// closed ones ignored); windows and joins fire when it passes their end
+// plus the allowed lateness.
+//
+// The deadline mailbox may run a later message of an edge before an
+// earlier one (a lower window id is more urgent). So that this never
+// changes results, each edge numbers its messages and the receiver applies
+// a message's watermark, idle and closed marks only when every earlier
+// message of that edge has been processed. And lateness is judged by the
+// event's own source watermark (query.Event.Watermark, stamped in source
+// order) as well as the operator's: an event is late when its source had
+// already passed its window, whatever the interleaving of other inputs.
+// With both rules the results and the late count of every query are the
+// same under every scheduler as a single-threaded reference computation
+// (TestInvariantEveryScheduler). One exception by nature: an idle timeout
+// lets windows fire on wall-clock time, so events after it may be late on
+// one run and not on another.
+//
+// A result of a processing-time window is due from the window's end (its
+// frontier input is the first input past the end); one of an event-time
+// window or a join from the arrival of the message that moved the
+// watermark past it. Output latency = emit time at the sink − that arrival.
+//
+// # Backpressure, drain and failure
+//
+// A query's messages queued or running are bounded (Config.MaxInFlight):
+// its sources wait above it, so an overloaded query lags (and its latency
+// shows it) rather than grows without bound. Nothing is dropped for load.
+// Events that cannot be read or evaluated are dropped and counted, with the
+// last reason in the stats (QueryStats.LastDropReason); late events are
+// counted and optionally written to the late side sink.
+//
+// Query.Cancel and Engine.Stop drain: sources stop and send a closed mark;
+// when all of an instance's inputs are closed its windows flush and it
+// closes its outputs; when the sink's inputs are closed the sink closes
+// and the query is done. A panic in an operator or user function, or an
+// error from a source or sink, fails the query with the reason (wrapping
+// ErrQueryFailed); its actors stop, other queries go on.
+//
+// Config.Unpaced replays generators as fast as backpressure allows, with
+// the same arrival stamps (so the same results); latencies are then not
+// recorded. Benchmarks and the invariant tests use it.
+//
+// # Departures from DESIGN
+//
+//   - Replies are published values read by senders, not messages (above).
+//   - A query has one sink instance; Parallelism applies to the steps.
+//   - Sources are goroutines owned by their query, not actors: they wait on
+//     time and I/O, which a worker of the shared pool must never do.
+//   - Relative paths in a spec (jsonl inputs, file sinks, late sinks) are
+//     resolved against the spec file's directory.
 package runtime

@@ -291,13 +291,20 @@ var (
 	descIn      = prometheus.NewDesc("cameo_events_in_total", "Events a query ingested.", labels, nil)
 	descLate    = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
 	descDropped = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped: failed expressions, bad input.", labels, nil)
+	descResults = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
+
+	opLabels   = []string{"query", "name", "tenant", "step"}
+	descOpMsgs = prometheus.NewDesc("cameo_operator_messages_total", "Messages an operator (all its instances) ran.", opLabels, nil)
+	descOpCost = prometheus.NewDesc("cameo_operator_cost_seconds_total", "Time an operator spent running messages.", opLabels, nil)
+	descOpWait = prometheus.NewDesc("cameo_operator_queueing_seconds_total", "Time an operator's messages waited between send and start.", opLabels, nil)
+	descOpMax  = prometheus.NewDesc("cameo_operator_queueing_max_seconds", "Longest an operator's message waited.", opLabels, nil)
 )
 
 var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descIn, descLate, descDropped} {
+	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descIn, descLate, descDropped, descResults, descOpMsgs, descOpCost, descOpWait, descOpMax} {
 		ch <- d
 	}
 }
@@ -327,5 +334,13 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descIn, prometheus.CounterValue, float64(m.in.Load()), lv...)
 		ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(m.late.Load()), lv...)
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(m.dropped.Load()), lv...)
+		ch <- prometheus.MustNewConstMetric(descResults, prometheus.CounterValue, float64(m.out.Load()), lv...)
+		for _, o := range m.ops {
+			ov := append(lv[:3:3], o.Step)
+			ch <- prometheus.MustNewConstMetric(descOpMsgs, prometheus.CounterValue, float64(o.messages.Load()), ov...)
+			ch <- prometheus.MustNewConstMetric(descOpCost, prometheus.CounterValue, float64(o.costNs.Load())/1e9, ov...)
+			ch <- prometheus.MustNewConstMetric(descOpWait, prometheus.CounterValue, float64(o.queueNs.Load())/1e9, ov...)
+			ch <- prometheus.MustNewConstMetric(descOpMax, prometheus.GaugeValue, float64(o.maxQueueNs.Load())/1e9, ov...)
+		}
 	}
 }

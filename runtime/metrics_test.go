@@ -69,6 +69,10 @@ func TestPrometheusExposition(t *testing.T) {
 	m.Result(30 * ms)
 	m.Result(90 * ms)
 	m.In(7)
+	op := &OpMetrics{Step: "pipeline[0] filter", Instances: 2}
+	op.Observe(10, 4, 2_000_000, 500_000)
+	op.Observe(10, 6, 6_000_000, 500_000)
+	m.SetOperators([]*OpMetrics{op})
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(r)
 	want := `
@@ -78,11 +82,20 @@ cameo_deadline_met_ratio{name="alerts",query="q1",tenant="ops"} 0.66666666666666
 # HELP cameo_events_in_total Events a query ingested.
 # TYPE cameo_events_in_total counter
 cameo_events_in_total{name="alerts",query="q1",tenant="ops"} 7
+# HELP cameo_operator_cost_seconds_total Time an operator spent running messages.
+# TYPE cameo_operator_cost_seconds_total counter
+cameo_operator_cost_seconds_total{name="alerts",query="q1",step="pipeline[0] filter",tenant="ops"} 0.001
+# HELP cameo_operator_queueing_max_seconds Longest an operator's message waited.
+# TYPE cameo_operator_queueing_max_seconds gauge
+cameo_operator_queueing_max_seconds{name="alerts",query="q1",step="pipeline[0] filter",tenant="ops"} 0.006
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "cameo_deadline_met_ratio", "cameo_events_in_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "cameo_deadline_met_ratio", "cameo_events_in_total", "cameo_operator_cost_seconds_total", "cameo_operator_queueing_max_seconds"); err != nil {
 		t.Error(err)
 	}
 	if n, err := testutil.GatherAndCount(reg, "cameo_output_latency_seconds"); err != nil || n != 1 {
 		t.Errorf("latency summary: %d series, %v", n, err)
+	}
+	if st := m.Stats().Operators; len(st) != 1 || st[0].Messages != 2 || st[0].EventsOut != 10 || st[0].QueueingMeanUs != 4000 || st[0].CostMeanUs != 500 {
+		t.Errorf("operator stats %+v", st)
 	}
 }
