@@ -128,22 +128,20 @@ func EventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
 	if unit == 0 {
 		return 0, fmt.Errorf("event_time format %q: want one of %s", et.Format, strings.Join(EventTimeFormats, ", "))
 	}
-	switch x := v.(type) {
-	case int:
-		if unit == 1 {
-			return int64(x), nil
-		}
-		f := float64(x) * unit
-		if math.Abs(f) >= math.MaxInt64 {
-			return 0, fmt.Errorf("event_time field %q: %d %s is out of range", et.Field, x, et.Format)
-		}
-		return int64(x) * int64(unit), nil
-	case float64:
-		f := x * unit
+	i, f, ok := number(v)
+	switch {
+	case !ok:
+	case isFloat(v):
+		f *= unit
 		if math.IsNaN(f) || math.Abs(f) >= math.MaxInt64 {
-			return 0, fmt.Errorf("event_time field %q: %v %s is out of range", et.Field, x, et.Format)
+			return 0, fmt.Errorf("event_time field %q: %v %s is out of range", et.Field, v, et.Format)
 		}
 		return int64(f), nil
+	default:
+		if u := int64(unit); i > math.MaxInt64/u || i < math.MinInt64/u {
+			return 0, fmt.Errorf("event_time field %q: %v %s is out of range", et.Field, v, et.Format)
+		}
+		return i * int64(unit), nil
 	}
 	return 0, fmt.Errorf("event_time field %q: %s (%T) is not a number", et.Field, show(v), v)
 }

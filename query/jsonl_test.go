@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -88,4 +89,17 @@ func FuzzDecodeLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Go sources hand in any integer or float type.
+func TestEventTimeOfGoTypes(t *testing.T) {
+	et := &EventTime{Field: "ts", Format: "unix_ms"}
+	for _, v := range []any{int64(1500), int32(1500), uint64(1500), 1500, float32(1500), 1500.0} {
+		if got, err := EventTimeOf(map[string]any{"ts": v}, et); err != nil || got != 1_500_000_000 {
+			t.Errorf("%T: %d, %v", v, got, err)
+		}
+	}
+	if _, err := EventTimeOf(map[string]any{"ts": int64(math.MaxInt64 / 10)}, et); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("overflow: %v", err)
+	}
 }

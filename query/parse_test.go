@@ -10,8 +10,10 @@ import (
 )
 
 func TestExamplesParse(t *testing.T) {
-	files, _ := filepath.Glob("../examples/*.*")
-	more, _ := filepath.Glob("../examples/*/*.yaml")
+	files, _ := filepath.Glob("../examples/*.yaml")
+	more, _ := filepath.Glob("../examples/*.json")
+	files = append(files, more...)
+	more, _ = filepath.Glob("../examples/*/*.yaml")
 	files = append(files, more...)
 	if len(files) < 5 {
 		t.Fatalf("examples: %v", files)

@@ -259,6 +259,7 @@ type acc struct {
 	user       Accumulator
 }
 
+// number reads any Go number: integers as i (and f), floats as f.
 func number(v any) (i int64, f float64, ok bool) {
 	switch x := v.(type) {
 	case int:
@@ -267,12 +268,34 @@ func number(v any) (i int64, f float64, ok bool) {
 		return x, float64(x), true
 	case int32:
 		return int64(x), float64(x), true
+	case int16:
+		return int64(x), float64(x), true
+	case int8:
+		return int64(x), float64(x), true
+	case uint:
+		return int64(x), float64(x), true
+	case uint64:
+		return int64(x), float64(x), true
+	case uint32:
+		return int64(x), float64(x), true
+	case uint16:
+		return int64(x), float64(x), true
+	case uint8:
+		return int64(x), float64(x), true
 	case float64:
 		return 0, x, true
 	case float32:
 		return 0, float64(x), true
 	}
 	return 0, 0, false
+}
+
+func isFloat(v any) bool {
+	switch v.(type) {
+	case float64, float32:
+		return true
+	}
+	return false
 }
 
 func (c *acc) add(v any) {
