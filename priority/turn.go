@@ -5,7 +5,7 @@ import "fmt"
 // Defaults of TurnConfig, from the prototype (paper-notes §2.6, §4.5).
 const (
 	DefaultQuantum     int64 = 100_000_000 // 100 ms: Orleans' activation quantum
-	DefaultMaxMessages       = 0           // no limit beyond the quantum
+	DefaultMaxMessages int   = 0           // no limit beyond the quantum
 )
 
 // TurnConfig holds the turn rules of the worker loop: after the first message
