@@ -213,6 +213,9 @@ type Stats struct {
 	Yields map[string]uint64
 	Parks  uint64 // times a worker found nothing and parked
 	Queued int    // actors and functions waiting now
+	// BusyNs is the time workers spent running turns and functions; its
+	// rate over Workers is the pool's utilisation.
+	BusyNs int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -223,6 +226,7 @@ func (d *Dispatcher) Stats() Stats {
 		s.Funcs += w.funcs.Load()
 		s.Turns += w.turns.Load()
 		s.Parks += w.parks.Load()
+		s.BusyNs += w.busy.Load()
 		for i := range w.yields {
 			if n := w.yields[i].Load(); n > 0 {
 				s.Yields[priority.Decision(i).String()] += n
@@ -339,6 +343,7 @@ type worker struct {
 	wake chan struct{} // one slot: a wake-up is never lost, a sender never blocks
 
 	messages, funcs, turns, parks atomic.Uint64
+	busy                          atomic.Int64 // ns spent in turns and functions, by the dispatcher's clock
 	yields                        [priority.Preempted + 1]atomic.Uint64
 }
 
@@ -370,7 +375,9 @@ func (w *worker) loop() {
 			}
 			d.publishHeadLocked()
 			d.mu.Unlock()
+			start := d.cfg.Clock.Now()
 			fn()
+			w.busy.Add(d.cfg.Clock.Now() - start)
 			w.funcs.Add(1)
 			d.mu.Lock()
 			continue
@@ -410,10 +417,8 @@ func (w *worker) loop() {
 func (w *worker) turn(m *Mailbox, keyed bool) {
 	d := w.d
 	w.turns.Add(1)
-	var now int64
-	if d.cfg.Turn.Quantum > 0 {
-		now = d.cfg.Clock.Now()
-	}
+	now := d.cfg.Clock.Now()
+	start := now
 	t := d.cfg.Turn.Begin(now)
 	m.mu.Lock()
 	for {
@@ -457,6 +462,7 @@ func (w *worker) turn(m *Mailbox, keyed bool) {
 			break
 		}
 	}
+	w.busy.Add(d.cfg.Clock.Now() - start)
 	d.mu.Lock()
 	d.requeueLocked(m)
 	m.mu.Unlock()

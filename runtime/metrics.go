@@ -8,6 +8,8 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cameo-go/cameo/actors"
 )
 
 // Latency histogram bounds: 1 µs to 1 h at 3 significant digits.
@@ -31,6 +33,7 @@ type QueryMetrics struct {
 	in, out, late, dropped, clipped atomic.Uint64
 	ops                             []*OpMetrics
 	dropReason                      atomic.Pointer[string]
+	backlog                         func() int64
 }
 
 // NewQueryMetrics returns the metrics of one query.
@@ -69,6 +72,9 @@ func (m *QueryMetrics) DropReason(err error) {
 	m.dropReason.Store(&s)
 }
 
+// SetBacklog attaches what reports the query's messages queued or running.
+func (m *QueryMetrics) SetBacklog(f func() int64) { m.backlog = f }
+
 // SetOperators attaches the per-operator metrics Stats reports.
 func (m *QueryMetrics) SetOperators(ops []*OpMetrics) { m.ops = ops }
 
@@ -99,6 +105,8 @@ type QueryStats struct {
 	Dropped         uint64  `json:"dropped"`
 	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
 	Clipped uint64 `json:"clipped,omitempty"`
+	// Backlog is the query's messages queued or running now.
+	Backlog int64 `json:"backlog"`
 	// LastDropReason is why the last dropped event was dropped.
 	LastDropReason string          `json:"last_drop_reason,omitempty"`
 	Operators      []OperatorStats `json:"operators,omitempty"`
@@ -175,6 +183,9 @@ func (m *QueryMetrics) Stats() QueryStats {
 	s := QueryStats{ID: m.ID, Name: m.Name, Tenant: m.Tenant, LatencyTargetMs: float64(m.Target) * msPerNs,
 		EventsIn: m.in.Load(), Late: m.late.Load(), Dropped: m.dropped.Load(), Clipped: m.clipped.Load()}
 	s.Results = m.out.Load()
+	if m.backlog != nil {
+		s.Backlog = m.backlog()
+	}
 	if r := m.dropReason.Load(); r != nil {
 		s.LastDropReason = *r
 	}
@@ -292,6 +303,7 @@ var (
 	descLate    = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
 	descDropped = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped: failed expressions, bad input.", labels, nil)
 	descResults = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
+	descBacklog = prometheus.NewDesc("cameo_query_backlog_messages", "A query's messages queued or running.", labels, nil)
 
 	opLabels   = []string{"query", "name", "tenant", "step"}
 	descOpMsgs = prometheus.NewDesc("cameo_operator_messages_total", "Messages an operator (all its instances) ran.", opLabels, nil)
@@ -304,7 +316,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descIn, descLate, descDropped, descResults, descOpMsgs, descOpCost, descOpWait, descOpMax} {
+	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descIn, descLate, descDropped, descResults, descBacklog, descOpMsgs, descOpCost, descOpWait, descOpMax} {
 		ch <- d
 	}
 }
@@ -335,6 +347,9 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(m.late.Load()), lv...)
 		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(m.dropped.Load()), lv...)
 		ch <- prometheus.MustNewConstMetric(descResults, prometheus.CounterValue, float64(m.out.Load()), lv...)
+		if m.backlog != nil {
+			ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(m.backlog()), lv...)
+		}
 		for _, o := range m.ops {
 			ov := append(lv[:3:3], o.Step)
 			ch <- prometheus.MustNewConstMetric(descOpMsgs, prometheus.CounterValue, float64(o.messages.Load()), ov...)
@@ -343,4 +358,50 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descOpMax, prometheus.GaugeValue, float64(o.maxQueueNs.Load())/1e9, ov...)
 		}
 	}
+}
+
+// SchedulerCollector exposes a scheduler's worker pools: workers, their
+// busy time (its rate over workers is utilisation), actors queued, and the
+// messages and turns run.
+type SchedulerCollector struct{ S *actors.Scheduler }
+
+var (
+	descWorkers = prometheus.NewDesc("cameo_workers", "Worker goroutines of the scheduler's pools.", []string{"scheduler"}, nil)
+	descBusy    = prometheus.NewDesc("cameo_worker_busy_seconds_total", "Time workers spent running actors; rate()/cameo_workers is utilisation.", []string{"scheduler"}, nil)
+	descQueued  = prometheus.NewDesc("cameo_scheduler_queued", "Actors (and functions) waiting for a worker.", []string{"scheduler"}, nil)
+	descMsgs    = prometheus.NewDesc("cameo_scheduler_messages_total", "Messages the workers ran.", []string{"scheduler"}, nil)
+	descTurns   = prometheus.NewDesc("cameo_scheduler_turns_total", "Turns the workers ran.", []string{"scheduler"}, nil)
+)
+
+var _ prometheus.Collector = SchedulerCollector{}
+
+// Describe implements prometheus.Collector.
+func (c SchedulerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descWorkers, descBusy, descQueued, descMsgs, descTurns} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector; the protoactor scheduler has no
+// pool of its own and reports nothing.
+func (c SchedulerCollector) Collect(ch chan<- prometheus.Metric) {
+	ds := c.S.Dispatchers()
+	if len(ds) == 0 {
+		return
+	}
+	var t actors.Stats
+	for _, d := range ds {
+		s := d.Stats()
+		t.Workers += s.Workers
+		t.BusyNs += s.BusyNs
+		t.Queued += s.Queued
+		t.Messages += s.Messages
+		t.Turns += s.Turns
+	}
+	name := c.S.Name()
+	ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(t.Workers), name)
+	ch <- prometheus.MustNewConstMetric(descBusy, prometheus.CounterValue, float64(t.BusyNs)/1e9, name)
+	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(t.Queued), name)
+	ch <- prometheus.MustNewConstMetric(descMsgs, prometheus.CounterValue, float64(t.Messages), name)
+	ch <- prometheus.MustNewConstMetric(descTurns, prometheus.CounterValue, float64(t.Turns), name)
 }

@@ -273,6 +273,7 @@ func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
 		credit:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	q.mu.state = StateRunning
+	q.metrics.SetBacklog(q.inflight.Load)
 	if f, ok := q.policy.(*priority.Fair); ok {
 		f.SetWeight(id, spec.Weight)
 	}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/runtime"
+)
+
+func newServeCmd() *cobra.Command {
+	var cfg runtime.NodeConfig
+	var workers int
+	var scheduler string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a node: the engine behind an HTTP API that many users submit queries to",
+		Long: `Starts a node. The API (JSON): POST /v1/queries (a spec, YAML or JSON),
+GET /v1/queries, GET /v1/queries/{id}, DELETE /v1/queries/{id} (drains, then
+removes), GET /v1/tenants, GET /metrics (Prometheus), GET /healthz, GET /readyz.
+
+The node listens on loopback unless told otherwise; any other address needs a
+bearer token (--token or CAMEO_TOKEN). Specs may not touch the node's files
+unless --allow-files. SIGINT or SIGTERM: stop accepting, drain every query,
+exit 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Token == "" {
+				cfg.Token = os.Getenv("CAMEO_TOKEN")
+			}
+			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler)}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cmd.ErrOrStderr(), cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Listen, "listen", runtime.DefaultListen, "address to listen on")
+	fl.IntVar(&workers, "workers", 0, "worker goroutines shared by every query (0: GOMAXPROCS)")
+	fl.StringVar(&scheduler, "scheduler", actors.SchedulerCameo, "scheduler: "+strings.Join(actors.SchedulerNames(), "|"))
+	fl.StringVar(&cfg.Token, "token", "", "bearer token the API requires (default $CAMEO_TOKEN); required off loopback")
+	fl.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/")
+	fl.BoolVar(&cfg.AllowFiles, "allow-files", false, "let specs read and write files on this node")
+	fl.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "how long cancel and shutdown may drain")
+	return cmd
+}
+
+func serve(ctx context.Context, log io.Writer, cfg runtime.NodeConfig) error {
+	n, err := runtime.NewNode(cfg)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		_ = n.Shutdown(context.Background())
+		return err
+	}
+	e := n.Engine().Config()
+	fmt.Fprintf(log, "cameo node on http://%s (scheduler %s, %d workers)\n", n.Addr(), e.Scheduler, e.Workers)
+	<-ctx.Done()
+	fmt.Fprintln(log, "shutting down: draining queries")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout+5*time.Second)
+	defer cancel()
+	if err := n.Shutdown(sctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(log, "stopped")
+	return nil
+}
+
+// clientFlags are the flags of the commands that talk to a node.
+type clientFlags struct {
+	server, token, output string
+}
+
+func (f *clientFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.server, "server", "", "the node (default $CAMEO_SERVER, else "+runtime.DefaultListen+")")
+	cmd.Flags().StringVar(&f.token, "token", "", "bearer token (default $CAMEO_TOKEN)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "table or json")
+}
+
+func (f *clientFlags) client() (*runtime.Client, error) {
+	if f.output != "table" && f.output != "json" {
+		return nil, fmt.Errorf("-o %q: want table or json", f.output)
+	}
+	server, token := f.server, f.token
+	if server == "" {
+		server = os.Getenv("CAMEO_SERVER")
+	}
+	if token == "" {
+		token = os.Getenv("CAMEO_TOKEN")
+	}
+	return runtime.NewClient(server, token)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// apiError prints a node's refusal with its problems, one per line.
+func apiError(err error) error {
+	var e *runtime.APIError
+	if errors.As(err, &e) {
+		return fmt.Errorf("node refused (%w)", err)
+	}
+	return err
+}
+
+func newSubmitCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "submit SPEC",
+		Short: "Submit a query spec (YAML or JSON; - for stdin) to a node; prints its id",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			var data []byte
+			if args[0] == "-" {
+				data, err = io.ReadAll(cmd.InOrStdin())
+			} else {
+				data, err = os.ReadFile(args[0])
+			}
+			if err != nil {
+				return err
+			}
+			s, err := c.Submit(cmd.Context(), data)
+			if err != nil {
+				return apiError(err)
+			}
+			if f.output == "json" {
+				return printJSON(cmd.OutOrStdout(), s)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), s.ID)
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newListCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List a node's queries: state, uptime, events/s, p99 against target, met ratio",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			qs, err := c.List(cmd.Context())
+			if err != nil {
+				return apiError(err)
+			}
+			if f.output == "json" {
+				return printJSON(cmd.OutOrStdout(), qs)
+			}
+			listTable(cmd.OutOrStdout(), qs)
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func listTable(w io.Writer, qs []runtime.QueryInfo) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tTENANT\tSTATE\tUPTIME\tEVENTS/S\tRESULTS\tP99\tTARGET\tMET")
+	for _, q := range qs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t%s\t%gms\t%s\n", q.ID, q.Name, q.Tenant, q.State,
+			(time.Duration(q.UptimeSeconds) * time.Second).String(), q.EventsPerSec, q.Results, ms(q.P99Ms, q.Results), q.LatencyTarget, pct(q.MetRatio, q.Results))
+	}
+	_ = tw.Flush()
+}
+
+func newStatsCmd() *cobra.Command {
+	var f clientFlags
+	var watch bool
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "stats [ID]",
+		Short: "Latency against target per query (all, or one with its operators); --watch refreshes",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			w := cmd.OutOrStdout()
+			for {
+				if watch {
+					fmt.Fprint(w, "\033[H\033[2J")
+				}
+				if err := printStats(ctx, w, c, args, f.output); err != nil {
+					return apiError(err)
+				}
+				if !watch {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(interval):
+				}
+			}
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "refresh until Ctrl-C")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "refresh interval of --watch")
+	return cmd
+}
+
+func printStats(ctx context.Context, w io.Writer, c *runtime.Client, args []string, output string) error {
+	if len(args) == 1 {
+		d, err := c.Get(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if output == "json" {
+			return printJSON(w, d)
+		}
+		s := d.Stats
+		fmt.Fprintf(w, "%s  %s (tenant %s)  %s  up %s\n", d.ID, s.Name, s.Tenant, d.State, (time.Duration(d.Uptime) * time.Second).String())
+		fmt.Fprintf(w, "latency target %gms: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  met %s\n", s.LatencyTargetMs,
+			ms(s.P50Ms, s.Results), ms(s.P90Ms, s.Results), ms(s.P99Ms, s.Results), ms(s.P999Ms, s.Results), ms(s.MaxMs, s.Results), pct(s.MetRatio, s.Results))
+		fmt.Fprintf(w, "events in %d  results %d  late %d  dropped %d  backlog %d\n", s.EventsIn, s.Results, s.Late, s.Dropped, s.Backlog)
+		if d.Error != "" {
+			fmt.Fprintln(w, "error:", d.Error)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "STEP\tINSTANCES\tMESSAGES\tEVENTS IN\tEVENTS OUT\tCOST/MSG\tQUEUEING MEAN\tQUEUEING MAX")
+		for _, o := range s.Operators {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1fµs\t%.1fµs\t%.1fµs\n", o.Step, o.Instances, o.Messages, o.EventsIn, o.EventsOut, o.CostMeanUs, o.QueueingMeanUs, o.QueueingMaxUs)
+		}
+		return tw.Flush()
+	}
+	qs, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		return printJSON(w, qs)
+	}
+	listTable(w, qs)
+	return nil
+}
+
+func newCancelCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a query on a node: it drains (open windows flush), then is removed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.Cancel(cmd.Context(), args[0])
+			if err != nil {
+				return apiError(err)
+			}
+			if f.output == "json" {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %d results, p99 %s, met %s\n", d.ID, d.State, d.Stats.Results, ms(d.Stats.P99Ms, d.Stats.Results), pct(d.Stats.MetRatio, d.Stats.Results))
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}

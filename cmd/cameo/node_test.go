@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.uber.org/goleak"
+
+	"github.com/cameo-go/cameo/runtime"
+)
+
+const (
+	lsSpec = `
+name: alerts
+tenant: ops
+latency_target: 20ms
+parallelism: 2
+sources:
+  - name: logs
+    generator: {rate: 5000, seed: 3, keys: {count: 10}, fields: {level: {choice: [info, error]}}}
+pipeline:
+  - filter: 'level == "error"'
+sink: {discard: {}}
+`
+	baSpec = `
+name: pages
+tenant: bi
+latency_target: 2s
+parallelism: 2
+sources:
+  - name: clicks
+    generator: {rate: 20000, seed: 4, keys: {count: 100}, fields: {dwell: {uniform: [1, 100]}}}
+pipeline:
+  - key_by: key
+  - window: {tumbling: 200ms}
+    aggregate: {views: count(), dwell: sum(dwell)}
+sink: {discard: {}}
+`
+)
+
+// TestNodeThroughTheCLI starts a real node on a free loopback port and
+// drives it with the CLI's own commands: two queries of two tenants are
+// submitted, listed, inspected, scraped and cancelled, then the node shuts
+// down and nothing is left running.
+func TestNodeThroughTheCLI(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const token = "s3cret"
+	n, err := runtime.NewNode(runtime.NodeConfig{Listen: "127.0.0.1:0", Token: token, Engine: []runtime.Option{runtime.WithWorkers(2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	defer n.Shutdown(ctx)
+	t.Setenv("CAMEO_SERVER", n.Addr())
+	t.Setenv("CAMEO_TOKEN", token)
+
+	dir := t.TempDir()
+	var ids []string
+	for name, spec := range map[string]string{"ls.yaml": lsSpec, "ba.yaml": baSpec} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := run(t, "submit", path)
+		if err != nil {
+			t.Fatalf("submit %s: %v\n%s", name, err, out)
+		}
+		ids = append(ids, strings.TrimSpace(out))
+	}
+	// Wait until both queries produced results (progress, not timing, is asserted).
+	for {
+		out, err := run(t, "list", "-o", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var qs []runtime.QueryInfo
+		if err := json.Unmarshal([]byte(out), &qs); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if len(qs) != 2 {
+			t.Fatalf("list: %s", out)
+		}
+		if qs[0].Results > 0 && qs[1].Results > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no results: %s", out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	out, err := run(t, "list")
+	if err != nil || !strings.Contains(out, "alerts") || !strings.Contains(out, "pages") || !strings.Contains(out, "running") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = run(t, "stats", ids[0])
+	if err != nil || !strings.Contains(out, "latency target") || !strings.Contains(out, "QUEUEING MEAN") {
+		t.Fatalf("stats: %v\n%s", err, out)
+	}
+
+	c, err := runtime.NewClient(n.Addr(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := c.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("metrics do not parse: %v", err)
+	}
+	for _, name := range []string{"cameo_output_latency_seconds", "cameo_deadline_met_ratio", "cameo_events_in_total", "cameo_late_events_total",
+		"cameo_dropped_events_total", "cameo_query_backlog_messages", "cameo_worker_busy_seconds_total", "cameo_scheduler_queued", "cameo_operator_queueing_seconds_total"} {
+		if fams[name] == nil {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
+	tenants := map[string]bool{}
+	for _, m := range fams["cameo_events_in_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "tenant" {
+				tenants[l.GetValue()] = true
+			}
+		}
+	}
+	if !tenants["ops"] || !tenants["bi"] {
+		t.Errorf("tenant labels: %v", tenants)
+	}
+
+	for _, id := range ids {
+		out, err := run(t, "cancel", id)
+		if err != nil || !strings.Contains(out, id+" cancelled") {
+			t.Fatalf("cancel %s: %v\n%s", id, err, out)
+		}
+	}
+	if out, err := run(t, "list", "-o", "json"); err != nil || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("list after cancel: %v %s", err, out)
+	}
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "list"); err == nil {
+		t.Fatal("list answered after shutdown")
+	}
+}

@@ -1,0 +1,430 @@
+package runtime
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cameo-go/cameo/query"
+)
+
+// DefaultListen is where a node listens unless told otherwise.
+const DefaultListen = "127.0.0.1:7700"
+
+// NodeConfig configures a node: an engine behind an HTTP API.
+type NodeConfig struct {
+	// Listen is the address to listen on. Default DefaultListen.
+	Listen string
+	// Token is the bearer token the API and /metrics require; required
+	// when Listen is not a loopback address. /healthz and /readyz are open.
+	Token string
+	// Pprof serves net/http/pprof under /debug/pprof/ (behind the token).
+	Pprof bool
+	// AllowFiles lets submitted specs read and write files on the node
+	// (jsonl paths, file sinks, late sinks). Off by default: a spec is
+	// text from the network.
+	AllowFiles bool
+	// MaxSpecBytes bounds a submitted spec. Default 1 MiB.
+	MaxSpecBytes int64
+	// DrainTimeout bounds DELETE and shutdown draining. Default 30 s.
+	DrainTimeout time.Duration
+	// Engine configures the node's engine.
+	Engine []Option
+}
+
+func (c *NodeConfig) fill() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.MaxSpecBytes == 0 {
+		c.MaxSpecBytes = 1 << 20
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+}
+
+func (c *NodeConfig) validate() error {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("%w: listen %q: %v", ErrBadConfig, c.Listen, err)
+	}
+	if c.Token == "" && !loopback(host) {
+		return fmt.Errorf("%w: listen %q is not a loopback address: set a token (--token or CAMEO_TOKEN)", ErrBadConfig, c.Listen)
+	}
+	if c.MaxSpecBytes < 1 || c.DrainTimeout <= 0 {
+		return fmt.Errorf("%w: max spec bytes %d and drain timeout %v must be > 0", ErrBadConfig, c.MaxSpecBytes, c.DrainTimeout)
+	}
+	return nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Node is a long-running engine that many users submit queries to over
+// HTTP. Safe for concurrent use.
+type Node struct {
+	cfg   NodeConfig
+	eng   *Engine
+	reg   *prometheus.Registry
+	srv   *http.Server
+	ln    net.Listener
+	ready atomic.Bool
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		specs map[string]string  // id → submitted text
+		rates map[string]float64 // id → events/s over the last second
+		last  map[string]uint64  // id → events in at the last sample
+	}
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// NewNode returns a node; Start starts it.
+func NewNode(cfg NodeConfig) (*Node, error) {
+	cfg.fill()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	eng, err := New(cfg.Engine...)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, eng: eng, reg: prometheus.NewRegistry(), stop: make(chan struct{})}
+	n.mu.specs, n.mu.rates, n.mu.last = map[string]string{}, map[string]float64{}, map[string]uint64{}
+	n.reg.MustRegister(eng.Metrics(), SchedulerCollector{S: eng.Scheduler()},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return n, nil
+}
+
+// Engine returns the node's engine.
+func (n *Node) Engine() *Engine { return n.eng }
+
+// Start listens and serves in the background.
+func (n *Node) Start() error {
+	ln, err := net.Listen("tcp", n.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	n.ln = ln
+	n.ready.Store(true)
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.eng.cfg.Logger.Error("serve", "err", err)
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.sample()
+	}()
+	return nil
+}
+
+// Addr returns the address the node listens on.
+func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// Shutdown stops accepting requests, lets those in flight finish, drains
+// every query within ctx and stops the engine. It may be called twice.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() {
+		n.ready.Store(false)
+		close(n.stop)
+		err := n.srv.Shutdown(ctx)
+		n.wg.Wait()
+		n.shutdownErr = errors.Join(err, n.eng.Stop(ctx))
+	})
+	return n.shutdownErr
+}
+
+// sample computes each query's events/s once a second.
+func (n *Node) sample() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		for _, q := range n.eng.Queries() {
+			in := q.Stats().EventsIn
+			n.mu.Lock()
+			n.mu.rates[q.id] = float64(in - n.mu.last[q.id])
+			n.mu.last[q.id] = in
+			n.mu.Unlock()
+		}
+	}
+}
+
+// Handler returns the node's HTTP API.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/queries", n.auth(n.submit))
+	mux.HandleFunc("GET /v1/queries", n.auth(n.list))
+	mux.HandleFunc("GET /v1/queries/{id}", n.auth(n.get))
+	mux.HandleFunc("DELETE /v1/queries/{id}", n.auth(n.cancel))
+	mux.HandleFunc("GET /v1/tenants", n.auth(n.tenants))
+	mux.Handle("GET /metrics", n.auth(promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !n.ready.Load() {
+			writeError(w, http.StatusServiceUnavailable, "draining: the node is shutting down")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	if n.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", n.auth(pprof.Index))
+		mux.HandleFunc("GET /debug/pprof/profile", n.auth(pprof.Profile))
+		mux.HandleFunc("GET /debug/pprof/trace", n.auth(pprof.Trace))
+		mux.HandleFunc("GET /debug/pprof/symbol", n.auth(pprof.Symbol))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (the API: /v1/queries, /v1/tenants, /metrics, /healthz, /readyz)", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (n *Node) auth(h http.HandlerFunc) http.HandlerFunc {
+	if n.cfg.Token == "" {
+		return h
+	}
+	want := []byte("Bearer " + n.cfg.Token)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cameo"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token (send Authorization: Bearer TOKEN)")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// APIError is the body of every error response.
+type APIError struct {
+	Status   int       `json:"status"`
+	Message  string    `json:"error"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is one problem of an invalid spec.
+type Problem struct {
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("%d: %s", e.Status, e.Message)
+	for _, p := range e.Problems {
+		s += "\n" + p.String()
+	}
+	return s
+}
+
+func (p Problem) String() string {
+	s := ""
+	if p.Line > 0 {
+		s = fmt.Sprintf("line %d:%d: ", p.Line, p.Column)
+	}
+	if p.Field != "" {
+		s += p.Field + ": "
+	}
+	return s + p.Message
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away: nothing to do
+}
+
+func writeError(w http.ResponseWriter, status int, msg string, problems ...Problem) {
+	writeJSON(w, status, &APIError{Status: status, Message: msg, Problems: problems})
+}
+
+// QueryInfo is a query's line in GET /v1/queries.
+type QueryInfo struct {
+	ID            string  `json:"id"`
+	Name          string  `json:"name"`
+	Tenant        string  `json:"tenant"`
+	State         State   `json:"state"`
+	UptimeSeconds float64 `json:"uptime_s"`
+	EventsPerSec  float64 `json:"events_per_s"`
+	LatencyTarget float64 `json:"latency_target_ms"`
+	Results       uint64  `json:"results"`
+	P99Ms         float64 `json:"p99_ms"`
+	MetRatio      float64 `json:"met_ratio"`
+}
+
+// QueryDetail is GET /v1/queries/{id} and the answer to DELETE.
+type QueryDetail struct {
+	ID     string     `json:"id"`
+	State  State      `json:"state"`
+	Error  string     `json:"error,omitempty"`
+	Spec   string     `json:"spec,omitempty"`
+	Uptime float64    `json:"uptime_s"`
+	Stats  QueryStats `json:"stats"`
+}
+
+func (n *Node) info(q *Query) QueryInfo {
+	s := q.Stats()
+	n.mu.Lock()
+	rate := n.mu.rates[q.id]
+	n.mu.Unlock()
+	return QueryInfo{ID: q.id, Name: s.Name, Tenant: s.Tenant, State: q.State(), UptimeSeconds: q.Uptime().Seconds(),
+		EventsPerSec: rate, LatencyTarget: s.LatencyTargetMs, Results: s.Results, P99Ms: s.P99Ms, MetRatio: s.MetRatio}
+}
+
+func (n *Node) detail(q *Query) QueryDetail {
+	d := QueryDetail{ID: q.id, State: q.State(), Uptime: q.Uptime().Seconds(), Stats: q.Stats()}
+	if err := q.Err(); err != nil {
+		d.Error = err.Error()
+	}
+	n.mu.Lock()
+	d.Spec = n.mu.specs[q.id]
+	n.mu.Unlock()
+	return d
+}
+
+func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n.cfg.MaxSpecBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("spec over the node's limit of %d bytes", n.cfg.MaxSpecBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading the spec: "+err.Error())
+		return
+	}
+	spec, err := query.Parse("request", body)
+	if err != nil {
+		var es query.Errors
+		if !errors.As(err, &es) {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		ps := make([]Problem, len(es))
+		for i, e := range es {
+			ps[i] = Problem{Line: e.Pos.Line, Column: e.Pos.Column, Field: e.Field, Message: e.Msg}
+		}
+		writeError(w, http.StatusBadRequest, "invalid query spec", ps...)
+		return
+	}
+	if ps := n.nodeRules(spec); len(ps) > 0 {
+		writeError(w, http.StatusBadRequest, "the spec needs what this node does not allow", ps...)
+		return
+	}
+	n.mu.Lock() // one submit at a time: the duplicate check and the submit are one step
+	defer n.mu.Unlock()
+	for _, q := range n.eng.Queries() {
+		if st := q.State(); q.spec.Name == spec.Name && q.spec.Tenant == spec.Tenant && (st == StateRunning || st == StateDraining) {
+			writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant, spec.Name, q.id))
+			return
+		}
+	}
+	q, err := n.eng.Submit(r.Context(), spec)
+	switch {
+	case errors.Is(err, ErrStopped):
+		writeError(w, http.StatusServiceUnavailable, "the node is shutting down")
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	n.mu.specs[q.id] = string(body)
+	w.Header().Set("Location", "/v1/queries/"+q.id)
+	writeJSON(w, http.StatusCreated, map[string]string{"id": q.id, "name": spec.Name, "tenant": spec.Tenant, "state": string(q.State())})
+}
+
+// nodeRules are what a node refuses of a valid spec.
+func (n *Node) nodeRules(s *query.Spec) []Problem {
+	var ps []Problem
+	for i, src := range s.Sources {
+		f := fmt.Sprintf("sources[%d]", i)
+		switch {
+		case src.JSONL != nil && src.JSONL.Stdin:
+			ps = append(ps, Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".jsonl.stdin", Message: "a node has no standard input for queries: use a generator, or a file with --allow-files"})
+		case src.JSONL != nil && !n.cfg.AllowFiles:
+			ps = append(ps, Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".jsonl.path", Message: "this node does not read files for queries (start it with --allow-files)"})
+		}
+		if et := src.EventTime; et != nil && et.LateSideSinkPath != "" && !n.cfg.AllowFiles {
+			ps = append(ps, Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".event_time.late_sink", Message: "this node does not write files for queries (start it with --allow-files)"})
+		}
+	}
+	if s.Sink.File != "" && !n.cfg.AllowFiles {
+		ps = append(ps, Problem{Line: s.Sink.Pos.Line, Column: s.Sink.Pos.Column, Field: "sink.file", Message: "this node does not write files for queries (start it with --allow-files)"})
+	}
+	return ps
+}
+
+func (n *Node) list(w http.ResponseWriter, _ *http.Request) {
+	out := []QueryInfo{}
+	for _, q := range n.eng.Queries() {
+		out = append(out, n.info(q))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (n *Node) get(w http.ResponseWriter, r *http.Request) {
+	q, ok := n.eng.Query(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no query %q on this node", r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, n.detail(q))
+}
+
+func (n *Node) cancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q, ok := n.eng.Query(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no query %q on this node", id))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.DrainTimeout)
+	defer cancel()
+	err := n.eng.Cancel(ctx, id)
+	d := n.detail(q)
+	n.mu.Lock()
+	delete(n.mu.specs, id)
+	delete(n.mu.rates, id)
+	delete(n.mu.last, id)
+	n.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrUnknownQuery) {
+		d.Error = err.Error()
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (n *Node) tenants(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, n.eng.Metrics().Tenants())
+}

@@ -1,0 +1,215 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func startNode(t *testing.T, cfg NodeConfig) (*Node, string) {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	n, err := NewNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return n, "http://" + n.Addr()
+}
+
+type answer struct {
+	status int
+	err    APIError
+	body   string
+}
+
+func call(t *testing.T, method, url, token string, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, body: string(data)}
+	if resp.StatusCode >= 300 {
+		if err := json.Unmarshal(data, &a.err); err != nil {
+			t.Fatalf("%s %s: %d with a body that is not a JSON error: %q", method, url, resp.StatusCode, data)
+		}
+	}
+	return a
+}
+
+const finite = `
+name: steady
+tenant: keep
+latency_target: 100ms
+parallelism: 2
+sources:
+  - name: s
+    generator: {rate: 20000, duration: 1500ms, seed: 9, keys: {count: 20}, fields: {v: {uniform: [0, 9]}}}
+pipeline:
+  - key_by: key
+  - window: {tumbling: 100ms}
+    aggregate: {n: count()}
+sink: {discard: {}}
+`
+
+// TestNodeBadInput sends a battery of bad requests to a live node while a
+// finite query runs: each gets its status and a JSON error a person can
+// act on, the node stays healthy, and the running query's results are
+// complete.
+func TestNodeBadInput(t *testing.T) {
+	const tok = "t0k"
+	_, base := startNode(t, NodeConfig{Token: tok, MaxSpecBytes: 64 << 10, Engine: []Option{WithWorkers(2)}})
+	a := call(t, "POST", base+"/v1/queries", tok, []byte(finite))
+	if a.status != http.StatusCreated {
+		t.Fatalf("submit: %d %s", a.status, a.body)
+	}
+	var sub Submitted
+	_ = json.Unmarshal([]byte(a.body), &sub)
+
+	valid := strings.Replace(finite, "steady", "other", 1)
+	cases := []struct {
+		name, method, path, token string
+		body                      string
+		status                    int
+		want                      string // in the error or a problem
+	}{
+		{"malformed YAML", "POST", "/v1/queries", tok, "name: [unclosed\n", 400, "malformed YAML/JSON"},
+		{"wrong type", "POST", "/v1/queries", tok, strings.Replace(valid, "parallelism: 2", "parallelism: two", 1), 400, "parallelism"},
+		{"unknown field", "POST", "/v1/queries", tok, valid + "colour: blue\n", 400, `unknown field "colour"`},
+		{"bad expression", "POST", "/v1/queries", tok, strings.Replace(valid, "key_by: key", "key_by: 'key +'", 1), 400, "does not compile"},
+		{"JSON spec with an error", "POST", "/v1/queries", tok, `{"name": "j", "tenant": "t", "latency_target": "-1s"}`, 400, "latency_target"},
+		{"huge body", "POST", "/v1/queries", tok, valid + "# " + strings.Repeat("x", 70<<10) + "\n", 413, "over the node's limit"},
+		{"stdin source", "POST", "/v1/queries", tok, strings.Replace(valid, "generator: {rate: 20000, duration: 1500ms, seed: 9, keys: {count: 20}, fields: {v: {uniform: [0, 9]}}}", "jsonl: {stdin: true}", 1), 400, "no standard input"},
+		{"file sink", "POST", "/v1/queries", tok, strings.Replace(valid, "sink: {discard: {}}", "sink: {file: {path: /tmp/x}}", 1), 400, "--allow-files"},
+		{"duplicate name", "POST", "/v1/queries", tok, finite, 409, `already runs a query named "steady"`},
+		{"no token", "GET", "/v1/queries", "", "", 401, "bearer token"},
+		{"wrong token", "POST", "/v1/queries", "nope", valid, 401, "bearer token"},
+		{"metrics need the token", "GET", "/metrics", "", "", 401, "bearer token"},
+		{"unknown id", "GET", "/v1/queries/q999", tok, "", 404, `no query "q999"`},
+		{"cancel unknown id", "DELETE", "/v1/queries/nope", tok, "", 404, `no query "nope"`},
+		{"unknown route", "GET", "/v2/everything", tok, "", 404, "no route"},
+	}
+	for _, c := range cases {
+		a := call(t, c.method, base+c.path, c.token, []byte(c.body))
+		text := a.err.Message
+		for _, p := range a.err.Problems {
+			text += "\n" + p.String()
+		}
+		if a.status != c.status || !strings.Contains(text, c.want) {
+			t.Errorf("%s: %d %q, want %d with %q", c.name, a.status, text, c.status, c.want)
+		}
+	}
+	// Line numbers reach the client.
+	a = call(t, "POST", base+"/v1/queries", tok, []byte(strings.Replace(valid, "tumbling: 100ms", "tumbling: soon", 1)))
+	if a.status != 400 || len(a.err.Problems) != 1 || a.err.Problems[0].Line != 11 || a.err.Problems[0].Field == "" {
+		t.Errorf("problem position: %d %+v", a.status, a.err.Problems)
+	}
+
+	// Concurrent submits and cancels of the same names: every request is
+	// answered with 201, 409, 200 or 404, never anything else.
+	var wg sync.WaitGroup
+	statuses := make(chan int, 64)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			spec := strings.Replace(endlessSpec, "NAME", fmt.Sprintf("c%d", i%4), 1)
+			a := call(t, "POST", base+"/v1/queries", tok, []byte(spec))
+			statuses <- a.status
+			if a.status == http.StatusCreated {
+				var s Submitted
+				_ = json.Unmarshal([]byte(a.body), &s)
+				statuses <- call(t, "DELETE", base+"/v1/queries/"+s.ID, tok, nil).status
+				statuses <- call(t, "DELETE", base+"/v1/queries/"+s.ID, tok, nil).status
+			}
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	seen := map[int]int{}
+	for s := range statuses {
+		seen[s]++
+	}
+	if seen[201] == 0 || seen[201] != seen[200] || seen[201] != seen[404] || seen[201]+seen[409] != 16 {
+		t.Errorf("concurrent submits and cancels: %v", seen)
+	}
+
+	if a := call(t, "GET", base+"/healthz", "", nil); a.status != 200 {
+		t.Fatalf("healthz %d", a.status)
+	}
+	// The first query ran through all of it and completed: 1.5 s at
+	// 20,000/s, windows of 100 ms over 20 keys.
+	for {
+		a := call(t, "GET", base+"/v1/queries/"+sub.ID, tok, nil)
+		var d QueryDetail
+		if err := json.Unmarshal([]byte(a.body), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.State == StateDone {
+			if d.Stats.EventsIn != 30000 || d.Stats.Dropped != 0 || d.Stats.Results < 15*20 {
+				t.Fatalf("steady query: %+v", d.Stats)
+			}
+			break
+		}
+		if d.State != StateRunning && d.State != StateDraining {
+			t.Fatalf("steady query %s: %s", d.State, d.Error)
+		}
+		time.Sleep(20 * time.Millisecond) // polls completion; asserts nothing about timing
+	}
+}
+
+const endlessSpec = `
+name: NAME
+tenant: race
+latency_target: 50ms
+sources: [{name: s, generator: {rate: 1000, seed: 1}}]
+pipeline: [{filter: 'key != ""'}]
+sink: {discard: {}}
+`
+
+func TestNodeConfig(t *testing.T) {
+	if _, err := NewNode(NodeConfig{Listen: "0.0.0.0:7700"}); err == nil || !strings.Contains(err.Error(), "not a loopback address: set a token") {
+		t.Fatalf("open listen without a token: %v", err)
+	}
+	if _, err := NewNode(NodeConfig{Listen: "nonsense"}); err == nil || !strings.Contains(err.Error(), `listen "nonsense"`) {
+		t.Fatalf("bad listen: %v", err)
+	}
+}
+
+func TestNodeReadyzDuringShutdown(t *testing.T) {
+	n, base := startNode(t, NodeConfig{})
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+		t.Fatalf("readyz %d", a.status)
+	}
+	n.ready.Store(false) // what Shutdown does first
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 503 {
+		t.Fatalf("readyz while draining: %d", a.status)
+	}
+}
