@@ -189,7 +189,9 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("DELETE /v1/queries/{id}", n.auth(n.cancel))
 	mux.HandleFunc("GET /v1/tenants", n.auth(n.tenants))
 	mux.Handle("GET /metrics", n.auth(promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !n.ready.Load() {
 			writeError(w, http.StatusServiceUnavailable, "draining: the node is shutting down")

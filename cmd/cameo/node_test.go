@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,5 +156,54 @@ func TestNodeThroughTheCLI(t *testing.T) {
 	}
 	if _, err := run(t, "list"); err == nil {
 		t.Fatal("list answered after shutdown")
+	}
+}
+
+// TestServeDrainsOnSignal runs the serve command's loop, submits a query
+// with an hour-long window, and ends the context as SIGINT would: serve
+// returns nil only once the query drained (its open window flushed; a
+// drain that times out is an error).
+func TestServeDrainsOnSignal(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx, signal := context.WithCancel(context.Background())
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, w, runtime.NodeConfig{Listen: "127.0.0.1:0", DrainTimeout: 10 * time.Second})
+		w.Close()
+	}()
+	lines := bufio.NewScanner(r)
+	if !lines.Scan() {
+		t.Fatal("serve printed nothing")
+	}
+	addr := strings.TrimPrefix(strings.Fields(lines.Text())[3], "http://")
+	c, err := runtime.NewClient(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := strings.Replace(baSpec, "tumbling: 200ms", "tumbling: 1h", 1)
+	s, err := c.Submit(context.Background(), []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, err := c.Get(context.Background(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Stats.EventsIn > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // polls progress only
+	}
+	signal()
+	go io.Copy(io.Discard, r) //nolint:errcheck // the rest of serve's log
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not return within 20 s of the signal")
 	}
 }
