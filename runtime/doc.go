@@ -17,6 +17,19 @@
 // the scheduler's policy (for slots, one pool per query). Metrics is a
 // prometheus.Collector over every query's QueryMetrics.
 //
+// # A node
+//
+// Node puts an engine behind an HTTP API (NodeConfig: listen address,
+// bearer token, pprof, file access, limits): POST /v1/queries takes a spec
+// (YAML or JSON) and answers 201 with the id, 400 with every problem's line
+// and field, 409 for a name its tenant already runs, 413 over the size
+// limit; GET /v1/queries, GET and DELETE /v1/queries/{id} (DELETE drains),
+// GET /v1/tenants, GET /metrics (the Metrics collector, a
+// SchedulerCollector with worker busy time and queue depth, Go and process
+// metrics), /healthz and /readyz. Every error is an APIError in JSON.
+// Client is its Go client. Specs from the network may not read stdin, and
+// may not read or write files unless NodeConfig.AllowFiles.
+//
 // # The physical plan
 //
 // Each pipeline step becomes a stage of Spec.Parallelism instances (actors),
