@@ -55,6 +55,10 @@ type Config struct {
 	Stdout io.Writer
 	// Stdin is what jsonl sources with stdin: true read. Default os.Stdin.
 	Stdin io.Reader
+	// Policy, when set, stamps contexts instead of the scheduler's own
+	// policy: a user-defined policy (DESIGN §1). Only the deadline
+	// schedulers (cameo, llf, edf, sjf, fair) order work by it.
+	Policy priority.Policy
 }
 
 // Option sets a field of Config.
@@ -92,6 +96,9 @@ func WithUnpacedSources() Option { return func(c *Config) { c.Unpaced = true } }
 
 // WithStdout sets Config.Stdout.
 func WithStdout(w io.Writer) Option { return func(c *Config) { c.Stdout = w } }
+
+// WithPolicy sets Config.Policy.
+func WithPolicy(p priority.Policy) Option { return func(c *Config) { c.Policy = p } }
 
 // WithStdin sets Config.Stdin.
 func WithStdin(r io.Reader) Option { return func(c *Config) { c.Stdin = r } }
@@ -142,6 +149,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxInFlight < 2 {
 		errs = append(errs, fmt.Errorf("max in flight %d: want >= 2", c.MaxInFlight))
+	}
+	if c.Policy != nil && !slices.Contains([]string{actors.SchedulerCameo, actors.SchedulerLLF, actors.SchedulerEDF, actors.SchedulerSJF, actors.SchedulerFair}, c.Scheduler) {
+		errs = append(errs, fmt.Errorf("a policy needs a deadline scheduler (cameo, llf, edf, sjf, fair), not %q", c.Scheduler))
 	}
 	if c.SourceTick <= 0 || c.SourceTick > time.Second {
 		errs = append(errs, fmt.Errorf("source tick %v: want > 0 and <= 1s", c.SourceTick))

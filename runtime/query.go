@@ -266,7 +266,7 @@ type stage struct {
 // spawns the actors; nothing runs until start.
 func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
 	q := &Query{
-		id: id, spec: spec, eng: e, policy: e.sched.Policy(), clock: e.cfg.Clock,
+		id: id, spec: spec, eng: e, policy: e.policy(), clock: e.cfg.Clock,
 		pq:      priority.Query{ID: id, Tenant: spec.Tenant, LatencyTarget: int64(spec.LatencyTarget), Weight: spec.Weight},
 		metrics: NewQueryMetrics(id, spec.Name, spec.Tenant, int64(spec.LatencyTarget)),
 		et:      spec.Sources[0].EventTime,
@@ -408,6 +408,14 @@ func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
 		}
 	}
 	return q, nil
+}
+
+// policy is what stamps the engine's contexts.
+func (e *Engine) policy() priority.Policy {
+	if e.cfg.Policy != nil {
+		return e.cfg.Policy
+	}
+	return e.sched.Policy()
 }
 
 // ooo and lateness are the stream's event-time bounds (0 for processing

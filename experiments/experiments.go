@@ -1,0 +1,652 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+	"github.com/cameo-go/cameo/runtime"
+)
+
+// Options of a run of experiments.
+type Options struct {
+	Quick    bool      // the small version CI runs
+	Out      string    // directory for CSV files and plots
+	Progress io.Writer // a progress line while runs go; nil: none
+	Workers  int       // worker pool size; default 2
+}
+
+// Finding is one number an experiment reports, beside the paper's.
+type Finding struct {
+	Metric string
+	Paper  string
+	Ours   string
+}
+
+// Report is what an experiment produced.
+type Report struct {
+	Name, Title string
+	Findings    []Finding
+	Files       []string // CSV and plots written
+}
+
+// Experiment is one entry of the catalogue.
+type Experiment struct {
+	Name  string
+	Title string
+	Run   func(ctx context.Context, o Options) (*Report, error)
+}
+
+// Catalogue lists the experiments, E1–E11, in order.
+func Catalogue() []Experiment {
+	return []Experiment{
+		{"E1", "Motivating example (slides 17–23)", e1},
+		{"E2", "One windowed multi-stage query, fifo vs cameo (slide 40)", e2},
+		{"E3", "Single tenant: latency against load", e3},
+		{"E4", "Multi-tenant: latency-sensitive + bulk analytics", e4},
+		{"E5", "Transient spikes of the bulk tenants", e5},
+		{"E6", "Plug-in policy: proportional fair share 20/40/40", e6},
+		{"E7", "Policy comparison on the E4 mix", e7},
+		{"E8", "Sensitivity to profiling error", e8},
+		{"E9", "Overhead: throughput at low load, cost per message as actors grow", e9},
+		{"E10", "Scheduler knobs: turn quantum and batch size", e10},
+		{"E11", "Beyond the paper: the simulator at scale", e11},
+	}
+}
+
+// Lookup returns the experiment called name (case-insensitive).
+func Lookup(name string) (Experiment, bool) {
+	for _, e := range Catalogue() {
+		if strings.EqualFold(e.Name, name) {
+			return e, true
+		}
+	}
+	return Experiment{}, false
+}
+
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return 2
+}
+
+// pick returns quick in quick mode, else full.
+func pick[T any](o Options, quick, full T) T {
+	if o.Quick {
+		return quick
+	}
+	return full
+}
+
+// runAll runs sc under each scheduler and collects the rows.
+func runAll(ctx context.Context, o Options, exp string, sc Scenario, scheds []string) ([]*RunResult, []Row, error) {
+	var runs []*RunResult
+	var rows []Row
+	for _, s := range scheds {
+		sc.Scheduler = s
+		if sc.Workers == 0 {
+			sc.Workers = o.workers()
+		}
+		r, err := Run(ctx, sc, o.Progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, r)
+		rows = append(rows, RowsOf(exp, r)...)
+	}
+	return runs, rows, nil
+}
+
+// class merges the latency histograms of one class of queries of a run.
+func class(r *RunResult, c string) (h *hdrhistogram.Histogram, met float64, eps float64) {
+	h = hdrhistogram.New(1_000, 3_600_000_000_000, 3)
+	var n, m float64
+	for _, q := range r.Queries {
+		if q.Spec.Class != c {
+			continue
+		}
+		h.Merge(q.Latency)
+		n += float64(q.Stats.Results)
+		m += q.Stats.MetRatio * float64(q.Stats.Results)
+		eps += float64(q.Stats.EventsIn) / r.Elapsed.Seconds()
+	}
+	if n > 0 {
+		met = m / n
+	}
+	return h, met, eps
+}
+
+func p(h *hdrhistogram.Histogram, q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e6 }
+
+func write(o Options, rep *Report, name string, rows []Row, extra ...string) error {
+	path, err := ensureDir(o.Out, name)
+	if err != nil {
+		return err
+	}
+	if err := WriteCSV(path, rows, extra...); err != nil {
+		return err
+	}
+	rep.Files = append(rep.Files, path)
+	return nil
+}
+
+func plotTo(o Options, rep *Report, name, title, x, y string, logY bool, s []Series) error {
+	path, err := ensureDir(o.Out, name)
+	if err != nil {
+		return err
+	}
+	if err := LinePlot(path, title, x, y, logY, s); err != nil {
+		return err
+	}
+	rep.Files = append(rep.Files, path)
+	return nil
+}
+
+// ---- E1
+
+func e1(_ context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E1", Title: "Motivating example"}
+	var rows []Row
+	want := map[string]string{"fifo": "2 misses (M2, M4)", "llf": "1 miss (M4)", "cameo": "0 misses"}
+	for _, name := range []string{"fifo", "llf", "cameo"} {
+		pol, _ := priority.PolicyByName(name)
+		out, err := priority.MotivatingExample(pol, nil)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, Row{Experiment: "E1", Scheduler: name, Query: "motivating", Extra: map[string]float64{"misses": float64(len(out.Misses))}})
+		rep.Findings = append(rep.Findings, Finding{Metric: name + " misses", Paper: want[name], Ours: fmt.Sprintf("%d %v, order %v", len(out.Misses), out.Misses, out.Order)})
+	}
+	return rep, write(o, rep, "E1.csv", rows, "misses")
+}
+
+// ---- E4 mix, shared by E4, E5, E7, E8, E10
+
+// mix is the latency-sensitive + bulk-analytics mix on 2 workers: one LS
+// filter query (1,000 events/s, 150 µs each, 50 ms target) and two BA
+// window queries (10,000 events/s each, 70 µs each, 2 s windows, 5 s
+// target): about 0.15 + 1.4 of 2 cores.
+func mix(load float64, bursts bool) []QuerySpec {
+	qs := []QuerySpec{
+		{Name: "ls-alerts", Tenant: "ops", Class: LS, Shape: ShapeFilter, Target: 50 * time.Millisecond, Rate: 1000, Keys: 10,
+			CostPerEvent: 150 * time.Microsecond, Parallelism: 1},
+	}
+	for i := 0; i < 2; i++ {
+		ba := QuerySpec{Name: fmt.Sprintf("ba-%d", i+1), Tenant: fmt.Sprintf("bi-%d", i+1), Class: BA, Shape: ShapeWindow,
+			Target: 5 * time.Second, Rate: 10000 * load, Keys: 1000, Window: 2 * time.Second,
+			CostPerEvent: 70 * time.Microsecond, CostPerResult: 20 * time.Microsecond, Parallelism: 2}
+		if bursts {
+			for at := 5 * time.Second; at < 10*time.Minute; at += 10 * time.Second {
+				ba.Bursts = append(ba.Bursts, query.Burst{At: at + time.Duration(i)*time.Second, For: 2 * time.Second, Factor: 3})
+			}
+		}
+		qs = append(qs, ba)
+	}
+	return qs
+}
+
+func e4(ctx context.Context, o Options) (*Report, error) {
+	return mixExperiment(ctx, o, "E4", "Multi-tenant LS + BA", false,
+		Finding{Metric: "LS p99 fifo/cameo", Paper: "4.6× (multi-tenant, abstract)"},
+		Finding{Metric: "LS p99 protoactor/cameo", Paper: "4.6× vs Orleans default (reading of the abstract)"})
+}
+
+func e5(ctx context.Context, o Options) (*Report, error) {
+	return mixExperiment(ctx, o, "E5", "Transient spikes", true,
+		Finding{Metric: "LS p99 fifo/cameo under spikes", Paper: "21–30× (talk)"},
+		Finding{Metric: "LS p99 protoactor/cameo under spikes", Paper: "21–30× (talk)"})
+}
+
+func mixExperiment(ctx context.Context, o Options, name, title string, bursts bool, fifo, proto Finding) (*Report, error) {
+	rep := &Report{Name: name, Title: title}
+	sc := Scenario{Name: name, Variant: "mix", Duration: pick(o, 3*time.Second, 90*time.Second), Queries: mix(1, bursts), Seed: 1}
+	scheds := []string{"cameo", "fifo", "protoactor", "slots"}
+	runs, rows, err := runAll(ctx, o, name, sc, scheds)
+	if err != nil {
+		return nil, err
+	}
+	var cdf, tl []Series
+	p99 := map[string]float64{}
+	for _, r := range runs {
+		h, met, _ := class(r, LS)
+		s := r.Scenario.Scheduler
+		p99[s] = p(h, 99)
+		cdf = append(cdf, CDF(s, h))
+		rep.Findings = append(rep.Findings, Finding{Metric: "LS p50 / p99 / met, " + s, Ours: fmt.Sprintf("%.2f / %.2f ms / %.1f %%", p(h, 50), p(h, 99), 100*met)})
+		for _, q := range r.Queries {
+			if q.Spec.Class == LS {
+				ser := Series{Name: s}
+				for _, pt := range q.Timeline {
+					ser.X, ser.Y = append(ser.X, pt.T), append(ser.Y, pt.P99Ms)
+				}
+				tl = append(tl, ser)
+			}
+		}
+	}
+	fifo.Ours = fmt.Sprintf("%.1f×", ratio(p99["fifo"], p99["cameo"]))
+	proto.Ours = fmt.Sprintf("%.1f×", ratio(p99["protoactor"], p99["cameo"]))
+	rep.Findings = append(rep.Findings, fifo, proto)
+	if err := write(o, rep, name+".csv", rows); err != nil {
+		return nil, err
+	}
+	if err := plotTo(o, rep, name+"-ls-cdf.png", name+": latency-sensitive results, CDF", "latency (ms)", "share of results", false, cdf); err != nil {
+		return nil, err
+	}
+	return rep, plotTo(o, rep, name+"-ls-timeline.png", name+": latency-sensitive p99 per second", "time (s)", "p99 (ms)", true, tl)
+}
+
+// ---- E2, E3: one multi-stage windowed query
+
+func stages(load float64) QuerySpec {
+	// Two stages of 20 µs per event and 200 µs per window result: at load
+	// 1 the events alone fill 2 cores (50,000 events/s × 40 µs).
+	return QuerySpec{Name: "agg", Tenant: "solo", Class: BA, Shape: ShapeStages, Target: 1500 * time.Millisecond,
+		Rate: 50000 * load, Keys: 200, Window: time.Second, CostPerEvent: 20 * time.Microsecond, CostPerResult: 200 * time.Microsecond, Parallelism: 4}
+}
+
+func e2(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E2", Title: "One windowed multi-stage query"}
+	sc := Scenario{Name: "E2", Variant: "load 0.85", Duration: pick(o, 3*time.Second, 60*time.Second), Queries: []QuerySpec{stages(0.85)}, Seed: 2}
+	runs, rows, err := runAll(ctx, o, "E2", sc, []string{"cameo", "fifo"})
+	if err != nil {
+		return nil, err
+	}
+	var tl []Series
+	p50 := map[string]float64{}
+	for _, r := range runs {
+		q := r.Queries[0]
+		p50[r.Scenario.Scheduler] = p(q.Latency, 50)
+		ser := Series{Name: r.Scenario.Scheduler}
+		for _, pt := range q.Timeline {
+			ser.X, ser.Y = append(ser.X, pt.T), append(ser.Y, pt.P99Ms)
+		}
+		tl = append(tl, ser)
+		rep.Findings = append(rep.Findings, Finding{Metric: "window result p50 / p99, " + r.Scenario.Scheduler, Ours: fmt.Sprintf("%.1f / %.1f ms", p(q.Latency, 50), p(q.Latency, 99))})
+	}
+	rep.Findings = append(rep.Findings, Finding{Metric: "result latency fifo/cameo (p50)", Paper: "2.7–3.2×", Ours: fmt.Sprintf("%.1f×", ratio(p50["fifo"], p50["cameo"]))})
+	if err := write(o, rep, "E2.csv", rows); err != nil {
+		return nil, err
+	}
+	return rep, plotTo(o, rep, "E2-timeline.png", "E2: window results' p99 per second", "time (s)", "p99 (ms)", true, tl)
+}
+
+func e3(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E3", Title: "Single tenant: latency against load"}
+	loads := pick(o, []float64{0.85}, []float64{0.4, 0.6, 0.8, 0.9, 0.95})
+	scheds := []string{"cameo", "fifo", "protoactor", "slots"}
+	series := map[string]*Series{}
+	var rows []Row
+	var at85 = map[string]float64{}
+	for _, l := range loads {
+		sc := Scenario{Name: "E3", Variant: fmt.Sprintf("load %.2f", l), Duration: pick(o, 2500*time.Millisecond, 20*time.Second), Queries: []QuerySpec{stages(l)}, Seed: 3}
+		runs, rs, err := runAll(ctx, o, "E3", sc, scheds)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, rs...)
+		for _, r := range runs {
+			s := r.Scenario.Scheduler
+			if series[s] == nil {
+				series[s] = &Series{Name: s}
+			}
+			v := p(r.Queries[0].Latency, 99)
+			series[s].X, series[s].Y = append(series[s].X, l), append(series[s].Y, v)
+			if l == loads[len(loads)-1] {
+				at85[s] = v
+			}
+		}
+	}
+	top := loads[len(loads)-1]
+	rep.Findings = append(rep.Findings,
+		Finding{Metric: fmt.Sprintf("p99 fifo/cameo at load %.2f", top), Paper: "2.7× (single tenant, abstract)", Ours: fmt.Sprintf("%.1f×", ratio(at85["fifo"], at85["cameo"]))},
+		Finding{Metric: fmt.Sprintf("p99 protoactor/cameo at load %.2f", top), Paper: "2.7×", Ours: fmt.Sprintf("%.1f×", ratio(at85["protoactor"], at85["cameo"]))})
+	var ss []Series
+	for _, s := range scheds {
+		ss = append(ss, *series[s])
+	}
+	if err := write(o, rep, "E3.csv", rows); err != nil {
+		return nil, err
+	}
+	return rep, plotTo(o, rep, "E3-p99-vs-load.png", "E3: window results' p99 against offered load", "offered load (share of 2 cores)", "p99 (ms)", true, ss)
+}
+
+// ---- E6: fair share
+
+func e6(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E6", Title: "Fair share 20/40/40"}
+	gap := pick(o, 1500*time.Millisecond, 30*time.Second)
+	weights := []float64{1, 2, 2}
+	var qs []QuerySpec
+	for i, w := range weights {
+		// Each alone would need 4 cores: demand always exceeds the pool.
+		qs = append(qs, QuerySpec{Name: fmt.Sprintf("flow-%d", i+1), Tenant: fmt.Sprintf("t%d", i+1), Class: BA, Shape: ShapeFilter,
+			Target: time.Second, Rate: 40000, Keys: 10, CostPerEvent: 100 * time.Microsecond, Parallelism: 1,
+			Start: time.Duration(i) * gap, Weight: w})
+	}
+	// Small batches and a small backlog bound, so that what a flow ingests
+	// is what the scheduler lets it process, and stopping drains quickly.
+	sc := Scenario{Name: "E6", Variant: "weights 1:2:2", Duration: 3*gap + pick(o, 3*time.Second, 90*time.Second), Queries: qs, Seed: 6,
+		Engine: []runtime.Option{runtime.WithMaxBatch(32), runtime.WithMaxInFlight(16)}}
+	runs, rows, err := runAll(ctx, o, "E6", sc, []string{"fair"})
+	if err != nil {
+		return nil, err
+	}
+	r := runs[0]
+	var ss []Series
+	total := map[string]float64{}
+	var sum float64
+	for _, q := range r.Queries {
+		s := Series{Name: fmt.Sprintf("%s (weight %g)", q.Spec.Name, q.Spec.Weight)}
+		for _, pt := range q.Timeline {
+			t0 := pt.T
+			// Processed events: every event passes the filter to the sink.
+			s.X, s.Y = append(s.X, t0), append(s.Y, float64(pt.Results))
+			if t0 > 2*gap.Seconds()+1 { // all three running, after a second to settle
+				total[q.Spec.Name] += float64(pt.Results)
+				sum += float64(pt.Results)
+			}
+		}
+		ss = append(ss, s)
+	}
+	var shares []string
+	for _, q := range r.Queries {
+		shares = append(shares, fmt.Sprintf("%.1f %%", 100*total[q.Spec.Name]/sum))
+	}
+	rep.Findings = append(rep.Findings, Finding{Metric: "shares while all three run", Paper: "20 / 40 / 40 % (12 : 24 : 24)", Ours: strings.Join(shares, " / ")})
+	if err := write(o, rep, "E6.csv", rows); err != nil {
+		return nil, err
+	}
+	return rep, plotTo(o, rep, "E6-throughput.png", "E6: events processed per second per dataflow, fair policy, weights 1:2:2", "time (s)", "events per interval", false, ss)
+}
+
+// ---- E7: policies
+
+func e7(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E7", Title: "Policy comparison"}
+	sc := Scenario{Name: "E7", Variant: "mix", Duration: pick(o, 2*time.Second, 60*time.Second), Queries: mix(1, false), Seed: 7}
+	runs, rows, err := runAll(ctx, o, "E7", sc, []string{"cameo", "llf", "edf", "sjf", "fifo"})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		h, met, _ := class(r, LS)
+		_, _, eps := class(r, BA)
+		rep.Findings = append(rep.Findings, Finding{Metric: "LS p99 / met, BA events/s: " + r.Scenario.Scheduler,
+			Ours: fmt.Sprintf("%.2f ms / %.1f %%, %.0f", p(h, 99), 100*met, eps)})
+	}
+	return rep, write(o, rep, "E7.csv", rows)
+}
+
+// ---- E8: profiling error
+
+// noisy wraps a policy and distorts the costs it is told: every hop's C_oM
+// and C_path multiplied by factor, times a random error in [1-spread,
+// 1+spread].
+type noisy struct {
+	priority.Policy
+	factor, spread float64
+	rng            *rand.Rand
+	mu             chan struct{}
+}
+
+func (n *noisy) distort(h priority.Hop) priority.Hop {
+	n.mu <- struct{}{}
+	e := n.factor * (1 + n.spread*(2*n.rng.Float64()-1))
+	<-n.mu
+	h.Cost = int64(float64(h.Cost) * e)
+	h.PathCost = int64(float64(h.PathCost) * e)
+	return h
+}
+
+func (n *noisy) BuildAtSource(now int64, q priority.Query, arrival int64, hop priority.Hop) priority.PriorityContext {
+	return n.Policy.BuildAtSource(now, q, arrival, n.distort(hop))
+}
+
+func (n *noisy) BuildAtOperator(now int64, in priority.PriorityContext, hop priority.Hop) priority.PriorityContext {
+	return n.Policy.BuildAtOperator(now, in, n.distort(hop))
+}
+
+func e8(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E8", Title: "Profiling error"}
+	variants := []struct {
+		name           string
+		factor, spread float64
+	}{{"exact", 1, 0}, {"±50 %", 1, 0.5}, {"×2", 2, 0}, {"zero (cold)", 0, 0}}
+	var rows []Row
+	for _, v := range variants {
+		pol := &noisy{Policy: priority.Cameo{}, factor: v.factor, spread: v.spread, rng: rand.New(rand.NewPCG(8, 8)), mu: make(chan struct{}, 1)}
+		sc := Scenario{Name: "E8", Variant: v.name, Duration: pick(o, 2*time.Second, 45*time.Second), Queries: mix(1, true), Seed: 8,
+			Engine: []runtime.Option{runtime.WithPolicy(pol)}}
+		runs, rs, err := runAll(ctx, o, "E8", sc, []string{"cameo"})
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, rs...)
+		h, met, _ := class(runs[0], LS)
+		rep.Findings = append(rep.Findings, Finding{Metric: "LS p99 / met, costs " + v.name, Ours: fmt.Sprintf("%.2f ms / %.1f %%", p(h, 99), 100*met)})
+	}
+	return rep, write(o, rep, "E8.csv", rows)
+}
+
+// ---- E9: overhead
+
+func e9(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E9", Title: "Overhead"}
+	// (a) Low load: prioritising cannot help, overhead is the only difference.
+	sc := Scenario{Name: "E9", Variant: "low load", Duration: pick(o, 2*time.Second, 30*time.Second), Queries: mix(0.3, false), Seed: 9}
+	runs, rows, err := runAll(ctx, o, "E9", sc, []string{"cameo", "fifo"})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		_, _, eps := class(r, BA)
+		rep.Findings = append(rep.Findings, Finding{Metric: "low load, " + r.Scenario.Scheduler + ": BA events/s, utilisation, overhead/message",
+			Ours: fmt.Sprintf("%.0f, %.1f %%, %.0f ns", eps, 100*r.Utilisation, r.OverheadNs)})
+	}
+	// (b) Cost per message as actors grow: n queries of 2 actors each,
+	// 20,000 messages/s in all, 5 µs of work per message.
+	counts := pick(o, []int{5, 50}, []int{5, 50, 500})
+	ser := map[string]*Series{}
+	for _, n := range counts {
+		var qs []QuerySpec
+		for i := 0; i < n; i++ {
+			qs = append(qs, QuerySpec{Name: fmt.Sprintf("q%d", i), Tenant: fmt.Sprintf("t%d", i%10), Class: LS, Shape: ShapeFilter,
+				Target: 100 * time.Millisecond, Rate: 10000 / float64(n), Keys: 1, CostPerEvent: 5 * time.Microsecond, Parallelism: 1})
+		}
+		sc := Scenario{Name: "E9", Variant: fmt.Sprintf("%d actors", 2*n), Duration: pick(o, 2*time.Second, 20*time.Second), Queries: qs, Seed: 19}
+		runs, rs, err := runAll(ctx, o, "E9", sc, []string{"cameo", "fifo"})
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, rs...)
+		for _, r := range runs {
+			s := r.Scenario.Scheduler
+			if ser[s] == nil {
+				ser[s] = &Series{Name: s}
+			}
+			ser[s].X, ser[s].Y = append(ser[s].X, float64(2*n)), append(ser[s].Y, r.OverheadNs)
+			rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("overhead/message, %d actors, %s", 2*n, s), Ours: fmt.Sprintf("%.0f ns", r.OverheadNs)})
+		}
+	}
+	if err := write(o, rep, "E9.csv", rows); err != nil {
+		return nil, err
+	}
+	return rep, plotTo(o, rep, "E9-overhead.png", "E9: scheduler cost per message (worker busy time outside operators)", "actors", "ns per message", false, []Series{*ser["cameo"], *ser["fifo"]})
+}
+
+// ---- E10: knobs
+
+func e10(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E10", Title: "Scheduler knobs"}
+	var rows []Row
+	type knob struct {
+		name string
+		opts []runtime.Option
+	}
+	knobs := []knob{
+		{"quantum 100ms, batch 1024", nil},
+		{"quantum 1ms", []runtime.Option{runtime.WithTurn(priority.TurnConfig{Quantum: int64(time.Millisecond), YieldAtBoundary: true})}},
+		{"quantum 0 (one message per turn)", []runtime.Option{runtime.WithTurn(priority.TurnConfig{MaxMessages: 1, YieldAtBoundary: true})}},
+		{"batch 64", []runtime.Option{runtime.WithMaxBatch(64)}},
+	}
+	for _, k := range knobs {
+		sc := Scenario{Name: "E10", Variant: k.name, Duration: pick(o, 2*time.Second, 45*time.Second), Queries: mix(1, false), Seed: 10, Engine: k.opts}
+		runs, rs, err := runAll(ctx, o, "E10", sc, []string{"cameo"})
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, rs...)
+		h, met, _ := class(runs[0], LS)
+		rep.Findings = append(rep.Findings, Finding{Metric: k.name + ": LS p99 / met, overhead/message",
+			Ours: fmt.Sprintf("%.2f ms / %.1f %%, %.0f ns", p(h, 99), 100*met, runs[0].OverheadNs)})
+	}
+	return rep, write(o, rep, "E10.csv", rows)
+}
+
+// ---- E11: the simulator at scale
+
+func e11(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Name: "E11", Title: "The simulator at scale"}
+	sizes := pick(o, [][2]int{{10, 100}, {100, 1000}}, [][2]int{{10, 100}, {100, 1000}, {1000, 10000}})
+	var rows []Row
+	ser := map[string]*Series{}
+	cost := map[string]*Series{}
+	for _, sz := range sizes {
+		for _, pol := range []string{"cameo", "llf", "fifo"} {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			res, err := simulate(sz[0], sz[1], pol, pick(o, int64(2e9), int64(5e9)))
+			if err != nil {
+				return nil, err
+			}
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "\r  E11 %-5s %4d workers %5d queries: LS p99 %.1f ms", pol, sz[0], sz[1], res.lsP99)
+			}
+			rows = append(rows, Row{Experiment: "E11", Variant: fmt.Sprintf("%d workers, %d queries", sz[0], sz[1]), Scheduler: pol, Query: "LS", Class: LS,
+				TargetMs: 50, Results: uint64(res.ls), P50Ms: res.lsP50, P99Ms: res.lsP99, MetRatio: res.lsMet,
+				Extra: map[string]float64{"workers": float64(sz[0]), "queries": float64(sz[1]), "messages": float64(res.msgs), "sim_ns_per_message": res.nsPerMsg}})
+			if ser[pol] == nil {
+				ser[pol], cost[pol] = &Series{Name: pol}, &Series{Name: pol}
+			}
+			ser[pol].X, ser[pol].Y = append(ser[pol].X, float64(sz[0])), append(ser[pol].Y, res.lsP99)
+			cost[pol].X, cost[pol].Y = append(cost[pol].X, float64(sz[0])), append(cost[pol].Y, res.nsPerMsg)
+			rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("%d workers / %d queries, %s: LS p99, met; scheduler ns/message", sz[0], sz[1], pol),
+				Ours: fmt.Sprintf("%.1f ms, %.1f %%; %.0f ns", res.lsP99, 100*res.lsMet, res.nsPerMsg)})
+		}
+	}
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "\r%70s\r", "")
+	}
+	if err := write(o, rep, "E11.csv", rows, "workers", "queries", "messages", "sim_ns_per_message"); err != nil {
+		return nil, err
+	}
+	var a, b []Series
+	for _, pol := range []string{"cameo", "llf", "fifo"} {
+		a, b = append(a, *ser[pol]), append(b, *cost[pol])
+	}
+	if err := plotTo(o, rep, "E11-ls-p99.png", "E11: LS p99 as the simulated cluster grows (load 0.9)", "workers (queries = 10 × workers)", "LS p99 (ms)", true, a); err != nil {
+		return nil, err
+	}
+	return rep, plotTo(o, rep, "E11-cost.png", "E11: simulator's scheduling cost per message", "workers", "ns per message", false, b)
+}
+
+type simResult struct {
+	ls                  int
+	lsP50, lsP99, lsMet float64
+	msgs                int
+	nsPerMsg            float64
+}
+
+// simulate runs workers virtual workers over queries queries for horizon
+// ns of virtual time at 90 % load: a tenth of the queries are LS (one
+// stateless actor, 1 ms messages, 50 ms target), the rest BA (a window
+// actor, 2 ms messages, 1 s tumbling windows, 5 s target); Poisson
+// arrivals.
+func simulate(workers, queries int, policy string, horizon int64) (simResult, error) {
+	pol, err := priority.PolicyByName(policy)
+	if err != nil {
+		return simResult{}, err
+	}
+	sim, err := priority.NewSim(priority.SimConfig{Workers: workers, Turn: priority.DefaultTurnConfig()})
+	if err != nil {
+		return simResult{}, err
+	}
+	rng := rand.New(rand.NewPCG(11, uint64(workers)))
+	const lsCost, baCost = int64(1e6), int64(2e6)
+	nLS := max(1, queries/10)
+	// Load 0.9 of workers: LS take 10 % of the work, BA 90 %.
+	capacity := 0.9 * float64(workers) * 1e9 // ns of work per s
+	lsRate := 0.1 * capacity / float64(nLS) / float64(lsCost)
+	baRate := 0.9 * capacity / float64(queries-nLS) / float64(baCost)
+	type arrival struct {
+		at   int64
+		q    int
+		ls   bool
+		name string
+	}
+	var arr []arrival
+	for q := 0; q < queries; q++ {
+		ls := q < nLS
+		rate := baRate
+		if ls {
+			rate = lsRate
+		}
+		for t := int64(rng.ExpFloat64() / rate * 1e9); t < horizon; t += int64(rng.ExpFloat64()/rate*1e9) + 1 {
+			arr = append(arr, arrival{at: t, q: q, ls: ls})
+		}
+	}
+	sort.Slice(arr, func(i, j int) bool { return arr[i].at < arr[j].at })
+	actors := make([]priority.ActorID, queries)
+	rules := make([]priority.FrontierRule, queries)
+	for q := range actors {
+		actors[q] = sim.AddActor(fmt.Sprint("q", q))
+		if q < nLS {
+			rules[q] = priority.Stateless{}
+		} else {
+			rules[q] = priority.NewWindowFrontier(priority.Tumbling(1e9))
+		}
+	}
+	lsLat := hdrhistogram.New(1_000, 3_600_000_000_000, 3)
+	met := 0
+	start := time.Now()
+	for _, a := range arr {
+		q := priority.Query{ID: fmt.Sprint(a.q), Tenant: "t", LatencyTarget: 5e9}
+		c := baCost
+		if a.ls {
+			q.LatencyTarget, c = 50e6, lsCost
+		}
+		fr := rules[a.q].Next(priority.Stamp{Arrival: a.at, Time: a.at, Watermark: priority.NoWatermark})
+		ctx := pol.BuildAtSource(a.at, q, a.at, priority.Hop{Frontier: fr, Cost: c})
+		m := priority.SimMessage{Ctx: ctx, Cost: c}
+		if a.ls {
+			at := a.at
+			m.OnDone = func(_ *priority.Sim, now int64, _ priority.SimResult) {
+				l := now - at
+				_ = lsLat.RecordValue(max(l, 1_000))
+				if l <= 50e6 {
+					met++
+				}
+			}
+		}
+		sim.RunUntil(a.at - 1)
+		sim.Send(a.at, actors[a.q], m)
+	}
+	sim.Run()
+	el := time.Since(start)
+	r := simResult{ls: int(lsLat.TotalCount()), lsP50: p(lsLat, 50), lsP99: p(lsLat, 99), msgs: len(arr)}
+	if r.ls > 0 {
+		r.lsMet = float64(met) / float64(r.ls)
+	}
+	r.nsPerMsg = float64(el.Nanoseconds()) / float64(len(arr))
+	return r, nil
+}
