@@ -175,7 +175,11 @@ func e1(_ context.Context, o Options) (*Report, error) {
 // filter query (1,000 events/s, 150 µs each, 50 ms target) and two BA
 // window queries (10,000 events/s each, 70 µs each, 2 s windows, 5 s
 // target): about 0.15 + 1.4 of 2 cores.
-func mix(load float64, bursts bool) []QuerySpec {
+func mix(load float64, bursts bool) []QuerySpec { return mixSpikes(load, bursts, 10*time.Second, 3) }
+
+// mixSpikes is mix with the BA bursts every `every`, 2 s long, at factor
+// times the rate.
+func mixSpikes(load float64, bursts bool, every time.Duration, factor float64) []QuerySpec {
 	qs := []QuerySpec{
 		{Name: "ls-alerts", Tenant: "ops", Class: LS, Shape: ShapeFilter, Target: 50 * time.Millisecond, Rate: 1000, Keys: 10,
 			CostPerEvent: 150 * time.Microsecond, Parallelism: 1},
@@ -185,8 +189,8 @@ func mix(load float64, bursts bool) []QuerySpec {
 			Target: 5 * time.Second, Rate: 10000 * load, Keys: 1000, Window: 2 * time.Second,
 			CostPerEvent: 70 * time.Microsecond, CostPerResult: 20 * time.Microsecond, Parallelism: 2}
 		if bursts {
-			for at := 5 * time.Second; at < 10*time.Minute; at += 10 * time.Second {
-				ba.Bursts = append(ba.Bursts, query.Burst{At: at + time.Duration(i)*time.Second, For: 2 * time.Second, Factor: 3})
+			for at := 5 * time.Second; at < 10*time.Minute; at += every {
+				ba.Bursts = append(ba.Bursts, query.Burst{At: at + time.Duration(i)*time.Second, For: 2 * time.Second, Factor: factor})
 			}
 		}
 		qs = append(qs, ba)
@@ -200,19 +204,51 @@ func e4(ctx context.Context, o Options) (*Report, error) {
 		Finding{Metric: "LS p99 protoactor/cameo", Paper: "4.6× vs Orleans default (reading of the abstract)"})
 }
 
+// E5 runs two variants: transient spikes (each BA tenant ×4 for 2 s every
+// 20 s over a base of 0.6: the pool is overloaded during a spike and
+// recovers between them), and sustained overload (×3 for 2 s every 10 s
+// over the full E4 mix: on average more work arrives than the pool does).
 func e5(ctx context.Context, o Options) (*Report, error) {
-	return mixExperiment(ctx, o, "E5", "Transient spikes", true,
-		Finding{Metric: "LS p99 fifo/cameo under spikes", Paper: "21–30× (talk)"},
-		Finding{Metric: "LS p99 protoactor/cameo under spikes", Paper: "21–30× (talk)"})
+	rep := &Report{Name: "E5", Title: "Transient spikes"}
+	var rows []Row
+	for _, v := range []struct {
+		name    string
+		queries []QuerySpec
+	}{
+		{"spikes", mixSpikes(0.6, true, 20*time.Second, 4)},
+		{"overload", mixSpikes(1, true, 10*time.Second, 3)},
+	} {
+		r, rs, err := mixRuns(ctx, o, "E5", v.name, v.queries, pick(o, 3*time.Second, 60*time.Second),
+			Finding{Metric: "LS p99 fifo/cameo, " + v.name, Paper: "21–30× (talk, spikes)"},
+			Finding{Metric: "LS p99 protoactor/cameo, " + v.name, Paper: "21–30× (talk, spikes)"})
+		if err != nil {
+			return nil, err
+		}
+		rep.Findings = append(rep.Findings, r.Findings...)
+		rep.Files = append(rep.Files, r.Files...)
+		rows = append(rows, rs...)
+	}
+	return rep, write(o, rep, "E5.csv", rows)
 }
 
 func mixExperiment(ctx context.Context, o Options, name, title string, bursts bool, fifo, proto Finding) (*Report, error) {
-	rep := &Report{Name: name, Title: title}
-	sc := Scenario{Name: name, Variant: "mix", Duration: pick(o, 3*time.Second, 90*time.Second), Queries: mix(1, bursts), Seed: 1}
+	rep, rows, err := mixRuns(ctx, o, name, "mix", mix(1, bursts), pick(o, 3*time.Second, 90*time.Second), fifo, proto)
+	if err != nil {
+		return nil, err
+	}
+	rep.Title = title
+	return rep, write(o, rep, name+".csv", rows)
+}
+
+// mixRuns runs an LS + BA mix under cameo, fifo, protoactor and slots, and
+// plots the LS latency CDF and p99 timeline.
+func mixRuns(ctx context.Context, o Options, name, variant string, queries []QuerySpec, d time.Duration, fifo, proto Finding) (*Report, []Row, error) {
+	rep := &Report{Name: name}
+	sc := Scenario{Name: name, Variant: variant, Duration: d, Queries: queries, Seed: 1}
 	scheds := []string{"cameo", "fifo", "protoactor", "slots"}
 	runs, rows, err := runAll(ctx, o, name, sc, scheds)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cdf, tl []Series
 	p99 := map[string]float64{}
@@ -221,7 +257,7 @@ func mixExperiment(ctx context.Context, o Options, name, title string, bursts bo
 		s := r.Scenario.Scheduler
 		p99[s] = p(h, 99)
 		cdf = append(cdf, CDF(s, h))
-		rep.Findings = append(rep.Findings, Finding{Metric: "LS p50 / p99 / met, " + s, Ours: fmt.Sprintf("%.2f / %.2f ms / %.1f %%", p(h, 50), p(h, 99), 100*met)})
+		rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("LS p50 / p99 / met, %s, %s", variant, s), Ours: fmt.Sprintf("%.2f / %.2f ms / %.1f %%", p(h, 50), p(h, 99), 100*met)})
 		for _, q := range r.Queries {
 			if q.Spec.Class == LS {
 				ser := Series{Name: s}
@@ -235,13 +271,14 @@ func mixExperiment(ctx context.Context, o Options, name, title string, bursts bo
 	fifo.Ours = fmt.Sprintf("%.1f×", ratio(p99["fifo"], p99["cameo"]))
 	proto.Ours = fmt.Sprintf("%.1f×", ratio(p99["protoactor"], p99["cameo"]))
 	rep.Findings = append(rep.Findings, fifo, proto)
-	if err := write(o, rep, name+".csv", rows); err != nil {
-		return nil, err
+	base := name
+	if variant != "mix" {
+		base = name + "-" + variant
 	}
-	if err := plotTo(o, rep, name+"-ls-cdf.png", name+": latency-sensitive results, CDF", "latency (ms)", "share of results", false, cdf); err != nil {
-		return nil, err
+	if err := plotTo(o, rep, base+"-ls-cdf.png", base+": latency-sensitive results, CDF", "latency (ms)", "share of results", false, cdf); err != nil {
+		return nil, nil, err
 	}
-	return rep, plotTo(o, rep, name+"-ls-timeline.png", name+": latency-sensitive p99 per second", "time (s)", "p99 (ms)", true, tl)
+	return rep, rows, plotTo(o, rep, base+"-ls-timeline.png", base+": latency-sensitive p99 per second", "time (s)", "p99 (ms)", true, tl)
 }
 
 // ---- E2, E3: one multi-stage windowed query
@@ -424,7 +461,7 @@ func e8(ctx context.Context, o Options) (*Report, error) {
 	var rows []Row
 	for _, v := range variants {
 		pol := &noisy{Policy: priority.Cameo{}, factor: v.factor, spread: v.spread, rng: rand.New(rand.NewPCG(8, 8)), mu: make(chan struct{}, 1)}
-		sc := Scenario{Name: "E8", Variant: v.name, Duration: pick(o, 2*time.Second, 45*time.Second), Queries: mix(1, true), Seed: 8,
+		sc := Scenario{Name: "E8", Variant: v.name, Duration: pick(o, 2*time.Second, 45*time.Second), Queries: mix(1, false), Seed: 8,
 			Engine: []runtime.Option{runtime.WithPolicy(pol)}}
 		runs, rs, err := runAll(ctx, o, "E8", sc, []string{"cameo"})
 		if err != nil {
