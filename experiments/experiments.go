@@ -535,8 +535,13 @@ func e10(ctx context.Context, o Options) (*Report, error) {
 		{"quantum 0 (one message per turn)", []runtime.Option{runtime.WithTurn(priority.TurnConfig{MaxMessages: 1, YieldAtBoundary: true})}},
 		{"batch 64", []runtime.Option{runtime.WithMaxBatch(64)}},
 	}
+	// The E4 mix with Poisson arrivals: knobs matter where work clumps.
+	queries := mix(1, false)
+	for i := range queries {
+		queries[i].Poisson = true
+	}
 	for _, k := range knobs {
-		sc := Scenario{Name: "E10", Variant: k.name, Duration: pick(o, 2*time.Second, 45*time.Second), Queries: mix(1, false), Seed: 10, Engine: k.opts}
+		sc := Scenario{Name: "E10", Variant: k.name, Duration: pick(o, 2*time.Second, 45*time.Second), Queries: queries, Seed: 10, Engine: k.opts}
 		runs, rs, err := runAll(ctx, o, "E10", sc, []string{"cameo"})
 		if err != nil {
 			return nil, err

@@ -32,6 +32,7 @@ type QuerySpec struct {
 	Shape               string
 	Target              time.Duration
 	Rate                float64       // events per second
+	Poisson             bool          // exponential gaps instead of evenly spaced events
 	Bursts              []query.Burst // on the source's rate
 	Keys                int
 	Window, Slide       time.Duration // ShapeWindow, ShapeStages
@@ -49,7 +50,11 @@ func (q QuerySpec) Build(seed uint64, sink func([]query.Event) error) (*query.Sp
 	if q.Weight > 0 {
 		b.Weight(q.Weight)
 	}
-	b.Generator("in", query.Generator{Rate: q.Rate, Seed: seed, Bursts: q.Bursts,
+	arrivals := "steady"
+	if q.Poisson {
+		arrivals = "poisson"
+	}
+	b.Generator("in", query.Generator{Rate: q.Rate, Arrivals: arrivals, Seed: seed, Bursts: q.Bursts,
 		Keys:   query.Keys{Count: max(1, q.Keys)},
 		Fields: []query.Field{{Name: "v", Uniform: []float64{0, 100}}}})
 	work := func(label string, cost time.Duration) {

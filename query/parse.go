@@ -340,6 +340,7 @@ func (p *parser) generator(n *yaml.Node, field string) *Generator {
 	p.fields(n, field, map[string]func(*yaml.Node, string){
 		"rate":     func(v *yaml.Node, f string) { sawRate = true; g.Rate = p.number(v, f) },
 		"duration": func(v *yaml.Node, f string) { g.Duration = p.duration(v, f) },
+		"arrivals": func(v *yaml.Node, f string) { g.Arrivals = p.str(v, f) },
 		"seed": func(v *yaml.Node, f string) {
 			if x := p.integer(v, f); x < 0 {
 				p.errorf(v, f, "must be >= 0, got %d", x)

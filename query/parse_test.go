@@ -153,3 +153,22 @@ func TestJSONSpecHasLines(t *testing.T) {
 		t.Errorf("JSON error without its line: %v", err)
 	}
 }
+
+func TestGeneratorArrivals(t *testing.T) {
+	src := `
+name: a
+tenant: t
+latency_target: 1s
+sources: [{name: s, generator: {rate: 10, arrivals: bursty}}]
+pipeline: []
+sink: {discard: {}}
+`
+	_, err := Parse("a.yaml", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), `a.yaml:5:`) || !strings.Contains(err.Error(), `sources[0].generator.arrivals: "bursty": want steady or poisson`) {
+		t.Fatalf("err %v", err)
+	}
+	s, err := Parse("a.yaml", []byte(strings.Replace(src, "bursty", "poisson", 1)))
+	if err != nil || s.Sources[0].Generator.Arrivals != "poisson" {
+		t.Fatalf("%v %+v", err, s)
+	}
+}

@@ -43,6 +43,7 @@ type SourceFunc func(ctx context.Context, emit func(Event) error) error
 // Generator is the synthetic source: deterministic for a seed.
 type Generator struct {
 	Rate     float64       // events per second, > 0
+	Arrivals string        // "steady" (default: evenly spaced) or "poisson" (exponential gaps)
 	Duration time.Duration // how long it emits; 0 means until cancelled
 	Seed     uint64
 	Keys     Keys

@@ -191,6 +191,11 @@ func (p *parser) validateGenerator(g *Generator, pos Pos, f string) schema {
 	if g.Duration < 0 {
 		p.fail(pos, f+".duration", "must be >= 0, got %v", g.Duration)
 	}
+	switch g.Arrivals {
+	case "", "steady", "poisson":
+	default:
+		p.fail(pos, f+".arrivals", "%q: want steady or poisson", g.Arrivals)
+	}
 	if g.Keys.Count < 1 {
 		p.fail(pos, f+".keys.count", "must be >= 1, got %d", g.Keys.Count)
 	}

@@ -101,7 +101,11 @@ func (g *Generator) Until(now int64, max int, out []query.Event) []query.Event {
 		}
 		out = append(out, g.event(at))
 		g.emitted++
-		g.next += 1e9 / g.rateAt(time.Duration(at-g.start))
+		gap := 1e9 / g.rateAt(time.Duration(at-g.start))
+		if g.spec.Arrivals == "poisson" {
+			gap *= g.rng.ExpFloat64()
+		}
+		g.next += gap
 	}
 	return out
 }

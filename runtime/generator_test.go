@@ -118,3 +118,33 @@ func TestGeneratorCountAtWallClockStart(t *testing.T) {
 		t.Fatalf("emitted %d events in 2 s at 20,000/s, want 40,000", n)
 	}
 }
+
+// Poisson arrivals: the same mean rate, exponential gaps (their standard
+// deviation equals their mean), deterministic for a seed.
+func TestGeneratorPoisson(t *testing.T) {
+	spec := &query.Generator{Rate: 10000, Arrivals: "poisson", Duration: 10 * time.Second, Seed: 3, Keys: query.Keys{Count: 1, Distribution: "uniform"}}
+	g, err := NewGenerator(spec, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := g.Until(math.MaxInt64, 0, nil)
+	if n := len(evs); n < 99000 || n > 101000 {
+		t.Fatalf("%d events in 10 s at 10,000/s", n)
+	}
+	var sum, sq float64
+	for i := 1; i < len(evs); i++ {
+		d := float64(evs[i].Arrival - evs[i-1].Arrival)
+		sum += d
+		sq += d * d
+	}
+	n := float64(len(evs) - 1)
+	mean := sum / n
+	sd := math.Sqrt(sq/n - mean*mean)
+	if math.Abs(sd/mean-1) > 0.05 {
+		t.Fatalf("gap mean %.0f ns, sd %.0f ns: not exponential", mean, sd)
+	}
+	g2, _ := NewGenerator(spec, 0)
+	if again := g2.Until(math.MaxInt64, 0, nil); len(again) != len(evs) || again[500].Arrival != evs[500].Arrival {
+		t.Fatal("not deterministic for a seed")
+	}
+}
