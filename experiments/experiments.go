@@ -335,8 +335,11 @@ func e3(ctx context.Context, o Options) (*Report, error) {
 			if series[s] == nil {
 				series[s] = &Series{Name: s}
 			}
-			v := p(r.Queries[0].Latency, 99)
+			h := r.Queries[0].Latency
+			v := p(h, 99)
 			series[s].X, series[s].Y = append(series[s].X, l), append(series[s].Y, v)
+			rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("load %.2f, %s: p50 / p99 / met, utilisation", l, s),
+				Ours: fmt.Sprintf("%.1f / %.1f ms / %.1f %%, %.0f %%", p(h, 50), v, 100*r.Queries[0].Stats.MetRatio, 100*r.Utilisation)})
 			if l == loads[len(loads)-1] {
 				at85[s] = v
 			}
