@@ -338,8 +338,12 @@ func e3(ctx context.Context, o Options) (*Report, error) {
 			h := r.Queries[0].Latency
 			v := p(h, 99)
 			series[s].X, series[s].Y = append(series[s].X, l), append(series[s].Y, v)
+			util := "not measured (no worker pool)"
+			if s != "protoactor" {
+				util = fmt.Sprintf("%.0f %%", 100*r.Utilisation)
+			}
 			rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("load %.2f, %s: p50 / p99 / met, utilisation", l, s),
-				Ours: fmt.Sprintf("%.1f / %.1f ms / %.1f %%, %.0f %%", p(h, 50), v, 100*r.Queries[0].Stats.MetRatio, 100*r.Utilisation)})
+				Ours: fmt.Sprintf("%.1f / %.1f ms / %.1f %%, %s", p(h, 50), v, 100*r.Queries[0].Stats.MetRatio, util)})
 			if l == loads[len(loads)-1] {
 				at85[s] = v
 			}
