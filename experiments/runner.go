@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +106,12 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*RunResult, erro
 	if sc.Sample == 0 {
 		sc.Sample = time.Second
 	}
-	opts := append([]runtime.Option{runtime.WithWorkers(sc.Workers), runtime.WithScheduler(sc.Scheduler)}, sc.Engine...)
+	// "NAME+lookahead" is scheduler NAME with runtime.WithLookahead.
+	sched, lookahead := strings.CutSuffix(sc.Scheduler, "+lookahead")
+	opts := append([]runtime.Option{runtime.WithWorkers(sc.Workers), runtime.WithScheduler(sched)}, sc.Engine...)
+	if lookahead {
+		opts = append(opts, runtime.WithLookahead())
+	}
 	eng, err := runtime.New(opts...)
 	if err != nil {
 		return nil, err

@@ -50,6 +50,12 @@
 // shared by both sides of a join instance) and the receiver's published
 // costs.
 //
+// Beyond the paper, Config.Lookahead (off by default) gives messages bound
+// for a stateless step upstream of a window that window's frontier rule:
+// the output such a message contributes to is the window's result, due at
+// the window's end, so work for the next window no longer competes with the
+// path that closes the current one (E3 in experiments/README.md measures it).
+//
 // # Costs: the reply path in one process
 //
 // Every instance times each message it runs, keeps a CostProfile (mean of

@@ -55,6 +55,10 @@ type Config struct {
 	Stdout io.Writer
 	// Stdin is what jsonl sources with stdin: true read. Default os.Stdin.
 	Stdin io.Reader
+	// Lookahead gives messages bound for a stateless step upstream of a
+	// window the frontier of that window (the result they contribute to),
+	// instead of their own arrival. Beyond the paper; off by default.
+	Lookahead bool
 	// Policy, when set, stamps contexts instead of the scheduler's own
 	// policy: a user-defined policy (DESIGN §1). Only the deadline
 	// schedulers (cameo, llf, edf, sjf, fair) order work by it.
@@ -96,6 +100,9 @@ func WithUnpacedSources() Option { return func(c *Config) { c.Unpaced = true } }
 
 // WithStdout sets Config.Stdout.
 func WithStdout(w io.Writer) Option { return func(c *Config) { c.Stdout = w } }
+
+// WithLookahead sets Config.Lookahead.
+func WithLookahead() Option { return func(c *Config) { c.Lookahead = true } }
 
 // WithPolicy sets Config.Policy.
 func WithPolicy(p priority.Policy) Option { return func(c *Config) { c.Policy = p } }

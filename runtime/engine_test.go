@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 )
 
@@ -453,5 +454,37 @@ sink: {discard: {}}
 	}
 	if q.State() != StateRunning {
 		t.Fatalf("state %s: windows should fire while the sources are open", q.State())
+	}
+}
+
+// With Lookahead, messages bound for a stateless step upstream of a window
+// take that window's frontier (its end) instead of their own arrival.
+func TestLookaheadGivesUpstreamTheWindowFrontier(t *testing.T) {
+	for _, lookahead := range []bool{false, true} {
+		var opts []Option
+		if lookahead {
+			opts = append(opts, WithLookahead())
+		}
+		e := newEngine(t, opts...)
+		q, err := e.Submit(context.Background(), mustParse(t, endless)) // key_by → 1 h window
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := int64(90 * time.Minute)
+		fr := q.ruleFor(q.stages[0], q.stages[0].insts[0], 0).Next(priority.Stamp{Arrival: at, Time: at, Watermark: priority.NoWatermark})
+		want := at // its own arrival
+		if lookahead {
+			want = int64(2 * time.Hour) // the end of the window holding it
+		}
+		if fr.Time != want {
+			t.Errorf("lookahead %v: frontier %v, want %v", lookahead, time.Duration(fr.Time), time.Duration(want))
+		}
+		// The window's own rule and the sink's are unchanged.
+		if fr := q.ruleFor(q.stages[2], q.stages[2].insts[0], 0).Next(priority.Stamp{Arrival: at, Time: at}); fr.Time != at {
+			t.Errorf("lookahead %v: the sink's frontier %v, want the result's arrival", lookahead, time.Duration(fr.Time))
+		}
+		if err := e.Cancel(waitCtx(t), q.ID()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

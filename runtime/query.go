@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -472,6 +473,20 @@ func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule 
 	case "join":
 		j := st.joins[x.idx]
 		return joinRule{j: j, side: j.rule.Side(side)}
+	}
+	if q.eng.cfg.Lookahead {
+		// A stateless step upstream of a window feeds that window's result:
+		// its messages take the window's frontier.
+		for i := slices.Index(q.stages, st) + 1; i < len(q.stages); i++ {
+			if w := q.stages[i]; w.kind == "window" {
+				if q.et != nil {
+					return priority.NewEventTimeFrontier(*w.window, q.ooo(), q.lateness())
+				}
+				return priority.NewWindowFrontier(*w.window)
+			} else if w.kind == "join" {
+				break
+			}
+		}
 	}
 	return priority.Stateless{}
 }
