@@ -44,9 +44,3 @@ func doCalibrate() {
 	}
 	itersPerNs = float64(n) / float64(best.Nanoseconds())
 }
-
-// SpinRate returns the calibrated loop iterations per ns.
-func SpinRate() float64 {
-	calibrate.Do(doCalibrate)
-	return itersPerNs
-}

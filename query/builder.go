@@ -1,9 +1,6 @@
 package query
 
-import (
-	"fmt"
-	"time"
-)
+import "time"
 
 // Builder builds a query in Go: the same logical plan a YAML spec gives,
 // checked by the same validation, plus user functions for sources,
@@ -208,19 +205,3 @@ func UserAggregate(name string, newAcc func() Accumulator) Aggregate {
 
 // As names an expression, for Map.
 func As(name, expr string) NamedExpr { return NamedExpr{Name: name, Expr: expr} }
-
-// String prints a step as a spec would write it.
-func (o Operator) String() string {
-	switch o.Kind() {
-	case "filter":
-		return fmt.Sprintf("filter: %q", o.Filter)
-	case "key_by":
-		if o.KeyFunc != nil {
-			return "key_by: (func)"
-		}
-		return fmt.Sprintf("key_by: %q", o.KeyBy)
-	case "process":
-		return "process: " + o.Label
-	}
-	return o.Kind()
-}
