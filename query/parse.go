@@ -35,7 +35,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, Errors{{File: file, Msg: "empty spec: want a mapping with name, latency_target, sources, pipeline and sink"}}
 	}
-	s := &Spec{File: file}
+	s := &Spec{File: file, Text: data}
 	p.spec(doc.Content[0], s)
 	parsed := len(p.errs)
 	p.validate(s)
@@ -474,6 +474,24 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 			op.Window = w
 		}),
 		"aggregate": func(v *yaml.Node, f string) { aggNode, aggField = v, f },
+		"node": func(v *yaml.Node, f string) {
+			if len(op.Nodes) > 0 {
+				p.errorf(v, f, "node and nodes both given: use one")
+			}
+			op.Nodes, op.NodesPos = []string{p.str(v, f)}, pos(v)
+		},
+		"nodes": func(v *yaml.Node, f string) {
+			if len(op.Nodes) > 0 {
+				p.errorf(v, f, "node and nodes both given: use one")
+			}
+			op.NodesPos = pos(v)
+			for i, it := range p.list(v, f) {
+				op.Nodes = append(op.Nodes, p.str(it, fmt.Sprintf("%s[%d]", f, i)))
+			}
+			if len(op.Nodes) == 0 {
+				p.errorf(v, f, "empty: name at least one node, or leave placement out")
+			}
+		},
 		"join": kind(func(v *yaml.Node, f string) {
 			j := &Join{}
 			p.fields(v, f, map[string]func(*yaml.Node, string){

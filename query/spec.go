@@ -10,7 +10,10 @@ import (
 // Spec is a query as a user writes it (YAML or JSON). Parse fills it and
 // validates it; Pos records where each field was written, for errors.
 type Spec struct {
-	File          string
+	File string
+	// Text is the spec as it was parsed (nil for a Builder's spec). A
+	// cluster ships it to the nodes that run parts of the query.
+	Text          []byte
 	Name          string
 	Tenant        string
 	LatencyTarget time.Duration
@@ -144,6 +147,11 @@ type Operator struct {
 	KeyFunc func(Event) string
 	// Label names a user step in errors and statistics.
 	Label string
+	// Nodes places the step's instances on the named nodes of a cluster
+	// (spec keys node: or nodes:): instance i runs on Nodes[i mod
+	// len(Nodes)]. Empty: the runtime spreads them over the nodes it knows.
+	Nodes    []string
+	NodesPos Pos
 
 	// Programs are the operator's expressions, compiled once by Parse:
 	// filter and key_by one; map one per output field; window one per

@@ -143,3 +143,10 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	}
 	return string(data), err
 }
+
+// Cluster returns the node's view of its cluster (GET /v1/cluster).
+func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
+	var ci ClusterInfo
+	err := c.do(ctx, http.MethodGet, "/v1/cluster", nil, &ci)
+	return ci, err
+}

@@ -63,6 +63,9 @@ type Config struct {
 	// policy: a user-defined policy (DESIGN §1). Only the deadline
 	// schedulers (cameo, llf, edf, sjf, fair) order work by it.
 	Policy priority.Policy
+	// Cluster, when set, makes the engine one node of a cluster (see
+	// ClusterConfig); nil: a single process.
+	Cluster *ClusterConfig
 }
 
 // Option sets a field of Config.
@@ -141,6 +144,9 @@ func (c *Config) fill() {
 	if c.Stdin == nil {
 		c.Stdin = os.Stdin
 	}
+	if c.Cluster != nil {
+		c.Cluster.fill()
+	}
 }
 
 func (c *Config) validate() error {
@@ -163,6 +169,9 @@ func (c *Config) validate() error {
 	if c.SourceTick <= 0 || c.SourceTick > time.Second {
 		errs = append(errs, fmt.Errorf("source tick %v: want > 0 and <= 1s", c.SourceTick))
 	}
+	if c.Cluster != nil {
+		errs = append(errs, c.Cluster.validate()...)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
@@ -174,10 +183,13 @@ func (c *Config) validate() error {
 // tenant) and owns their sources, sinks and metrics. Safe for concurrent
 // use.
 type Engine struct {
-	cfg      Config
-	sys      *actor.ActorSystem
-	sched    *actors.Scheduler
-	shutdown sync.Once
+	cfg         Config
+	sys         *actor.ActorSystem
+	sched       *actors.Scheduler
+	cluster     *cluster // nil: a single process
+	idPrefix    string   // a node's name and '.', so query ids are unique in a cluster
+	shutdown    sync.Once
+	clusterDown sync.Once
 
 	mu struct {
 		sync.Mutex
@@ -207,7 +219,23 @@ func New(opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched}
 	e.mu.queries = map[string]*Query{}
+	if cfg.Cluster != nil {
+		if e.cluster, err = startCluster(e, *cfg.Cluster); err != nil {
+			e.shutdown.Do(e.sys.Shutdown)
+			return nil, err
+		}
+		e.idPrefix = cfg.Cluster.Name + "."
+	}
 	return e, nil
+}
+
+// Cluster returns the node's view of its cluster; false when the engine
+// is not a node of one.
+func (e *Engine) Cluster() (ClusterInfo, bool) {
+	if e.cluster == nil {
+		return ClusterInfo{}, false
+	}
+	return e.cluster.info(), true
 }
 
 // Config returns the engine's configuration with defaults filled in.
@@ -237,12 +265,33 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 		return nil, ErrStopped
 	}
 	e.mu.seq++
-	id := "q" + strconv.Itoa(e.mu.seq)
+	id := e.idPrefix + "q" + strconv.Itoa(e.mu.seq)
 	e.mu.Unlock()
 
-	q, err := e.build(id, spec)
+	var pl *placement
+	if e.cluster != nil {
+		var err error
+		if pl, err = e.cluster.place(spec); err != nil {
+			return nil, err
+		}
+	}
+	q, err := e.build(id, spec, pl)
 	if err != nil {
 		return nil, err
+	}
+	if pl != nil {
+		// Register first: the peers' replies and heartbeats look it up.
+		e.mu.Lock()
+		e.mu.queries[id] = q
+		e.mu.Unlock()
+		if err := e.cluster.deploy(q); err != nil {
+			q.quiet.Store(true)
+			q.abort(err)
+			e.mu.Lock()
+			delete(e.mu.queries, id)
+			e.mu.Unlock()
+			return nil, err
+		}
 	}
 	e.mu.Lock()
 	if e.mu.stopped {
@@ -379,6 +428,35 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if err := e.sched.Stop(sctx); err != nil && !errors.Is(err, actors.ErrAbandoned) {
 		errs = append(errs, err)
 	}
+	if e.cluster != nil {
+		e.clusterDown.Do(e.cluster.shutdown)
+	}
 	e.shutdown.Do(e.sys.Shutdown) // it closes a channel: once only
 	return errors.Join(errs...)
+}
+
+// submitPart runs this node's part of a query a peer coordinates: the
+// instances placed here, fed and drained by the coordinator's sources.
+func (e *Engine) submitPart(id string, spec *query.Spec, pl *placement) error {
+	e.mu.Lock()
+	if e.mu.stopped {
+		e.mu.Unlock()
+		return ErrStopped
+	}
+	if _, dup := e.mu.queries[id]; dup {
+		e.mu.Unlock()
+		return fmt.Errorf("query id %s is already known here", id)
+	}
+	e.mu.Unlock()
+	q, err := e.build(id, spec, pl)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.mu.queries[id] = q
+	e.mu.Unlock()
+	e.cfg.Metrics.Add(q.metrics)
+	q.started = time.Now()
+	e.cfg.Logger.Info("query part started", "id", id, "name", spec.Name, "coordinator", pl.coordinator)
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 )
@@ -42,14 +43,24 @@ type instance struct {
 	advanced int64 // the watermark windows were last advanced to
 	scratch  []query.Event
 	ended    bool
+
+	// In a cluster: the node it runs on, and whether that is another
+	// node (then this instance only stands for it: its pid is remote, its
+	// reply is what the last EdgeReply carried).
+	node      string
+	elsewhere bool
 }
 
 var _ actor.Actor = (*instance)(nil)
 
 var zeroReply = &priority.Reply{}
 
-func (q *Query) newInstance(st *stage, si, idx int) (*instance, error) {
-	x := &instance{q: q, st: st, idx: idx, id: fmt.Sprintf("%s/%d/%d", q.id, si, idx), profile: priority.NewCostProfile(costWindow, 0), advanced: query.NoWatermark}
+func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, error) {
+	x := &instance{q: q, st: st, idx: idx, id: fmt.Sprintf("%s/%d/%d", q.id, si, idx), profile: priority.NewCostProfile(costWindow, 0), advanced: query.NoWatermark, node: node}
+	if q.pl != nil && node != q.eng.cluster.cfg.Name {
+		x.elsewhere = true
+		return x, nil
+	}
 	n := st.inputs + len(st.extra)
 	x.in = newInputs(n)
 	var err error
@@ -96,12 +107,50 @@ func (x *instance) published() priority.Reply {
 
 // Receive implements actor.Actor.
 func (x *instance) Receive(c actor.Context) {
-	b, ok := c.Message().(*batch)
-	if !ok {
+	q := x.q
+	var b *batch
+	switch m := c.Message().(type) {
+	case *batch:
+		b = m
+		defer q.release()
+	case *actorspb.Envelope:
+		x.receiveRemote(m)
+		return
+	case *actor.MessageEnvelope:
+		if env, ok := m.Message.(*actorspb.Envelope); ok {
+			x.receiveRemote(env)
+		}
+		return
+	default:
 		return // lifecycle messages
 	}
+	x.run(b, false)
+}
+
+// receiveRemote runs an envelope from another node and replies to it.
+func (x *instance) receiveRemote(env *actorspb.Envelope) {
 	q := x.q
-	defer q.release()
+	c := q.eng.cluster
+	started := q.clock.Now()
+	if c == nil || q.pl == nil || env.GetReceiver() != x.id {
+		if c != nil {
+			c.badEnv.Add(1)
+		}
+		return
+	}
+	b, err := batchOf(env)
+	if err != nil {
+		q.fail("%s: an envelope from %s on node %s: %v", x.st.label, env.GetSender(), env.GetSenderNode(), err)
+	} else {
+		x.run(b, true)
+	}
+	c.reply(x, env, x.published(), started)
+}
+
+// run processes one message; remote ones have their queueing measured by
+// the reply instead.
+func (x *instance) run(b *batch, remote bool) {
+	q := x.q
 	if x.ended || q.failed.Load() {
 		return
 	}
@@ -111,7 +160,10 @@ func (x *instance) Receive(c actor.Context) {
 		}
 	}()
 	start := q.clock.Now()
-	queueing := max(0, start-b.sent)
+	var queueing int64
+	if !remote {
+		queueing = max(0, start-b.sent)
+	}
 	var emitted int
 	if x.st.kind == "sink" {
 		emitted = x.sinkMessage(b, start)
@@ -121,7 +173,9 @@ func (x *instance) Receive(c actor.Context) {
 	end := q.clock.Now()
 	cost := max(0, end-start)
 	x.profile.Observe(cost)
-	x.queueing += (queueing - x.queueing) / 8
+	if !remote {
+		x.queueing += (queueing - x.queueing) / 8
+	}
 	rep := q.policy.PrepareReply(end, b.ctx, priority.Reply{From: x.id, Cost: x.profile.Mean(), PathCost: x.paths.Max(), Queueing: x.queueing})
 	x.reply.Store(&rep)
 	x.st.metrics.Observe(len(b.events), emitted, queueing, cost)

@@ -188,6 +188,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/queries/{id}", n.auth(n.get))
 	mux.HandleFunc("DELETE /v1/queries/{id}", n.auth(n.cancel))
 	mux.HandleFunc("GET /v1/tenants", n.auth(n.tenants))
+	mux.HandleFunc("GET /v1/cluster", n.auth(n.clusterInfo))
 	mux.Handle("GET /metrics", n.auth(promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -206,7 +207,7 @@ func (n *Node) Handler() http.Handler {
 		mux.HandleFunc("GET /debug/pprof/symbol", n.auth(pprof.Symbol))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (the API: /v1/queries, /v1/tenants, /metrics, /healthz, /readyz)", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (the API: /v1/queries, /v1/tenants, /v1/cluster, /metrics, /healthz, /readyz)", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -334,11 +335,7 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		ps := make([]Problem, len(es))
-		for i, e := range es {
-			ps[i] = Problem{Line: e.Pos.Line, Column: e.Pos.Column, Field: e.Field, Message: e.Msg}
-		}
-		writeError(w, http.StatusBadRequest, "invalid query spec", ps...)
+		writeError(w, http.StatusBadRequest, "invalid query spec", problems(es)...)
 		return
 	}
 	if ps := n.nodeRules(spec); len(ps) > 0 {
@@ -354,9 +351,16 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	q, err := n.eng.Submit(r.Context(), spec)
+	var es query.Errors
 	switch {
 	case errors.Is(err, ErrStopped):
 		writeError(w, http.StatusServiceUnavailable, "the node is shutting down")
+		return
+	case errors.As(err, &es):
+		writeError(w, http.StatusBadRequest, "the query cannot be placed", problems(es)...)
+		return
+	case errors.Is(err, ErrCluster):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -430,3 +434,25 @@ func (n *Node) cancel(w http.ResponseWriter, r *http.Request) {
 func (n *Node) tenants(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, n.eng.Metrics().Tenants())
 }
+
+func problems(es query.Errors) []Problem {
+	ps := make([]Problem, len(es))
+	for i, e := range es {
+		ps[i] = Problem{Line: e.Pos.Line, Column: e.Pos.Column, Field: e.Field, Message: e.Msg}
+	}
+	return ps
+}
+
+// clusterInfo is GET /v1/cluster: the node's peers, whether they are up,
+// their measured clock offsets and round trips.
+func (n *Node) clusterInfo(w http.ResponseWriter, _ *http.Request) {
+	ci, ok := n.eng.Cluster()
+	if !ok {
+		writeError(w, http.StatusNotFound, "this node is not in a cluster (cameo serve --name and --peer make one)")
+		return
+	}
+	writeJSON(w, http.StatusOK, ci)
+}
+
+// Loopback reports whether host is a loopback name or address.
+func Loopback(host string) bool { return loopback(host) }

@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 )
@@ -48,6 +49,18 @@ type Query struct {
 	pids    []*actor.PID
 	late    *lineWriter // late events' side sink; nil: counted only
 	started time.Time
+
+	// In a cluster: where each instance runs (nil: all here), the
+	// instances that stand for those on other nodes (by id), and the
+	// backlog each peer last reported of its part.
+	pl      *placement
+	remote  map[string]*instance
+	quiet   atomic.Bool // ended by a peer: do not tell the peers again
+	backlog struct {
+		sync.Mutex
+		byPeer map[string]int64
+		sum    atomic.Int64
+	}
 
 	inflight atomic.Int64 // messages queued or running
 	credit   chan struct{}
@@ -167,6 +180,9 @@ func (q *Query) finish(err error) {
 		for _, pid := range q.pids {
 			q.eng.sys.Root.Stop(pid)
 		}
+		if q.pl != nil && !q.quiet.Load() {
+			q.tellPeers(err)
+		}
 		if q.late != nil {
 			if cerr := q.late.close(); cerr != nil && err == nil {
 				q.eng.cfg.Logger.Warn("late side sink", "id", q.id, "err", cerr)
@@ -191,6 +207,47 @@ func (q *Query) abort(err error) {
 	q.finish(fmt.Errorf("%w: %s (%s): %w", ErrQueryFailed, q.id, q.spec.Name, err))
 }
 
+// setPeerBacklog records a peer's report of its part's backlog.
+func (q *Query) setPeerBacklog(node string, n int64) {
+	q.backlog.Lock()
+	defer q.backlog.Unlock()
+	if q.backlog.byPeer == nil {
+		q.backlog.byPeer = map[string]int64{}
+	}
+	q.backlog.byPeer[node] = n
+	var sum int64
+	for _, v := range q.backlog.byPeer {
+		sum += v
+	}
+	q.backlog.sum.Store(sum)
+	if q.inflight.Load()+sum < int64(q.eng.cfg.MaxInFlight/2) {
+		select {
+		case q.credit <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// tellPeers ends the query's parts on other nodes (the coordinator), or
+// tells the coordinator this part failed (a peer).
+func (q *Query) tellPeers(err error) {
+	c := q.eng.cluster
+	self := c.cfg.Name
+	if q.pl.coordinator == self {
+		reason := ""
+		if err != nil {
+			reason = err.Error()
+		}
+		for _, node := range q.pl.others {
+			q.eng.sys.Root.Send(actor.NewPID(q.pl.addrs[node], clusterActor), &actorspb.Undeploy{QueryId: q.id, Reason: reason})
+		}
+		return
+	}
+	if err != nil {
+		q.eng.sys.Root.Send(actor.NewPID(q.pl.addrs[q.pl.coordinator], clusterActor), &actorspb.PartFailed{QueryId: q.id, Node: self, Reason: err.Error()})
+	}
+}
+
 // release accounts for one message handled; it lets a waiting source go
 // on when the backlog fell to half the bound.
 func (q *Query) release() {
@@ -203,9 +260,10 @@ func (q *Query) release() {
 }
 
 // waitCredit blocks a source while the query's backlog is at its bound; it
-// returns false when the source must stop.
+// returns false when the source must stop. In a cluster the backlog
+// includes what the peers last reported of their parts (every heartbeat).
 func (q *Query) waitCredit() bool {
-	for q.inflight.Load() >= int64(q.eng.cfg.MaxInFlight) {
+	for q.inflight.Load()+q.backlog.sum.Load() >= int64(q.eng.cfg.MaxInFlight) {
 		t := time.NewTimer(q.eng.cfg.SourceTick)
 		select {
 		case <-q.credit:
@@ -265,9 +323,9 @@ type stage struct {
 
 // build compiles a spec into stages, instances, routers and sources and
 // spawns the actors; nothing runs until start.
-func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
+func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, err error) {
 	q := &Query{
-		id: id, spec: spec, eng: e, policy: e.policy(), clock: e.cfg.Clock,
+		id: id, spec: spec, eng: e, policy: e.policy(), clock: e.cfg.Clock, pl: pl,
 		pq:      priority.Query{ID: id, Tenant: spec.Tenant, LatencyTarget: int64(spec.LatencyTarget), Weight: spec.Weight},
 		metrics: NewQueryMetrics(id, spec.Name, spec.Tenant, int64(spec.LatencyTarget)),
 		et:      spec.Sources[0].EventTime,
@@ -288,7 +346,14 @@ func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
 			}
 		}
 	}()
-	if q.et != nil && q.et.LateSideSinkPath != "" {
+	// On a node that runs part of a query for a peer (the coordinator),
+	// the sources, the sink and the late side sink are the coordinator's.
+	here := pl == nil || pl.coordinator == e.cluster.cfg.Name
+	newSource := q.newSource
+	if !here {
+		newSource = func(s *query.Source, _ *query.Operator) (*source, error) { return &source{q: q, spec: s}, nil }
+	}
+	if here && q.et != nil && q.et.LateSideSinkPath != "" {
 		f, err := os.Create(q.resolve(q.et.LateSideSinkPath))
 		if err != nil {
 			return nil, fmt.Errorf("query %s: late side sink: %w", spec.Name, err)
@@ -301,7 +366,7 @@ func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
 	for i := range spec.Sources {
 		byName[spec.Sources[i].Name] = &spec.Sources[i]
 	}
-	main, err := q.newSource(&spec.Sources[0], nil)
+	main, err := newSource(&spec.Sources[0], nil)
 	if err != nil {
 		return nil, err
 	}
@@ -341,14 +406,14 @@ func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
 			for j := range st.joins {
 				st.joins[j] = &sharedJoin{rule: priority.NewJoinFrontier(w, q.ooo(), q.lateness())}
 			}
-			src, err := q.newSource(byName[op.Join.With], op)
+			src, err := newSource(byName[op.Join.With], op)
 			if err != nil {
 				return nil, err
 			}
 			st.extra = append(st.extra, src)
 		case "union":
 			for _, name := range op.Union {
-				src, err := q.newSource(byName[name], nil)
+				src, err := newSource(byName[name], nil)
 				if err != nil {
 					return nil, err
 				}
@@ -375,41 +440,70 @@ func (e *Engine) build(id string, spec *query.Spec) (_ *Query, err error) {
 		st.metrics = &OpMetrics{Step: st.label, Instances: n}
 		ops = append(ops, st.metrics)
 		for j := 0; j < n; j++ {
-			x, err := q.newInstance(st, si, j)
+			node := ""
+			if pl != nil {
+				node = pl.nodes[si][j]
+			}
+			x, err := q.newInstance(st, si, j, node)
 			if err != nil {
 				return nil, err
 			}
 			st.insts = append(st.insts, x)
 		}
 	}
+	if !here {
+		q.sources = nil // the coordinator's
+	}
 	q.metrics.SetOperators(ops)
-	main.out = q.newRouter(nil, q.stages[0], -1)
+	if here {
+		main.out = q.newRouter(nil, q.stages[0], -1)
+	}
 	for si, st := range q.stages {
-		for k, src := range st.extra {
-			src.out = q.newRouter(nil, st, k)
+		if here {
+			for k, src := range st.extra {
+				src.out = q.newRouter(nil, st, k)
+			}
 		}
 		if st == sink {
 			break
 		}
 		for _, x := range st.insts {
-			x.out = q.newRouter(x, q.stages[si+1], -1)
+			if !x.elsewhere {
+				x.out = q.newRouter(x, q.stages[si+1], -1)
+			}
 		}
 	}
 
-	// Spawn the actors on the scheduler.
+	// Spawn the actors on the scheduler; in a cluster by name, so that
+	// the other nodes know their PIDs.
 	popts, err := e.sched.PropsOptions(id)
 	if err != nil {
 		return nil, err
 	}
 	for _, st := range q.stages {
 		for _, x := range st.insts {
+			if x.elsewhere {
+				x.pid = actor.NewPID(pl.addrs[x.node], instanceName(x.id))
+				if q.remote == nil {
+					q.remote = map[string]*instance{}
+				}
+				q.remote[x.id] = x
+				continue
+			}
 			props := actor.PropsFromProducer(func() actor.Actor { return x }, popts...)
-			x.pid = e.sys.Root.Spawn(props)
+			if pl == nil {
+				x.pid = e.sys.Root.Spawn(props)
+			} else if x.pid, err = e.sys.Root.SpawnNamed(props, instanceName(x.id)); err != nil {
+				return nil, fmt.Errorf("query %s: %s: %w", spec.Name, x.st.label, err)
+			}
 			q.pids = append(q.pids, x.pid)
 		}
 	}
 	return q, nil
 }
+
+// instanceName is an instance's actor name in a cluster.
+func instanceName(id string) string { return "cameo/" + id }
 
 // policy is what stamps the engine's contexts.
 func (e *Engine) policy() priority.Policy {
@@ -474,7 +568,11 @@ func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule 
 		j := st.joins[x.idx]
 		return joinRule{j: j, side: j.rule.Side(side)}
 	}
-	if q.eng.cfg.Lookahead {
+	lookahead := q.eng.cfg.Lookahead
+	if q.pl != nil {
+		lookahead = q.pl.lookahead // the coordinator's
+	}
+	if lookahead {
 		// A stateless step upstream of a window feeds that window's result:
 		// its messages take the window's frontier.
 		for i := slices.Index(q.stages, st) + 1; i < len(q.stages); i++ {

@@ -201,6 +201,17 @@ func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []
 	e.seq++
 	e.lastWM, e.lastIdle = max(e.lastWM, m.wm), m.idle
 	e.closedSent = m.closed
+	if e.to.elsewhere {
+		q.eng.cluster.post(q, r.senderName(), e.to, b)
+		return
+	}
 	q.inflight.Add(1)
 	q.eng.sys.Root.Send(e.to.pid, b)
+}
+
+func (r *router) senderName() string {
+	if r.sender == "" {
+		return "source"
+	}
+	return r.sender
 }

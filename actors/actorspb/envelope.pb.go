@@ -127,7 +127,8 @@ func (x *SchedulingContext) GetHops() uint32 {
 	return 0
 }
 
-// Value is one field of an event.
+// Value is one field of an event. The Go type of the value is kept: int
+// and int64 are distinct, as are lists and maps (from JSON input).
 type Value struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -136,6 +137,10 @@ type Value struct {
 	//	*Value_Float
 	//	*Value_Str
 	//	*Value_Bool
+	//	*Value_Null
+	//	*Value_Int64
+	//	*Value_List
+	//	*Value_Map
 	Kind          isValue_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -214,12 +219,48 @@ func (x *Value) GetBool() bool {
 	return false
 }
 
+func (x *Value) GetNull() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Null); ok {
+			return x.Null
+		}
+	}
+	return false
+}
+
+func (x *Value) GetInt64() int64 {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Int64); ok {
+			return x.Int64
+		}
+	}
+	return 0
+}
+
+func (x *Value) GetList() *List {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_List); ok {
+			return x.List
+		}
+	}
+	return nil
+}
+
+func (x *Value) GetMap() *Map {
+	if x != nil {
+		if x, ok := x.Kind.(*Value_Map); ok {
+			return x.Map
+		}
+	}
+	return nil
+}
+
 type isValue_Kind interface {
 	isValue_Kind()
 }
 
 type Value_Int struct {
-	Int int64 `protobuf:"varint,1,opt,name=int,proto3,oneof"`
+	Int int64 `protobuf:"varint,1,opt,name=int,proto3,oneof"` // a Go int
 }
 
 type Value_Float struct {
@@ -234,6 +275,22 @@ type Value_Bool struct {
 	Bool bool `protobuf:"varint,4,opt,name=bool,proto3,oneof"`
 }
 
+type Value_Null struct {
+	Null bool `protobuf:"varint,5,opt,name=null,proto3,oneof"` // a JSON null (Go nil)
+}
+
+type Value_Int64 struct {
+	Int64 int64 `protobuf:"varint,6,opt,name=int64,proto3,oneof"`
+}
+
+type Value_List struct {
+	List *List `protobuf:"bytes,7,opt,name=list,proto3,oneof"`
+}
+
+type Value_Map struct {
+	Map *Map `protobuf:"bytes,8,opt,name=map,proto3,oneof"`
+}
+
 func (*Value_Int) isValue_Kind() {}
 
 func (*Value_Float) isValue_Kind() {}
@@ -242,6 +299,102 @@ func (*Value_Str) isValue_Kind() {}
 
 func (*Value_Bool) isValue_Kind() {}
 
+func (*Value_Null) isValue_Kind() {}
+
+func (*Value_Int64) isValue_Kind() {}
+
+func (*Value_List) isValue_Kind() {}
+
+func (*Value_Map) isValue_Kind() {}
+
+type List struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*Value               `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *List) Reset() {
+	*x = List{}
+	mi := &file_envelope_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *List) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*List) ProtoMessage() {}
+
+func (x *List) ProtoReflect() protoreflect.Message {
+	mi := &file_envelope_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use List.ProtoReflect.Descriptor instead.
+func (*List) Descriptor() ([]byte, []int) {
+	return file_envelope_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *List) GetItems() []*Value {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type Map struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        map[string]*Value      `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Map) Reset() {
+	*x = Map{}
+	mi := &file_envelope_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Map) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Map) ProtoMessage() {}
+
+func (x *Map) ProtoReflect() protoreflect.Message {
+	mi := &file_envelope_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Map.ProtoReflect.Descriptor instead.
+func (*Map) Descriptor() ([]byte, []int) {
+	return file_envelope_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Map) GetFields() map[string]*Value {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
 // Event is one stream element.
 type Event struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -249,13 +402,14 @@ type Event struct {
 	EventTimeNs   int64                  `protobuf:"varint,2,opt,name=event_time_ns,json=eventTimeNs,proto3" json:"event_time_ns,omitempty"` // its own timestamp (event-time windows)
 	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	Fields        map[string]*Value      `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	WatermarkNs   int64                  `protobuf:"varint,5,opt,name=watermark_ns,json=watermarkNs,proto3" json:"watermark_ns,omitempty"` // the source's watermark before it (math.MinInt64: none)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_envelope_proto_msgTypes[2]
+	mi := &file_envelope_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +421,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_envelope_proto_msgTypes[2]
+	mi := &file_envelope_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +434,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_envelope_proto_rawDescGZIP(), []int{2}
+	return file_envelope_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Event) GetArrivalNs() int64 {
@@ -311,22 +465,38 @@ func (x *Event) GetFields() map[string]*Value {
 	return nil
 }
 
+func (x *Event) GetWatermarkNs() int64 {
+	if x != nil {
+		return x.WatermarkNs
+	}
+	return 0
+}
+
 // Envelope is one actor message: a batch of events of one query bound for
 // one operator instance. A batch never straddles a window boundary of the
 // receiver.
 type Envelope struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Context       *SchedulingContext     `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
-	Events        []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
-	WatermarkNs   int64                  `protobuf:"varint,3,opt,name=watermark_ns,json=watermarkNs,proto3" json:"watermark_ns,omitempty"` // latest event-time watermark of the sender; 0 when none
-	Sender        string                 `protobuf:"bytes,4,opt,name=sender,proto3" json:"sender,omitempty"`                               // operator instance that sent it, for the reply
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Context     *SchedulingContext     `protobuf:"bytes,1,opt,name=context,proto3" json:"context,omitempty"`
+	Events      []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	WatermarkNs int64                  `protobuf:"varint,3,opt,name=watermark_ns,json=watermarkNs,proto3" json:"watermark_ns,omitempty"` // the sender's watermark after these events (math.MinInt64: none)
+	Sender      string                 `protobuf:"bytes,4,opt,name=sender,proto3" json:"sender,omitempty"`                               // operator instance (or source) that sent it
+	// The edge's ordering marks (runtime: a receiver applies watermark, idle
+	// and closed only once every earlier message of the edge was processed).
+	Input         uint32 `protobuf:"varint,5,opt,name=input,proto3" json:"input,omitempty"` // the sender's input index at the receiver
+	Seq           uint64 `protobuf:"varint,6,opt,name=seq,proto3" json:"seq,omitempty"`     // per edge, from 0
+	Idle          bool   `protobuf:"varint,7,opt,name=idle,proto3" json:"idle,omitempty"`
+	Closed        bool   `protobuf:"varint,8,opt,name=closed,proto3" json:"closed,omitempty"`
+	SentNs        int64  `protobuf:"varint,9,opt,name=sent_ns,json=sentNs,proto3" json:"sent_ns,omitempty"`             // the sender's clock when it posted
+	SenderNode    string `protobuf:"bytes,10,opt,name=sender_node,json=senderNode,proto3" json:"sender_node,omitempty"` // where replies go
+	Receiver      string `protobuf:"bytes,11,opt,name=receiver,proto3" json:"receiver,omitempty"`                       // the receiving instance
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_envelope_proto_msgTypes[3]
+	mi := &file_envelope_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +508,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_envelope_proto_msgTypes[3]
+	mi := &file_envelope_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +521,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_envelope_proto_rawDescGZIP(), []int{3}
+	return file_envelope_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Envelope) GetContext() *SchedulingContext {
@@ -382,6 +552,55 @@ func (x *Envelope) GetSender() string {
 	return ""
 }
 
+func (x *Envelope) GetInput() uint32 {
+	if x != nil {
+		return x.Input
+	}
+	return 0
+}
+
+func (x *Envelope) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Envelope) GetIdle() bool {
+	if x != nil {
+		return x.Idle
+	}
+	return false
+}
+
+func (x *Envelope) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+func (x *Envelope) GetSentNs() int64 {
+	if x != nil {
+		return x.SentNs
+	}
+	return 0
+}
+
+func (x *Envelope) GetSenderNode() string {
+	if x != nil {
+		return x.SenderNode
+	}
+	return ""
+}
+
+func (x *Envelope) GetReceiver() string {
+	if x != nil {
+		return x.Receiver
+	}
+	return ""
+}
+
 // Reply carries a downstream operator's costs to its upstream.
 type Reply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -396,7 +615,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_envelope_proto_msgTypes[4]
+	mi := &file_envelope_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +627,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_envelope_proto_msgTypes[4]
+	mi := &file_envelope_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +640,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_envelope_proto_rawDescGZIP(), []int{4}
+	return file_envelope_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Reply) GetFrom() string {
@@ -474,27 +693,48 @@ const file_envelope_proto_rawDesc = "" +
 	"frontierNs\x12'\n" +
 	"\x0fglobal_priority\x18\x06 \x01(\x03R\x0eglobalPriority\x12%\n" +
 	"\x0elocal_priority\x18\a \x01(\x03R\rlocalPriority\x12\x12\n" +
-	"\x04hops\x18\b \x01(\rR\x04hops\"e\n" +
+	"\x04hops\x18\b \x01(\rR\x04hops\"\xea\x01\n" +
 	"\x05Value\x12\x12\n" +
 	"\x03int\x18\x01 \x01(\x03H\x00R\x03int\x12\x16\n" +
 	"\x05float\x18\x02 \x01(\x01H\x00R\x05float\x12\x12\n" +
 	"\x03str\x18\x03 \x01(\tH\x00R\x03str\x12\x14\n" +
-	"\x04bool\x18\x04 \x01(\bH\x00R\x04boolB\x06\n" +
-	"\x04kind\"\xeb\x01\n" +
+	"\x04bool\x18\x04 \x01(\bH\x00R\x04bool\x12\x14\n" +
+	"\x04null\x18\x05 \x01(\bH\x00R\x04null\x12\x16\n" +
+	"\x05int64\x18\x06 \x01(\x03H\x00R\x05int64\x12+\n" +
+	"\x04list\x18\a \x01(\v2\x15.cameo.actors.v1.ListH\x00R\x04list\x12(\n" +
+	"\x03map\x18\b \x01(\v2\x14.cameo.actors.v1.MapH\x00R\x03mapB\x06\n" +
+	"\x04kind\"4\n" +
+	"\x04List\x12,\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.cameo.actors.v1.ValueR\x05items\"\x92\x01\n" +
+	"\x03Map\x128\n" +
+	"\x06fields\x18\x01 \x03(\v2 .cameo.actors.v1.Map.FieldsEntryR\x06fields\x1aQ\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.cameo.actors.v1.ValueR\x05value:\x028\x01\"\x8e\x02\n" +
 	"\x05Event\x12\x1d\n" +
 	"\n" +
 	"arrival_ns\x18\x01 \x01(\x03R\tarrivalNs\x12\"\n" +
 	"\revent_time_ns\x18\x02 \x01(\x03R\veventTimeNs\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x12:\n" +
-	"\x06fields\x18\x04 \x03(\v2\".cameo.actors.v1.Event.FieldsEntryR\x06fields\x1aQ\n" +
+	"\x06fields\x18\x04 \x03(\v2\".cameo.actors.v1.Event.FieldsEntryR\x06fields\x12!\n" +
+	"\fwatermark_ns\x18\x05 \x01(\x03R\vwatermarkNs\x1aQ\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.cameo.actors.v1.ValueR\x05value:\x028\x01\"\xb3\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.cameo.actors.v1.ValueR\x05value:\x028\x01\"\xdd\x02\n" +
 	"\bEnvelope\x12<\n" +
 	"\acontext\x18\x01 \x01(\v2\".cameo.actors.v1.SchedulingContextR\acontext\x12.\n" +
 	"\x06events\x18\x02 \x03(\v2\x16.cameo.actors.v1.EventR\x06events\x12!\n" +
 	"\fwatermark_ns\x18\x03 \x01(\x03R\vwatermarkNs\x12\x16\n" +
-	"\x06sender\x18\x04 \x01(\tR\x06sender\"\x96\x01\n" +
+	"\x06sender\x18\x04 \x01(\tR\x06sender\x12\x14\n" +
+	"\x05input\x18\x05 \x01(\rR\x05input\x12\x10\n" +
+	"\x03seq\x18\x06 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04idle\x18\a \x01(\bR\x04idle\x12\x16\n" +
+	"\x06closed\x18\b \x01(\bR\x06closed\x12\x17\n" +
+	"\asent_ns\x18\t \x01(\x03R\x06sentNs\x12\x1f\n" +
+	"\vsender_node\x18\n" +
+	" \x01(\tR\n" +
+	"senderNode\x12\x1a\n" +
+	"\breceiver\x18\v \x01(\tR\breceiver\"\x96\x01\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x17\n" +
 	"\acost_ns\x18\x02 \x01(\x03R\x06costNs\x12 \n" +
@@ -517,25 +757,33 @@ func file_envelope_proto_rawDescGZIP() []byte {
 	return file_envelope_proto_rawDescData
 }
 
-var file_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_envelope_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_envelope_proto_goTypes = []any{
 	(*SchedulingContext)(nil), // 0: cameo.actors.v1.SchedulingContext
 	(*Value)(nil),             // 1: cameo.actors.v1.Value
-	(*Event)(nil),             // 2: cameo.actors.v1.Event
-	(*Envelope)(nil),          // 3: cameo.actors.v1.Envelope
-	(*Reply)(nil),             // 4: cameo.actors.v1.Reply
-	nil,                       // 5: cameo.actors.v1.Event.FieldsEntry
+	(*List)(nil),              // 2: cameo.actors.v1.List
+	(*Map)(nil),               // 3: cameo.actors.v1.Map
+	(*Event)(nil),             // 4: cameo.actors.v1.Event
+	(*Envelope)(nil),          // 5: cameo.actors.v1.Envelope
+	(*Reply)(nil),             // 6: cameo.actors.v1.Reply
+	nil,                       // 7: cameo.actors.v1.Map.FieldsEntry
+	nil,                       // 8: cameo.actors.v1.Event.FieldsEntry
 }
 var file_envelope_proto_depIdxs = []int32{
-	5, // 0: cameo.actors.v1.Event.fields:type_name -> cameo.actors.v1.Event.FieldsEntry
-	0, // 1: cameo.actors.v1.Envelope.context:type_name -> cameo.actors.v1.SchedulingContext
-	2, // 2: cameo.actors.v1.Envelope.events:type_name -> cameo.actors.v1.Event
-	1, // 3: cameo.actors.v1.Event.FieldsEntry.value:type_name -> cameo.actors.v1.Value
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2, // 0: cameo.actors.v1.Value.list:type_name -> cameo.actors.v1.List
+	3, // 1: cameo.actors.v1.Value.map:type_name -> cameo.actors.v1.Map
+	1, // 2: cameo.actors.v1.List.items:type_name -> cameo.actors.v1.Value
+	7, // 3: cameo.actors.v1.Map.fields:type_name -> cameo.actors.v1.Map.FieldsEntry
+	8, // 4: cameo.actors.v1.Event.fields:type_name -> cameo.actors.v1.Event.FieldsEntry
+	0, // 5: cameo.actors.v1.Envelope.context:type_name -> cameo.actors.v1.SchedulingContext
+	4, // 6: cameo.actors.v1.Envelope.events:type_name -> cameo.actors.v1.Event
+	1, // 7: cameo.actors.v1.Map.FieldsEntry.value:type_name -> cameo.actors.v1.Value
+	1, // 8: cameo.actors.v1.Event.FieldsEntry.value:type_name -> cameo.actors.v1.Value
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_envelope_proto_init() }
@@ -548,6 +796,10 @@ func file_envelope_proto_init() {
 		(*Value_Float)(nil),
 		(*Value_Str)(nil),
 		(*Value_Bool)(nil),
+		(*Value_Null)(nil),
+		(*Value_Int64)(nil),
+		(*Value_List)(nil),
+		(*Value_Map)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -555,7 +807,7 @@ func file_envelope_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_envelope_proto_rawDesc), len(file_envelope_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

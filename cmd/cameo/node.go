@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -23,6 +24,9 @@ func newServeCmd() *cobra.Command {
 	var cfg runtime.NodeConfig
 	var workers int
 	var scheduler string
+	var cl runtime.ClusterConfig
+	var peers []string
+	var insecureRemote bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a node: the engine behind an HTTP API that many users submit queries to",
@@ -33,13 +37,36 @@ removes), GET /v1/tenants, GET /metrics (Prometheus), GET /healthz, GET /readyz.
 The node listens on loopback unless told otherwise; any other address needs a
 bearer token (--token or CAMEO_TOKEN). Specs may not touch the node's files
 unless --allow-files. SIGINT or SIGTERM: stop accepting, drain every query,
-exit 0.`,
+exit 0.
+
+A cluster: give each node a --name, its --remote address and every other
+node as --peer name=host:port. A query submitted to any node runs its
+sources and sink there; its steps run where the spec's node:/nodes: put them,
+or spread over the nodes that are up. GET /v1/cluster shows the peers, whether
+they answer heartbeats, and the measured clock offsets. A node silent for
+--peer-timeout fails the queries that use it; the others go on.
+
+  cameo serve --name n1 --listen 127.0.0.1:7700 --remote 127.0.0.1:7800 --peer n2=127.0.0.1:7801
+  cameo serve --name n2 --listen 127.0.0.1:7701 --remote 127.0.0.1:7801 --peer n1=127.0.0.1:7800`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Token == "" {
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
 			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler)}
+			if cl.Name != "" || len(peers) > 0 {
+				if cl.Name == "" {
+					return fmt.Errorf("--peer needs --name: this node's name in the cluster")
+				}
+				var err error
+				if cl.Peers, err = runtime.ParsePeers(peers); err != nil {
+					return fmt.Errorf("--peer: %w", err)
+				}
+				if host, _, err := net.SplitHostPort(cl.Address); err == nil && !runtime.Loopback(host) && !insecureRemote {
+					return fmt.Errorf("--remote %s is not a loopback address: the remote layer is neither authenticated nor encrypted; pass --insecure-remote to accept that on a private network", cl.Address)
+				}
+				cfg.Engine = append(cfg.Engine, runtime.WithCluster(cl))
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, cmd.ErrOrStderr(), cfg)
@@ -53,6 +80,12 @@ exit 0.`,
 	fl.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/")
 	fl.BoolVar(&cfg.AllowFiles, "allow-files", false, "let specs read and write files on this node")
 	fl.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "how long cancel and shutdown may drain")
+	fl.StringVar(&cl.Name, "name", "", "this node's name in a cluster (enables the remote layer)")
+	fl.StringVar(&cl.Address, "remote", runtime.DefaultRemote, "address of the remote layer (gRPC) other nodes reach this one on")
+	fl.StringArrayVar(&peers, "peer", nil, "another node, name=host:port of its remote layer (repeatable)")
+	fl.DurationVar(&cl.Heartbeat, "heartbeat", 100*time.Millisecond, "how often to ping each peer")
+	fl.DurationVar(&cl.PeerTimeout, "peer-timeout", 2*time.Second, "silence after which a peer is down and the queries using it fail")
+	fl.BoolVar(&insecureRemote, "insecure-remote", false, "allow a non-loopback --remote (no authentication, no encryption)")
 	return cmd
 }
 
@@ -67,6 +100,13 @@ func serve(ctx context.Context, log io.Writer, cfg runtime.NodeConfig) error {
 	}
 	e := n.Engine().Config()
 	fmt.Fprintf(log, "cameo node on http://%s (scheduler %s, %d workers)\n", n.Addr(), e.Scheduler, e.Workers)
+	if ci, ok := n.Engine().Cluster(); ok {
+		names := make([]string, len(ci.Peers))
+		for i, p := range ci.Peers {
+			names[i] = p.Name + "=" + p.Address
+		}
+		fmt.Fprintf(log, "cluster node %s, remote on %s, peers: %s\n", ci.Name, ci.Address, strings.Join(names, " "))
+	}
 	<-ctx.Done()
 	fmt.Fprintln(log, "shutting down: draining queries")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout+5*time.Second)

@@ -1,0 +1,271 @@
+//go:build !race
+
+// The in-process cluster tests start several protoactor remotes in one
+// process; remote.(*Remote).Start sets gRPC's global logger each time, which
+// the race detector reports against the gRPC goroutines of the other
+// remotes. A node is one process with one remote, so .ci/run runs these
+// without -race, and cmd/cameo's multi-process tests run under -race.
+
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/cameo-go/cameo/actors/actorspb"
+	"github.com/cameo-go/cameo/query"
+)
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// newCluster starts one engine per name, each a peer of the others.
+func newCluster(t *testing.T, names []string, opts ...Option) map[string]*Engine {
+	t.Helper()
+	addrs := map[string]string{}
+	for _, n := range names {
+		addrs[n] = freeAddr(t)
+	}
+	out := map[string]*Engine{}
+	for _, n := range names {
+		peers := map[string]string{}
+		for _, m := range names {
+			if m != n {
+				peers[m] = addrs[m]
+			}
+		}
+		e := newEngine(t, append([]Option{WithCluster(ClusterConfig{Name: n, Address: addrs[n], Peers: peers, Heartbeat: 20 * time.Millisecond, PeerTimeout: 500 * time.Millisecond})}, opts...)...)
+		out[n] = e
+	}
+	waitUp(t, out)
+	return out
+}
+
+// waitUp waits (bounded) until every node sees every peer up.
+func waitUp(t *testing.T, nodes map[string]*Engine) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		all := true
+		for _, e := range nodes {
+			ci, _ := e.Cluster()
+			for _, p := range ci.Peers {
+				all = all && p.Up
+			}
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			for n, e := range nodes {
+				ci, _ := e.Cluster()
+				t.Logf("%s: %+v", n, ci)
+			}
+			t.Fatal("peers not up within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const spanningSpec = `
+name: spanning
+latency_target: 50ms
+parallelism: 2
+sources:
+  - name: logs
+    jsonl: {path: events.jsonl}
+    event_time: {field: ts, format: unix_ms, max_out_of_order: 40ms}
+pipeline:
+  - filter: 'level != "info"'
+    nodes: [b]
+  - key_by: key
+    nodes: [a, b]
+  - window: {tumbling: 100ms}
+    aggregate: {n: count(), total: sum(latency_ms), worst: max(latency_ms)}
+    node: b
+sink: {file: {path: out.jsonl}}
+`
+
+// writeEvents writes n JSON lines of log events to dir/events.jsonl: event
+// times 1 ms apart from a fixed start, each line up to 30 ms out of order.
+func writeEvents(t *testing.T, dir string, n int) {
+	t.Helper()
+	var b strings.Builder
+	levels := []string{"info", "warn", "error"}
+	x := uint64(12345)
+	next := func() uint64 { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x }
+	for i := 0; i < n; i++ {
+		ts := 1_763_900_000_000 + int64(i) - int64(next()%30)
+		fmt.Fprintf(&b, "{\"ts\": %d, \"key\": \"k%d\", \"level\": %q, \"latency_ms\": %d}\n", ts, next()%40, levels[next()%3], 1+next()%500)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "events.jsonl"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runToFile submits spec text (its sink writes out.jsonl in dir) and
+// returns the sorted result lines.
+func runToFile(t *testing.T, e *Engine, dir, text string) []string {
+	t.Helper()
+	spec, err := query.Parse(filepath.Join(dir, "spec.yaml"), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	q, err := e.Submit(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(ctx); err != nil {
+		t.Fatalf("%v (state %s)", err, q.State())
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	sort.Strings(lines)
+	return lines
+}
+
+func TestClusterQueryMatchesOneNode(t *testing.T) {
+	single := newEngine(t, WithUnpacedSources())
+	dir1, dir2 := t.TempDir(), t.TempDir()
+	writeEvents(t, dir1, 20000)
+	writeEvents(t, dir2, 20000)
+	want := runToFile(t, single, dir1, strings.ReplaceAll(strings.ReplaceAll(spanningSpec, "    nodes: [b]\n", ""), "    nodes: [a, b]\n", ""))
+
+	nodes := newCluster(t, []string{"a", "b"}, WithUnpacedSources())
+	got := runToFile(t, nodes["a"], dir2, spanningSpec)
+	if len(want) < 50 {
+		t.Fatalf("reference run gave only %d results", len(want))
+	}
+	if !slicesEqual(got, want) {
+		t.Fatalf("two nodes gave %d results, one node %d; first differences:\n%s", len(got), len(want), firstDiff(got, want))
+	}
+	// The part on b ran and ended; b's view of a is up, with a measured clock.
+	q := nodes["b"].Queries()
+	if len(q) != 1 || q[0].pl.coordinator != "a" {
+		t.Fatalf("b's parts: %v", q)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q[0].Wait(ctx); err != nil || q[0].State() != StateDone {
+		t.Fatalf("b's part: %v, %s", err, q[0].State())
+	}
+	ci, _ := nodes["a"].Cluster()
+	if len(ci.Peers) != 1 || !ci.Peers[0].Up || ci.Peers[0].RTTMs <= 0 || ci.Peers[0].HopRTTMs <= 0 {
+		t.Fatalf("a's view: %+v", ci)
+	}
+	// Costs on b flowed back to a: a's filter instances hold b's reply.
+	var sawReply bool
+	for _, x := range nodes["a"].Queries()[0].remote {
+		if r := x.published(); r.Cost > 0 {
+			sawReply = true
+		}
+	}
+	if !sawReply {
+		t.Fatal("no reply with a cost came back from b")
+	}
+}
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func firstDiff(got, want []string) string {
+	var b bytes.Buffer
+	n := 0
+	for i := 0; i < max(len(got), len(want)) && n < 5; i++ {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			b.WriteString("got:  " + g + "\nwant: " + w + "\n")
+			n++
+		}
+	}
+	return b.String()
+}
+
+func TestClusterPlacementErrors(t *testing.T) {
+	nodes := newCluster(t, []string{"a", "b"})
+	bad := strings.Replace(spanningSpec, "node: b", "node: zz", 1)
+	spec, err := query.Parse("bad.yaml", []byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = nodes["a"].Submit(context.Background(), spec)
+	var es query.Errors
+	if !errors.As(err, &es) || !errors.Is(err, ErrCluster) || !strings.Contains(err.Error(), `bad.yaml:16:11: pipeline[2].nodes: node "zz" is not in the cluster (nodes: a, b)`) {
+		t.Fatalf("got %v", err)
+	}
+	// A spec built in Go has no text to ship: explicit placement is refused.
+	b := query.NewBuilder("go").Generator("g", query.Generator{Rate: 100, Duration: time.Second})
+	b.Filter("true").Discard()
+	gs, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs.Pipeline[0].Nodes = []string{"b"}
+	if _, err := nodes["a"].Submit(context.Background(), gs); !errors.Is(err, ErrCluster) || !strings.Contains(err.Error(), "cannot be shipped") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestClusterUnknownMessagesDoNotCrash(t *testing.T) {
+	nodes := newCluster(t, []string{"a", "b"})
+	a := nodes["a"]
+	// A protobuf type b's control actor does not handle, and an envelope
+	// for an instance b does not run.
+	pid := nodes["b"].cluster.peers["a"].pid // b's PID for a's control actor
+	b := nodes["b"]
+	b.sys.Root.Send(pid, &actorspb.Value{})
+	b.sys.Root.Send(pidOf(a, "cameo/a.q99/0/0"), &actorspb.Envelope{Receiver: "a.q99/0/0"})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ci, _ := a.Cluster()
+		if ci.UnknownMessages >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unknown message not counted: %+v", ci)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitUp(t, nodes) // both still answer
+}
+
+func pidOf(e *Engine, name string) *actor.PID { return actor.NewPID(e.cluster.addr, name) }
