@@ -45,7 +45,7 @@ type Experiment struct {
 	Run   func(ctx context.Context, o Options) (*Report, error)
 }
 
-// Catalogue lists the experiments, E1–E11, in order.
+// Catalogue lists the experiments, E1–E12, in order.
 func Catalogue() []Experiment {
 	return []Experiment{
 		{"E1", "Motivating example (slides 17–23)", e1},
@@ -59,6 +59,7 @@ func Catalogue() []Experiment {
 		{"E9", "Overhead: throughput at low load, cost per message as actors grow", e9},
 		{"E10", "Scheduler knobs: turn quantum and batch size", e10},
 		{"E11", "Beyond the paper: the simulator at scale", e11},
+		{"E12", "Beyond the paper: LS + BA across two nodes over protoactor remote", e12},
 	}
 }
 

@@ -65,7 +65,56 @@
 // ProcessReply, which keeps C_path = max over its downstream instances. This
 // is the paper's reply path without an acknowledgement message per message:
 // DESIGN §1 lets in-process operators read each other's published costs.
-// Across processes (issue 6) replies travel as actorspb.Reply.
+// Across nodes replies travel as messages (below).
+//
+// # A cluster
+//
+// Config.Cluster (ClusterConfig; cameo serve --name, --remote, --peer)
+// makes the engine one node of a static cluster over protoactor-go's
+// remote layer (gRPC, protobuf). A query submitted to a node (its
+// coordinator) runs its sources, its sink and its late side sink there;
+// each step's instances run where the spec's node:/nodes: put them
+// (instance i on Nodes[i mod len]), or, without placement, step i's
+// instance j on the (i+j)-th of the nodes that are up. The coordinator
+// sends each peer an actorspb.Deploy with the spec's text and the
+// placement; every node builds the same plan and spawns, under
+// deterministic names, the instances placed on it, so each knows the
+// others' PIDs. A spec built in Go has no text to ship: it runs on the
+// coordinator, and explicit placement of it is refused.
+//
+// A batch bound for another node crosses as an actorspb.Envelope: the full
+// scheduling context, the events with their Go field types (int, int64,
+// float64, string, bool, nil, lists and maps; anything else fails the
+// query with the field's name), and the edge's input, sequence, watermark,
+// idle and closed marks, so results are the same as on one node. The
+// receiving node's deadline mailbox orders it by its context like local
+// work. After running it the receiver sends an actorspb.EdgeReply to the
+// sender's node: its cost profile, its own C_path, its queueing (from the
+// post to the start of the work, corrected by the measured clock offset,
+// less the hop's one-way delay) and the one-way delay as the network cost;
+// the sender's policy folds all four into its C_path, so C_path on one
+// node includes the work and the hop on the other (the paper's reply
+// path). The reply also releases the message from the query's backlog;
+// heartbeats carry each part's own backlog to the coordinator, whose
+// sources wait on the sum.
+//
+// Clocks: deadlines, arrivals and window times are wall-clock Unix
+// nanoseconds of the node that stamped them, and nodes are assumed to be
+// synchronised (NTP or better). Nothing is corrected but the queueing in
+// replies; a skew of s shifts the priorities of one node's messages
+// against another's by s. Every node measures each peer's offset NTP-style
+// from heartbeats (the exchange with the least round trip of the last 16)
+// and shows it in GET /v1/cluster.
+//
+// Failure: a peer that answered heartbeats and then stays silent for
+// PeerTimeout is declared down; every query that uses it fails with that
+// reason (its sources stop; its parts on the other nodes are undeployed)
+// and every other query goes on. A part that fails on a peer fails the
+// query on its coordinator; a coordinator that disappears fails its parts
+// on the peers. A message of a type a node does not handle is counted and
+// dropped; bytes it cannot decode close that inbound stream (protoactor's
+// deserializer panics on an unknown type name; a gRPC interceptor
+// recovers) and are counted; neither crashes the node.
 //
 // # Watermarks, lateness and the invariant
 //
@@ -125,4 +174,10 @@
 //     time and I/O, which a worker of the shared pool must never do.
 //   - Relative paths in a spec (jsonl inputs, file sinks, late sinks) are
 //     resolved against the spec file's directory.
+//   - In a cluster, a query's sources and sink stay on its coordinator;
+//     placement applies to steps. Operator statistics of a step's remote
+//     instances are on the node that runs them (its GET /v1/queries lists
+//     the part under the same id). A join instance's frontier rule is
+//     shared by the senders of one node only; senders on other nodes keep
+//     their own (priorities only; results do not depend on it).
 package runtime

@@ -1,0 +1,185 @@
+//go:build !race
+
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/actors/actorspb"
+	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/query"
+)
+
+// benchEnvelope is a realistic message: 16 events with three fields and a
+// full scheduling context.
+func benchEnvelope(b *testing.B) *actorspb.Envelope {
+	events := make([]query.Event, 16)
+	for i := range events {
+		events[i] = query.Event{Arrival: int64(i), EventTime: int64(i), Watermark: query.NoWatermark, Key: "k" + strconv.Itoa(i),
+			Fields: map[string]any{"level": "error", "latency_ms": i * 7, "ratio": 0.5}}
+	}
+	c := &cluster{cfg: ClusterConfig{Name: "a"}}
+	env, err := c.envelopeOf(&batch{ctx: priority.PriorityContext{QueryID: "a.q1", Tenant: "t", LatencyTarget: 5e7, Global: 1e9, Local: 1e9}, events: events, wm: 3}, "a.q1/1/0", "a.q1/0/0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return env
+}
+
+var benchReply = &actorspb.EdgeReply{QueryId: "a.q1", Receiver: "a.q1/1/0", Reply: &actorspb.Reply{From: "a.q1/1/0", CostNs: 1000, PathCostNs: 2000}}
+
+// remotePair starts two actor systems with remotes on loopback: an echo
+// actor on the second answers every Envelope with an EdgeReply to an
+// actor on the first, which signals got.
+func remotePair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
+	newSys := func() (*actor.ActorSystem, *remote.Remote) {
+		sys := actors.NewActorSystem(nil)
+		r := remote.NewRemote(sys, remote.Configure("127.0.0.1", 0, remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()))))
+		r.Start()
+		return sys, r
+	}
+	sa, ra := newSys()
+	sb, rb := newSys()
+	got = make(chan struct{}, 1<<16)
+	sink, err := sa.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(*actorspb.EdgeReply); ok {
+			got <- struct{}{}
+		}
+	}), "sink")
+	if err != nil {
+		b.Fatal(err)
+	}
+	echo, err := sb.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(*actorspb.Envelope); ok {
+			c.Send(sink, benchReply)
+		}
+	}), "echo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := actor.NewPID(sb.ProcessRegistry.Address, echo.Id)
+	return func(m any) { sa.Root.Send(target, m) }, got, func() {
+		ra.Shutdown(false)
+		rb.Shutdown(false)
+		sa.Shutdown()
+		sb.Shutdown()
+	}
+}
+
+// hopService is the raw gRPC baseline: a bidirectional stream whose server
+// answers every Envelope with an EdgeReply, with the same protobuf codec.
+var hopService = grpc.ServiceDesc{
+	ServiceName: "cameo.bench.Hop",
+	HandlerType: (*any)(nil),
+	Streams: []grpc.StreamDesc{{
+		StreamName: "Hop", ServerStreams: true, ClientStreams: true,
+		Handler: func(_ any, s grpc.ServerStream) error {
+			for {
+				env := new(actorspb.Envelope)
+				if err := s.RecvMsg(env); err != nil {
+					if err == io.EOF {
+						return nil
+					}
+					return err
+				}
+				if err := s.SendMsg(benchReply); err != nil {
+					return err
+				}
+			}
+		},
+	}},
+}
+
+// grpcPair opens one such stream; a goroutine reads the replies and
+// signals got, as the sink actor does on the protoactor side.
+func grpcPair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	srv.RegisterService(&hopService, struct{}{})
+	go srv.Serve(ln) //nolint:errcheck // ends with Stop
+	conn, err := grpc.Dial(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := conn.NewStream(ctx, &hopService.Streams[0], "/cameo.bench.Hop/Hop")
+	if err != nil {
+		b.Fatal(err)
+	}
+	got = make(chan struct{}, 1<<16)
+	go func() {
+		for {
+			if err := st.RecvMsg(new(actorspb.EdgeReply)); err != nil {
+				return
+			}
+			got <- struct{}{}
+		}
+	}()
+	send = func(m any) {
+		if err := st.SendMsg(m); err != nil {
+			panic(err)
+		}
+	}
+	return send, got, func() {
+		cancel()
+		conn.Close()
+		srv.Stop()
+	}
+}
+
+// BenchmarkRemoteHop: one envelope (16 events) to an actor on another
+// actor system over protoactor-go remote and its EdgeReply back, against
+// the same exchange on a raw gRPC stream with the same codec. roundtrip
+// waits for each reply (latency); pipelined64 keeps up to 64 in flight
+// (throughput).
+func BenchmarkRemoteHop(b *testing.B) {
+	env := benchEnvelope(b)
+	pairs := []struct {
+		name string
+		pair func(*testing.B) (func(any), chan struct{}, func())
+	}{{"protoactor", remotePair}, {"grpc", grpcPair}}
+	for _, window := range []int{1, 64} {
+		name := "roundtrip"
+		if window > 1 {
+			name = fmt.Sprintf("pipelined%d", window)
+		}
+		for _, p := range pairs {
+			b.Run(name+"/"+p.name, func(b *testing.B) {
+				send, got, stop := p.pair(b)
+				defer stop()
+				for range 100 { // connect and warm up
+					send(env)
+					<-got
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				inflight := 0
+				for range b.N {
+					if inflight == window {
+						<-got
+						inflight--
+					}
+					send(env)
+					inflight++
+				}
+				for ; inflight > 0; inflight-- {
+					<-got
+				}
+			})
+		}
+	}
+}
