@@ -82,7 +82,7 @@ func TestBadSpecs(t *testing.T) {
 		{"zero target", strings.Replace(base, "50ms", "0s", 1), "latency_target: must be > 0, got 0s"},
 		{"negative rate", strings.Replace(base, "rate: 100", "rate: -5", 1), "spec.yaml:6:13: sources[0].generator.rate: must be > 0 events per second, got -5"},
 		{"rate as string", strings.Replace(base, "rate: 100", "rate: fast", 1), "spec.yaml:6:13: sources[0].generator.rate: want a number, got \"fast\""},
-		{"unknown operator", base + "pipeline:\n  - flter: 'level == \"error\"'\n", "spec.yaml:11:5: pipeline[0]: unknown field \"flter\" (valid: aggregate, filter, join, key_by, map, union, window)"},
+		{"unknown operator", base + "pipeline:\n  - flter: 'level == \"error\"'\n", "spec.yaml:11:5: pipeline[0]: unknown field \"flter\" (valid: aggregate, filter, join, key_by, map, node, nodes, union, window)"},
 		{"two operators", base + "pipeline:\n  - {filter: 'true', key_by: key}\n", "pipeline[0]: 2 operators in one step"},
 		{"window without key", base + "pipeline:\n  - window: {tumbling: 1s}\n    aggregate: {n: count()}\n", "spec.yaml:11:13: pipeline[0].window: missing key: add a key_by step before the window"},
 		{"window without aggregate", base + "pipeline:\n  - key_by: key\n  - window: {tumbling: 1s}\n", "pipeline[1].aggregate: missing: a window needs aggregates"},
