@@ -175,18 +175,16 @@ type peer struct {
 	name, addr string
 	pid        *actor.PID
 
-	mu       sync.Mutex
-	up       bool
-	everUp   bool
-	seen     time.Time // the last Pong
-	downs    int
-	reason   string
-	samples  []clockSample // the last 16 heartbeat exchanges
-	offset   int64         // its clock minus ours, from the sample with the least RTT
-	rtt      int64         // that sample's round trip
-	lastRTT  int64
-	hopRTT   int64 // moving average of envelope round trips minus the receiver's work
-	lastSeen int64
+	mu      sync.Mutex
+	up      bool
+	seen    time.Time // the last Pong
+	downs   int
+	reason  string
+	samples []clockSample // the last 16 heartbeat exchanges
+	offset  int64         // its clock minus ours, from the sample with the least RTT
+	rtt     int64         // that sample's round trip
+	lastRTT int64
+	hopRTT  int64 // moving average of envelope round trips minus the receiver's work
 }
 
 type clockSample struct{ offset, rtt int64 }
@@ -495,7 +493,7 @@ func (c *cluster) onPong(m *actorspb.Pong) {
 		p.reason = ""
 		c.e.cfg.Logger.Info("peer up", "peer", p.name, "address", p.addr)
 	}
-	p.up, p.everUp, p.seen = true, true, time.Now()
+	p.up, p.seen = true, time.Now()
 	p.lastRTT = s.rtt
 	p.samples = append(p.samples, s)
 	if len(p.samples) > 16 {
