@@ -35,8 +35,42 @@ var ErrCluster = errors.New("runtime: cluster")
 // otherwise.
 const DefaultRemote = "127.0.0.1:7800"
 
-// clusterActor is the name of each node's control actor.
-const clusterActor = "cameo-cluster"
+// clusterActor is the name of each node's control actor: deploys,
+// undeploys and failures of parts. wireActor takes the frequent small
+// messages — heartbeats and edge replies — inline on the connection's
+// reader goroutine (a synchronized dispatcher), so a slow deploy never
+// delays a heartbeat and a reply costs no goroutine hand-off.
+const (
+	clusterActor = "cameo-cluster"
+	wireActor    = "cameo-wire"
+)
+
+// Settings of the remote layer's transport (runtime/BENCHMARKS.md,
+// BenchmarkRemoteHop, measures them).
+const (
+	// remoteWindow fixes gRPC's per-stream and per-connection flow-control
+	// windows. A fixed window turns gRPC's bandwidth-delay probing off:
+	// protoactor sends each direction on its own connection, so the probe's
+	// PINGs and their acks never ride along with data, and one envelope
+	// sent alone cost four writes and eight reads a round trip instead of
+	// two and four (measured with strace), about 20 % of its latency.
+	remoteWindow = 1 << 20
+	// remoteWriterQueue is the initial length of protoactor's per-peer
+	// writer queue, which grows on demand. Its default, 10^6 slots, is
+	// 16 MB per peer held from the first message on.
+	remoteWriterQueue = 4096
+)
+
+// remoteOptions are the remote layer's settings; server adds to the gRPC
+// server's options.
+func remoteOptions(server ...grpc.ServerOption) []remote.ConfigOption {
+	return []remote.ConfigOption{
+		remote.WithEndpointWriterQueueSize(remoteWriterQueue),
+		remote.WithServerOptions(append([]grpc.ServerOption{grpc.InitialWindowSize(remoteWindow), grpc.InitialConnWindowSize(remoteWindow)}, server...)...),
+		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithInitialWindowSize(remoteWindow), grpc.WithInitialConnWindowSize(remoteWindow)),
+	}
+}
 
 // ClusterConfig makes an engine one node of a cluster: its operators may
 // run on other nodes and theirs on it, over protoactor-go's remote layer
@@ -234,10 +268,7 @@ func startCluster(e *Engine, cfg ClusterConfig) (c *cluster, err error) {
 	// A peer may send bytes this node cannot decode (a type it does not
 	// know: protoactor's deserializer then panics). The guard turns that
 	// into a closed stream and a count instead of a crash.
-	rc := remote.Configure(host, port,
-		remote.WithServerOptions(grpc.ChainStreamInterceptor(c.guardStream), grpc.ChainUnaryInterceptor(c.guardUnary)),
-		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	)
+	rc := remote.Configure(host, port, remoteOptions(grpc.ChainStreamInterceptor(c.guardStream), grpc.ChainUnaryInterceptor(c.guardUnary))...)
 	c.rem = remote.NewRemote(e.sys, rc)
 	func() {
 		defer func() {
@@ -252,13 +283,18 @@ func startCluster(e *Engine, cfg ClusterConfig) (c *cluster, err error) {
 	}
 	c.addr = e.sys.ProcessRegistry.Address
 	for name, addr := range cfg.Peers {
-		c.peers[name] = &peer{name: name, addr: addr, pid: actor.NewPID(addr, clusterActor)}
+		c.peers[name] = &peer{name: name, addr: addr, pid: actor.NewPID(addr, wireActor)}
 		c.names = append(c.names, name)
 	}
 	sort.Strings(c.names)
 	if _, err := e.sys.Root.SpawnNamed(actor.PropsFromFunc(c.receive), clusterActor); err != nil {
 		c.rem.Shutdown(false)
 		return nil, fmt.Errorf("%w: cluster: control actor: %w", ErrBadConfig, err)
+	}
+	inline := actor.WithDispatcher(actor.NewSynchronizedDispatcher(300))
+	if _, err := e.sys.Root.SpawnNamed(actor.PropsFromFunc(c.receiveWire, inline), wireActor); err != nil {
+		c.rem.Shutdown(false)
+		return nil, fmt.Errorf("%w: cluster: wire actor: %w", ErrBadConfig, err)
 	}
 	c.wg.Add(1)
 	go c.heartbeats()
@@ -431,12 +467,6 @@ func (c *cluster) receive(ctx actor.Context) {
 	}
 	switch m := msg.(type) {
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
-	case *actorspb.Ping:
-		c.onPing(m)
-	case *actorspb.Pong:
-		c.onPong(m)
-	case *actorspb.EdgeReply:
-		c.onReply(m)
 	case *actorspb.Deploy:
 		res := &actorspb.DeployResult{QueryId: m.GetQueryId(), Node: c.cfg.Name}
 		if err := c.onDeploy(m); err != nil {
@@ -457,9 +487,34 @@ func (c *cluster) receive(ctx actor.Context) {
 			q.fail("its part on node %s failed: %s", m.GetNode(), m.GetReason())
 		}
 	default:
-		c.unknown.Add(1)
-		c.e.cfg.Logger.Warn("cluster: ignored a message of a type this node does not handle", "type", fmt.Sprintf("%T", msg))
+		c.ignore(msg)
 	}
+}
+
+// receiveWire runs on the reader goroutine of the connection the message
+// came on; everything it does is short and never blocks.
+func (c *cluster) receiveWire(ctx actor.Context) {
+	msg := ctx.Message()
+	if env, ok := msg.(*actor.MessageEnvelope); ok {
+		msg = env.Message
+	}
+	switch m := msg.(type) {
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actorspb.Ping:
+		c.onPing(m)
+	case *actorspb.Pong:
+		c.onPong(m)
+	case *actorspb.EdgeReply:
+		c.onReply(m)
+	default:
+		c.ignore(msg)
+	}
+}
+
+// ignore counts and logs a message of a type this node does not handle.
+func (c *cluster) ignore(msg any) {
+	c.unknown.Add(1)
+	c.e.cfg.Logger.Warn("cluster: ignored a message of a type this node does not handle", "type", fmt.Sprintf("%T", msg))
 }
 
 func (c *cluster) onPing(m *actorspb.Ping) {
@@ -550,7 +605,7 @@ func (c *cluster) reply(x *instance, env *actorspb.Envelope, rep priority.Reply,
 	offset, oneWay := c.clock(from)
 	delay := started - (env.GetSentNs() - offset)
 	rep.Queueing, rep.Network = max(0, delay-oneWay), oneWay
-	c.e.sys.Root.Send(actor.NewPID(addr, clusterActor), &actorspb.EdgeReply{
+	c.e.sys.Root.Send(actor.NewPID(addr, wireActor), &actorspb.EdgeReply{
 		QueryId: x.q.id, Receiver: x.id, Reply: actors.ReplyToProto(rep),
 		SentNs: env.GetSentNs(), StartedNs: started, RepliedNs: c.e.cfg.Clock.Now(),
 	})

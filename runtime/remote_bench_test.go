@@ -39,15 +39,28 @@ func benchEnvelope(b *testing.B) *actorspb.Envelope {
 
 var benchReply = &actorspb.EdgeReply{QueryId: "a.q1", Receiver: "a.q1/1/0", Reply: &actorspb.Reply{From: "a.q1/1/0", CostNs: 1000, PathCostNs: 2000}}
 
-// remotePair starts two actor systems with remotes on loopback: an echo
-// actor on the second answers every Envelope with an EdgeReply to an
-// actor on the first, which signals got.
-func remotePair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
+// remotePair starts two actor systems with remotes on loopback, set up
+// as a node's (remoteOptions): an echo actor on the second answers every
+// Envelope with an EdgeReply to an actor on the first, which signals got.
+// With inline both actors run on the connection's reader goroutine, as
+// the node's wire actor does and as the raw gRPC handler does; without,
+// each message is handed to a goroutine of protoactor's default
+// dispatcher first.
+// With stock, the remote layer keeps protoactor's own settings instead.
+func remotePair(b *testing.B, inline, stock bool) (send func(any), got chan struct{}, stop func()) {
+	ropts := remoteOptions()
+	if stock {
+		ropts = []remote.ConfigOption{remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()))}
+	}
 	newSys := func() (*actor.ActorSystem, *remote.Remote) {
 		sys := actors.NewActorSystem(nil)
-		r := remote.NewRemote(sys, remote.Configure("127.0.0.1", 0, remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()))))
+		r := remote.NewRemote(sys, remote.Configure("127.0.0.1", 0, ropts...))
 		r.Start()
 		return sys, r
+	}
+	var opts []actor.PropsOption
+	if inline {
+		opts = append(opts, actor.WithDispatcher(actor.NewSynchronizedDispatcher(300)))
 	}
 	sa, ra := newSys()
 	sb, rb := newSys()
@@ -56,7 +69,7 @@ func remotePair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
 		if _, ok := c.Message().(*actorspb.EdgeReply); ok {
 			got <- struct{}{}
 		}
-	}), "sink")
+	}, opts...), "sink")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,7 +77,7 @@ func remotePair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
 		if _, ok := c.Message().(*actorspb.Envelope); ok {
 			c.Send(sink, benchReply)
 		}
-	}), "echo")
+	}, opts...), "echo")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +91,8 @@ func remotePair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
 }
 
 // hopService is the raw gRPC baseline: a bidirectional stream whose server
-// answers every Envelope with an EdgeReply, with the same protobuf codec.
+// answers every Envelope with an EdgeReply, with the same protobuf codec
+// and the same flow-control windows as a node's remote layer.
 var hopService = grpc.ServiceDesc{
 	ServiceName: "cameo.bench.Hop",
 	HandlerType: (*any)(nil),
@@ -108,10 +122,11 @@ func grpcPair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.InitialWindowSize(remoteWindow), grpc.InitialConnWindowSize(remoteWindow))
 	srv.RegisterService(&hopService, struct{}{})
 	go srv.Serve(ln) //nolint:errcheck // ends with Stop
-	conn, err := grpc.Dial(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.Dial(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(remoteWindow), grpc.WithInitialConnWindowSize(remoteWindow))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -145,13 +160,21 @@ func grpcPair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
 // actor system over protoactor-go remote and its EdgeReply back, against
 // the same exchange on a raw gRPC stream with the same codec. roundtrip
 // waits for each reply (latency); pipelined64 keeps up to 64 in flight
-// (throughput).
+// (throughput). protoactor is the transport as a node uses it, receivers
+// inline; protoactor-goroutine adds protoactor's default hand-off to a
+// goroutine at each receiver; protoactor-stock is that with protoactor's
+// own transport settings too (what remoteOptions changes).
 func BenchmarkRemoteHop(b *testing.B) {
 	env := benchEnvelope(b)
 	pairs := []struct {
 		name string
 		pair func(*testing.B) (func(any), chan struct{}, func())
-	}{{"protoactor", remotePair}, {"grpc", grpcPair}}
+	}{
+		{"protoactor", func(b *testing.B) (func(any), chan struct{}, func()) { return remotePair(b, true, false) }},
+		{"protoactor-goroutine", func(b *testing.B) (func(any), chan struct{}, func()) { return remotePair(b, false, false) }},
+		{"protoactor-stock", func(b *testing.B) (func(any), chan struct{}, func()) { return remotePair(b, false, true) }},
+		{"grpc", grpcPair},
+	}
 	for _, window := range []int{1, 64} {
 		name := "roundtrip"
 		if window > 1 {
