@@ -22,6 +22,11 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/query"
@@ -250,7 +255,7 @@ func TestClusterUnknownMessagesDoNotCrash(t *testing.T) {
 	a := nodes["a"]
 	// A protobuf type b's control actor does not handle, and an envelope
 	// for an instance b does not run.
-	pid := nodes["b"].cluster.peers["a"].pid // b's PID for a's control actor
+	pid := nodes["b"].cluster.peers["a"].pid // b's PID for a's wire actor
 	b := nodes["b"]
 	b.sys.Root.Send(pid, &actorspb.Value{})
 	b.sys.Root.Send(pidOf(a, "cameo/a.q99/0/0"), &actorspb.Envelope{Receiver: "a.q99/0/0"})
@@ -269,3 +274,67 @@ func TestClusterUnknownMessagesDoNotCrash(t *testing.T) {
 }
 
 func pidOf(e *Engine, name string) *actor.PID { return actor.NewPID(e.cluster.addr, name) }
+
+// TestClusterUndecodableMessageClosesOnlyItsStream speaks protoactor's
+// Remoting protocol to node a over raw gRPC and sends batches its reader
+// cannot decode: a type name no one registered and a target index out of
+// range (protoactor's reader panics on both). The guard closes that
+// stream with InvalidArgument and counts it; a keeps serving b.
+func TestClusterUndecodableMessageClosesOnlyItsStream(t *testing.T) {
+	nodes := newCluster(t, []string{"a", "b"})
+	a, b := nodes["a"], nodes["b"]
+	conn, err := grpc.Dial(a.cluster.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	wire := &actor.PID{Address: a.cluster.addr, Id: wireActor}
+	batches := map[string]*remote.MessageBatch{
+		"unknown type": {TypeNames: []string{"cameo.NoSuchType"}, Targets: []*actor.PID{wire},
+			Envelopes: []*remote.MessageEnvelope{{TypeId: 0, Target: 0, MessageData: []byte{8, 1}}}},
+		"target out of range": {TypeNames: []string{"cameo.actors.v1.Value"}, Targets: []*actor.PID{wire},
+			Envelopes: []*remote.MessageEnvelope{{TypeId: 0, Target: 7}}},
+	}
+	want := int64(0)
+	for name, batch := range batches {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, err := remote.NewRemotingClient(conn).Receive(ctx)
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: %v", name, err)
+		}
+		hello := &remote.RemoteMessage{MessageType: &remote.RemoteMessage_ConnectRequest{ConnectRequest: &remote.ConnectRequest{
+			ConnectionType: &remote.ConnectRequest_ServerConnection{ServerConnection: &remote.ServerConnection{SystemId: "intruder", Address: "127.0.0.1:1"}}}}}
+		if err := st.Send(hello); err != nil {
+			t.Fatalf("%s: connect: %v", name, err)
+		}
+		if err := st.Send(&remote.RemoteMessage{MessageType: &remote.RemoteMessage_MessageBatch{MessageBatch: batch}}); err != nil {
+			t.Fatalf("%s: send: %v", name, err)
+		}
+		for err == nil {
+			_, err = st.Recv() // the connect response, then the stream's end
+		}
+		cancel()
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "cannot read a message") {
+			t.Fatalf("%s: stream ended with %v, want InvalidArgument from the guard", name, err)
+		}
+		want++
+		if ci, _ := a.Cluster(); ci.BadStreams != want {
+			t.Fatalf("%s: bad_streams = %d, want %d", name, ci.BadStreams, want)
+		}
+	}
+	// a still reads what b sends: an unhandled type is counted.
+	before, _ := a.Cluster()
+	b.sys.Root.Send(b.cluster.peers["a"].pid, &actorspb.Value{})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ci, _ := a.Cluster()
+		if ci.UnknownMessages > before.UnknownMessages {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a stopped reading b after the bad streams: %+v", ci)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
