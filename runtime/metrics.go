@@ -405,3 +405,57 @@ func (c SchedulerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descMsgs, prometheus.CounterValue, float64(t.Messages), name)
 	ch <- prometheus.MustNewConstMetric(descTurns, prometheus.CounterValue, float64(t.Turns), name)
 }
+
+// ClusterCollector exposes a node's view of its cluster (GET /v1/cluster):
+// per peer whether it is up, how long since it last answered, the clock
+// offset and round trips measured from heartbeats and envelopes, and how
+// often it went down; per node the messages it could not use. An engine
+// that is not in a cluster reports nothing.
+type ClusterCollector struct{ E *Engine }
+
+var (
+	peerLabels     = []string{"node", "peer"}
+	descPeerUp     = prometheus.NewDesc("cameo_peer_up", "1 if the peer answered heartbeats within the peer timeout, else 0.", peerLabels, nil)
+	descPeerSeen   = prometheus.NewDesc("cameo_peer_last_seen_seconds", "Time since the peer last answered a heartbeat (absent: never).", peerLabels, nil)
+	descPeerOffset = prometheus.NewDesc("cameo_peer_clock_offset_seconds", "The peer's clock minus this node's, from the heartbeat with the least round trip of the last 16.", peerLabels, nil)
+	descPeerRTT    = prometheus.NewDesc("cameo_peer_rtt_seconds", "Round trip of that heartbeat.", peerLabels, nil)
+	descPeerHop    = prometheus.NewDesc("cameo_peer_hop_rtt_seconds", "Moving average round trip of envelopes to the peer, its processing excluded (0: none sent).", peerLabels, nil)
+	descPeerDowns  = prometheus.NewDesc("cameo_peer_downs_total", "Times the peer was declared down.", peerLabels, nil)
+	descUnknown    = prometheus.NewDesc("cameo_cluster_unknown_messages_total", "Messages of a type this node does not handle, dropped.", []string{"node"}, nil)
+	descBadStreams = prometheus.NewDesc("cameo_cluster_bad_streams_total", "Inbound connections closed on a message this node could not decode.", []string{"node"}, nil)
+	descStray      = prometheus.NewDesc("cameo_cluster_stray_envelopes_total", "Envelopes for a query or instance this node does not run, dropped.", []string{"node"}, nil)
+)
+
+var _ prometheus.Collector = ClusterCollector{}
+
+// Describe implements prometheus.Collector.
+func (c ClusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPeerUp, descPeerSeen, descPeerOffset, descPeerRTT, descPeerHop, descPeerDowns, descUnknown, descBadStreams, descStray} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c ClusterCollector) Collect(ch chan<- prometheus.Metric) {
+	ci, ok := c.E.Cluster()
+	if !ok {
+		return
+	}
+	for _, p := range ci.Peers {
+		up := 0.0
+		if p.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descPeerUp, prometheus.GaugeValue, up, ci.Name, p.Name)
+		if p.LastSeenMs >= 0 {
+			ch <- prometheus.MustNewConstMetric(descPeerSeen, prometheus.GaugeValue, p.LastSeenMs/1e3, ci.Name, p.Name)
+		}
+		ch <- prometheus.MustNewConstMetric(descPeerOffset, prometheus.GaugeValue, p.ClockOffsetMs/1e3, ci.Name, p.Name)
+		ch <- prometheus.MustNewConstMetric(descPeerRTT, prometheus.GaugeValue, p.RTTMs/1e3, ci.Name, p.Name)
+		ch <- prometheus.MustNewConstMetric(descPeerHop, prometheus.GaugeValue, p.HopRTTMs/1e3, ci.Name, p.Name)
+		ch <- prometheus.MustNewConstMetric(descPeerDowns, prometheus.CounterValue, float64(p.Downs), ci.Name, p.Name)
+	}
+	ch <- prometheus.MustNewConstMetric(descUnknown, prometheus.CounterValue, float64(ci.UnknownMessages), ci.Name)
+	ch <- prometheus.MustNewConstMetric(descBadStreams, prometheus.CounterValue, float64(ci.BadStreams), ci.Name)
+	ch <- prometheus.MustNewConstMetric(descStray, prometheus.CounterValue, float64(ci.StrayEnvelopes), ci.Name)
+}

@@ -113,7 +113,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, eng: eng, reg: prometheus.NewRegistry(), stop: make(chan struct{})}
 	n.mu.specs, n.mu.rates, n.mu.last = map[string]string{}, map[string]float64{}, map[string]uint64{}
-	n.reg.MustRegister(eng.Metrics(), SchedulerCollector{S: eng.Scheduler()},
+	n.reg.MustRegister(eng.Metrics(), SchedulerCollector{S: eng.Scheduler()}, ClusterCollector{E: eng},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return n, nil

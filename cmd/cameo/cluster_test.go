@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,6 +248,42 @@ func TestThreeNodeProcessesMatchOneNode(t *testing.T) {
 			t.Fatalf("peer %s: rtt %.3f ms, offset %.3f ms", p.Name, p.RTTMs, p.ClockOffsetMs)
 		}
 	}
+	// and exported to Prometheus.
+	m := scrape(t, nodes["n1"])
+	for _, peer := range []string{"n2", "n3"} {
+		for _, prefix := range []string{`cameo_peer_up{node="n1",peer="` + peer + `"} 1`, `cameo_peer_clock_offset_seconds{node="n1",peer="` + peer + `"} `, `cameo_peer_rtt_seconds{node="n1",peer="` + peer + `"} `} {
+			if !strings.Contains(m, "\n"+prefix) {
+				t.Fatalf("n1's /metrics lacks %q:\n%s", prefix, grepLines(m, "cameo_peer"))
+			}
+		}
+	}
+}
+
+// scrape returns a node's /metrics.
+func scrape(t *testing.T, x *node) string {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + x.api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s, %v", resp.Status, err)
+	}
+	return string(body)
+}
+
+// grepLines returns the lines of s that start with prefix.
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // A node killed mid-run: the query with a part on it fails with the
@@ -332,6 +370,13 @@ sink: {discard: {}}
 	_, err = nodes["n1"].client.Submit(ctx, []byte(strings.Replace(spanning, "name: spanning", "name: again", 1)))
 	if err == nil || !strings.Contains(err.Error(), `node "n2" is not reachable now`) {
 		t.Fatalf("submit placed on a dead node: %v", err)
+	}
+	// So does its /metrics.
+	m := scrape(t, nodes["n1"])
+	for _, line := range []string{`cameo_peer_up{node="n1",peer="n2"} 0`, `cameo_peer_downs_total{node="n1",peer="n2"} 1`} {
+		if !strings.Contains(m, "\n"+line+"\n") {
+			t.Fatalf("n1's /metrics lacks %q:\n%s", line, grepLines(m, "cameo_peer"))
+		}
 	}
 	// n1 drains and exits cleanly on SIGTERM.
 	if err := nodes["n1"].cmd.Process.Signal(syscall.SIGTERM); err != nil {
