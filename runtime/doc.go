@@ -103,7 +103,15 @@
 // nanoseconds of the node that stamped them, and nodes are assumed to be
 // synchronised (NTP or better). Nothing is corrected but the queueing in
 // replies; a skew of s shifts the priorities of one node's messages
-// against another's by s. Every node measures each peer's offset NTP-style
+// against another's by s. A correction is not a uniform shift on the
+// wire: processing-time windows are assigned by the events' arrival
+// values, so those must cross unchanged for the results to equal one
+// node's; cameo's, llf's and edf's keys live in the clock of the query's
+// coordinator (they derive from its sources' arrivals) wherever they are
+// computed, fifo's in the clock of whichever node sent the message, and
+// sjf's and fair's in no clock at all. Correcting would mean converting
+// each key into the receiving node's clock by the domain its policy
+// stamped it in, at the run queue; that is not done. Every node measures each peer's offset NTP-style
 // from heartbeats (the exchange with the least round trip of the last 16)
 // and shows it in GET /v1/cluster and as cameo_peer_clock_offset_seconds.
 //
