@@ -34,6 +34,8 @@ func TestMain(m *testing.M) {
 // node is one cameo serve process.
 type node struct {
 	name, api, remote string
+	args              []string // of cameo, to start it again
+	dir               string
 	cmd               *exec.Cmd
 	client            *runtime.Client
 	log               *strings.Builder
@@ -50,6 +52,31 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// start runs the node's process (again); its stderr goes to x.log and
+// its exit to x.exited.
+func (x *node) start(t *testing.T) {
+	t.Helper()
+	x.cmd = exec.Command(os.Args[0], x.args...)
+	x.cmd.Env = append(os.Environ(), "CAMEO_TEST_AS_CLI=1")
+	x.cmd.Dir = x.dir
+	stderr, err := x.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd, exited := x.cmd, make(chan error, 1)
+	x.exited = exited
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			x.log.WriteString(sc.Text() + "\n")
+		}
+		exited <- cmd.Wait()
+	}()
+}
+
 // startNodes starts one `cameo serve` process per name on 127.0.0.1, each
 // a peer of the others, and waits (bounded) until all see each other.
 // Every process is killed when the test ends.
@@ -57,34 +84,19 @@ func startNodes(t *testing.T, dir string, names ...string) map[string]*node {
 	t.Helper()
 	nodes := map[string]*node{}
 	for _, n := range names {
-		nodes[n] = &node{name: n, api: freePort(t), remote: freePort(t), log: &strings.Builder{}, exited: make(chan error, 1)}
+		nodes[n] = &node{name: n, api: freePort(t), remote: freePort(t), log: &strings.Builder{}}
 	}
 	for _, n := range names {
 		x := nodes[n]
-		args := []string{"serve", "--name", n, "--listen", x.api, "--remote", x.remote, "--allow-files",
+		x.args = []string{"serve", "--name", n, "--listen", x.api, "--remote", x.remote, "--allow-files",
 			"--heartbeat", "50ms", "--peer-timeout", "1s", "--drain-timeout", "10s", "--workers", "1"}
 		for _, m := range names {
 			if m != n {
-				args = append(args, "--peer", m+"="+nodes[m].remote)
+				x.args = append(x.args, "--peer", m+"="+nodes[m].remote)
 			}
 		}
-		x.cmd = exec.Command(os.Args[0], args...)
-		x.cmd.Env = append(os.Environ(), "CAMEO_TEST_AS_CLI=1")
-		x.cmd.Dir = dir
-		stderr, err := x.cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := x.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				x.log.WriteString(sc.Text() + "\n")
-			}
-			x.exited <- x.cmd.Wait()
-		}()
+		x.dir = dir
+		x.start(t)
 		t.Cleanup(func() {
 			if x.cmd.ProcessState == nil {
 				_ = x.cmd.Process.Kill()
@@ -94,6 +106,7 @@ func startNodes(t *testing.T, dir string, names ...string) map[string]*node {
 				}
 			}
 		})
+		var err error
 		if x.client, err = runtime.NewClient(x.api, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +300,8 @@ func grepLines(s, prefix string) string {
 }
 
 // A node killed mid-run: the query with a part on it fails with the
-// reason, its sources stop, and a query on the surviving node completes.
+// reason, its sources stop, and a query on the surviving node completes;
+// restarted, the node is seen up again and takes new parts.
 func TestKilledNodeFailsOnlyItsQueries(t *testing.T) {
 	dir := t.TempDir()
 	nodes := startNodes(t, dir, "n1", "n2")
@@ -377,6 +391,32 @@ sink: {discard: {}}
 		if !strings.Contains(m, "\n"+line+"\n") {
 			t.Fatalf("n1's /metrics lacks %q:\n%s", line, grepLines(m, "cameo_peer"))
 		}
+	}
+	// n2 comes back on the same addresses: n1 sees it up again and places
+	// a query's steps on it again.
+	select {
+	case <-nodes["n2"].exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed n2 did not exit")
+	}
+	nodes["n2"].start(t)
+	for {
+		ci, err := nodes["n1"].client.Cluster(ctx)
+		if err == nil && len(ci.Peers) == 1 && ci.Peers[0].Up {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("n1 never saw n2 up again: %+v, %v\n%s", ci, err, nodes["n2"].log)
+		}
+		time.Sleep(20 * time.Millisecond) // polls a process's readiness
+	}
+	back := strings.NewReplacer("name: spanning", "name: back", "duration: 60s", "duration: 2s").Replace(spanning)
+	bk, err := nodes["n1"].client.Submit(ctx, []byte(back))
+	if err != nil {
+		t.Fatalf("submit after n2 came back: %v", err)
+	}
+	if d := waitQuery(t, nodes["n1"].client, bk.ID, 30*time.Second); d.State != runtime.StateDone || d.Stats.Results == 0 {
+		t.Fatalf("query on the restarted n2: %s (%s), %d results", d.State, d.Error, d.Stats.Results)
 	}
 	// n1 drains and exits cleanly on SIGTERM.
 	if err := nodes["n1"].cmd.Process.Signal(syscall.SIGTERM); err != nil {
