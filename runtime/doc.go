@@ -132,9 +132,9 @@
 // reason (its sources stop; its parts on the other nodes are undeployed)
 // and every other query goes on. A peer that comes back at its address
 // (restarted) is up again at its next answered heartbeat and takes new
-// parts; the queries that failed stay failed. A part that fails on a peer fails the
-// query on its coordinator; a coordinator that disappears fails its parts
-// on the peers. A message of a type a node does not handle is counted and
+// parts; the queries that failed stay failed. A part that fails on a
+// peer fails the query on its coordinator; a coordinator that disappears
+// fails its parts on the peers. A message of a type a node does not handle is counted and
 // dropped; bytes it cannot decode close that inbound stream (protoactor's
 // deserializer panics on an unknown type name; a gRPC interceptor
 // recovers) and are counted; neither crashes the node.
