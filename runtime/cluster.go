@@ -461,11 +461,7 @@ func (c *cluster) isUp(node string) bool {
 
 // receive is the control actor.
 func (c *cluster) receive(ctx actor.Context) {
-	msg := ctx.Message()
-	if env, ok := msg.(*actor.MessageEnvelope); ok {
-		msg = env.Message
-	}
-	switch m := msg.(type) {
+	switch m := ctx.Message().(type) { // Message unwraps a MessageEnvelope
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
 	case *actorspb.Deploy:
 		res := &actorspb.DeployResult{QueryId: m.GetQueryId(), Node: c.cfg.Name}
@@ -487,18 +483,14 @@ func (c *cluster) receive(ctx actor.Context) {
 			q.fail("its part on node %s failed: %s", m.GetNode(), m.GetReason())
 		}
 	default:
-		c.ignore(msg)
+		c.ignore(m)
 	}
 }
 
 // receiveWire runs on the reader goroutine of the connection the message
 // came on; everything it does is short and never blocks.
 func (c *cluster) receiveWire(ctx actor.Context) {
-	msg := ctx.Message()
-	if env, ok := msg.(*actor.MessageEnvelope); ok {
-		msg = env.Message
-	}
-	switch m := msg.(type) {
+	switch m := ctx.Message().(type) { // Message unwraps a MessageEnvelope
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
 	case *actorspb.Ping:
 		c.onPing(m)
@@ -507,7 +499,7 @@ func (c *cluster) receiveWire(ctx actor.Context) {
 	case *actorspb.EdgeReply:
 		c.onReply(m)
 	default:
-		c.ignore(msg)
+		c.ignore(m)
 	}
 }
 
