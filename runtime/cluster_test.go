@@ -338,3 +338,67 @@ func TestClusterUndecodableMessageClosesOnlyItsStream(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestClusterDeployRefusedOnAddressMismatch: b knows c at another address
+// than a does. A query a places on b and c is refused by b with both
+// addresses, and a undeploys it everywhere.
+func TestClusterDeployRefusedOnAddressMismatch(t *testing.T) {
+	addrs := map[string]string{"a": freeAddr(t), "b": freeAddr(t), "c": freeAddr(t)}
+	// b's wrong address for c is a live node's (stopped last), so no dial
+	// is left retrying when the test ends.
+	wrong := freeAddr(t)
+	newEngine(t, WithCluster(ClusterConfig{Name: "d", Address: wrong}))
+	peers := map[string]map[string]string{
+		"a": {"b": addrs["b"], "c": addrs["c"]},
+		"b": {"a": addrs["a"], "c": wrong},
+		"c": {"a": addrs["a"], "b": addrs["b"]},
+	}
+	nodes := map[string]*Engine{}
+	for _, n := range []string{"a", "b", "c"} {
+		nodes[n] = newEngine(t, WithCluster(ClusterConfig{Name: n, Address: addrs[n], Peers: peers[n], Heartbeat: 20 * time.Millisecond, PeerTimeout: 500 * time.Millisecond}))
+	}
+	waitUp(t, map[string]*Engine{"a": nodes["a"]})
+	text := `
+name: mismatch
+latency_target: 50ms
+sources:
+  - name: g
+    generator: {rate: 100, duration: 1s}
+pipeline:
+  - key_by: key
+    node: b
+  - window: {tumbling: 100ms}
+    aggregate: {n: count()}
+    node: c
+sink: {discard: {}}
+`
+	spec, err := query.Parse("mismatch.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = nodes["a"].Submit(context.Background(), spec)
+	want := fmt.Sprintf("the coordinator knows node c as %q, but it is %q to this node", addrs["c"], wrong)
+	if !errors.Is(err, ErrCluster) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want it to say %s", err, want)
+	}
+	for _, n := range []string{"b", "c"} {
+		deadline := time.Now().Add(10 * time.Second)
+		for len(activeQueries(nodes[n])) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still runs a part: %v", n, activeQueries(nodes[n]))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// activeQueries lists the ids of e's queries that have not ended.
+func activeQueries(e *Engine) []string {
+	var out []string
+	for _, q := range e.Queries() {
+		if st := q.State(); st == StateRunning {
+			out = append(out, q.ID())
+		}
+	}
+	return out
+}
