@@ -684,7 +684,7 @@ func sorted(s []string) []string {
 // deploy places the query's parts on the other nodes; on any refusal it
 // takes back the parts it placed.
 func (c *cluster) deploy(q *Query) error {
-	d := &actorspb.Deploy{QueryId: q.id, Coordinator: c.cfg.Name, Spec: q.spec.Text, SpecFile: q.spec.File, Lookahead: c.e.cfg.Lookahead, Addresses: q.pl.addrs}
+	d := &actorspb.Deploy{QueryId: q.id, Coordinator: c.cfg.Name, Spec: q.spec.Text, SpecFile: q.spec.File, Lookahead: c.e.cfg.Lookahead, Addresses: q.pl.addrs, Scheduler: c.e.cfg.Scheduler}
 	for _, st := range q.pl.nodes {
 		d.Stages = append(d.Stages, &actorspb.StagePlacement{Nodes: st})
 	}
@@ -729,6 +729,10 @@ func (c *cluster) deploy(q *Query) error {
 // onDeploy builds and registers this node's part of a query placed by a
 // peer.
 func (c *cluster) onDeploy(d *actorspb.Deploy) error {
+	if d.GetScheduler() != c.e.cfg.Scheduler {
+		return fmt.Errorf("the coordinator %s schedules with %q and this node with %q: the keys its messages carry cannot be ordered against this node's (run every node with the same --scheduler)",
+			d.GetCoordinator(), d.GetScheduler(), c.e.cfg.Scheduler)
+	}
 	spec, err := query.Parse(d.GetSpecFile(), d.GetSpec())
 	if err != nil {
 		return fmt.Errorf("the spec does not parse here: %w", err)

@@ -402,3 +402,34 @@ func activeQueries(e *Engine) []string {
 	}
 	return out
 }
+
+// TestClusterDeployRefusedOnSchedulerMismatch: b runs another scheduler
+// than a; a query a places on b is refused with both names.
+func TestClusterDeployRefusedOnSchedulerMismatch(t *testing.T) {
+	addrs := map[string]string{"a": freeAddr(t), "b": freeAddr(t)}
+	nodes := map[string]*Engine{}
+	for n, sched := range map[string]string{"a": "cameo", "b": "fifo"} {
+		other := map[string]string{"a": "b", "b": "a"}[n]
+		nodes[n] = newEngine(t, WithScheduler(sched), WithCluster(ClusterConfig{Name: n, Address: addrs[n],
+			Peers: map[string]string{other: addrs[other]}, Heartbeat: 20 * time.Millisecond, PeerTimeout: 500 * time.Millisecond}))
+	}
+	waitUp(t, nodes)
+	spec, err := query.Parse("sched.yaml", []byte(`
+name: sched
+latency_target: 50ms
+sources:
+  - name: g
+    generator: {rate: 100, duration: 1s}
+pipeline:
+  - key_by: key
+    node: b
+sink: {discard: {}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = nodes["a"].Submit(context.Background(), spec)
+	if want := `the coordinator a schedules with "cameo" and this node with "fifo"`; !errors.Is(err, ErrCluster) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want it to say %s", err, want)
+	}
+}

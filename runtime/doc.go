@@ -81,7 +81,12 @@
 // placement; every node builds the same plan and spawns, under
 // deterministic names, the instances placed on it, so each knows the
 // others' PIDs. A spec built in Go has no text to ship: it runs on the
-// coordinator, and explicit placement of it is refused.
+// coordinator, and explicit placement of it is refused. A node refuses a
+// part when the coordinator runs another scheduler (the keys messages
+// carry are stamped by the sender's policy and ordered against the
+// receiver's) or knows one of the part's nodes at another address than it
+// does; the coordinator then undeploys the query everywhere and the
+// submit fails with the reason.
 //
 // A batch bound for another node crosses as an actorspb.Envelope: the full
 // scheduling context, the events with their Go field types (int, int64,

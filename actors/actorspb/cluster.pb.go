@@ -29,14 +29,17 @@ const (
 // the placement puts on it. The peer parses the same spec text, so both
 // build the same plan.
 type Deploy struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
-	Coordinator   string                 `protobuf:"bytes,2,opt,name=coordinator,proto3" json:"coordinator,omitempty"`           // the node that runs the sources and the sink
-	Spec          []byte                 `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`                         // the spec's text (YAML or JSON)
-	SpecFile      string                 `protobuf:"bytes,4,opt,name=spec_file,json=specFile,proto3" json:"spec_file,omitempty"` // the name it was parsed under, for errors
-	Stages        []*StagePlacement      `protobuf:"bytes,5,rep,name=stages,proto3" json:"stages,omitempty"`                     // per pipeline step, then the sink
-	Lookahead     bool                   `protobuf:"varint,6,opt,name=lookahead,proto3" json:"lookahead,omitempty"`
-	Addresses     map[string]string      `protobuf:"bytes,7,rep,name=addresses,proto3" json:"addresses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // node name -> remote address
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	QueryId     string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Coordinator string                 `protobuf:"bytes,2,opt,name=coordinator,proto3" json:"coordinator,omitempty"`           // the node that runs the sources and the sink
+	Spec        []byte                 `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`                         // the spec's text (YAML or JSON)
+	SpecFile    string                 `protobuf:"bytes,4,opt,name=spec_file,json=specFile,proto3" json:"spec_file,omitempty"` // the name it was parsed under, for errors
+	Stages      []*StagePlacement      `protobuf:"bytes,5,rep,name=stages,proto3" json:"stages,omitempty"`                     // per pipeline step, then the sink
+	Lookahead   bool                   `protobuf:"varint,6,opt,name=lookahead,proto3" json:"lookahead,omitempty"`
+	Addresses   map[string]string      `protobuf:"bytes,7,rep,name=addresses,proto3" json:"addresses,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // node name -> remote address
+	// The coordinator's scheduler: a part's node must run the same one, or
+	// the keys its messages carry could not be ordered against local ones.
+	Scheduler     string `protobuf:"bytes,8,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -118,6 +121,13 @@ func (x *Deploy) GetAddresses() map[string]string {
 		return x.Addresses
 	}
 	return nil
+}
+
+func (x *Deploy) GetScheduler() string {
+	if x != nil {
+		return x.Scheduler
+	}
+	return ""
 }
 
 // StagePlacement names the node of each instance of one stage.
@@ -563,7 +573,7 @@ var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x0fcameo.actors.v1\x1a\x0eenvelope.proto\"\xd1\x02\n" +
+	"\rcluster.proto\x12\x0fcameo.actors.v1\x1a\x0eenvelope.proto\"\xef\x02\n" +
 	"\x06Deploy\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12 \n" +
 	"\vcoordinator\x18\x02 \x01(\tR\vcoordinator\x12\x12\n" +
@@ -571,7 +581,8 @@ const file_cluster_proto_rawDesc = "" +
 	"\tspec_file\x18\x04 \x01(\tR\bspecFile\x127\n" +
 	"\x06stages\x18\x05 \x03(\v2\x1f.cameo.actors.v1.StagePlacementR\x06stages\x12\x1c\n" +
 	"\tlookahead\x18\x06 \x01(\bR\tlookahead\x12D\n" +
-	"\taddresses\x18\a \x03(\v2&.cameo.actors.v1.Deploy.AddressesEntryR\taddresses\x1a<\n" +
+	"\taddresses\x18\a \x03(\v2&.cameo.actors.v1.Deploy.AddressesEntryR\taddresses\x12\x1c\n" +
+	"\tscheduler\x18\b \x01(\tR\tscheduler\x1a<\n" +
 	"\x0eAddressesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"&\n" +
