@@ -116,7 +116,10 @@
 // computed, fifo's in the clock of whichever node sent the message, and
 // sjf's and fair's in no clock at all. Correcting would mean converting
 // each key into the receiving node's clock by the domain its policy
-// stamped it in, at the run queue; that is not done. Every node measures each peer's offset NTP-style
+// stamped it in, at the run queue; that is not done. Likewise fair's
+// virtual time is each node's own: a node orders the tags other nodes
+// stamped against its own tags as they are, so fair shares hold between
+// the queries a node stamps, not across nodes. Every node measures each peer's offset NTP-style
 // from heartbeats (the exchange with the least round trip of the last 16)
 // and shows it in GET /v1/cluster and as cameo_peer_clock_offset_seconds.
 //
