@@ -43,6 +43,12 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// testNode is a node's cluster configuration in these tests: heartbeats
+// every 20 ms, down after 500 ms of silence.
+func testNode(name, addr string, peers map[string]string) ClusterConfig {
+	return ClusterConfig{Name: name, Address: addr, Peers: peers, Heartbeat: 20 * time.Millisecond, PeerTimeout: 500 * time.Millisecond}
+}
+
 // newCluster starts one engine per name, each a peer of the others.
 func newCluster(t *testing.T, names []string, opts ...Option) map[string]*Engine {
 	t.Helper()
@@ -58,7 +64,7 @@ func newCluster(t *testing.T, names []string, opts ...Option) map[string]*Engine
 				peers[m] = addrs[m]
 			}
 		}
-		e := newEngine(t, append([]Option{WithCluster(ClusterConfig{Name: n, Address: addrs[n], Peers: peers, Heartbeat: 20 * time.Millisecond, PeerTimeout: 500 * time.Millisecond})}, opts...)...)
+		e := newEngine(t, append([]Option{WithCluster(testNode(n, addrs[n], peers))}, opts...)...)
 		out[n] = e
 	}
 	waitUp(t, out)
@@ -355,7 +361,7 @@ func TestClusterDeployRefusedOnAddressMismatch(t *testing.T) {
 	}
 	nodes := map[string]*Engine{}
 	for _, n := range []string{"a", "b", "c"} {
-		nodes[n] = newEngine(t, WithCluster(ClusterConfig{Name: n, Address: addrs[n], Peers: peers[n], Heartbeat: 20 * time.Millisecond, PeerTimeout: 500 * time.Millisecond}))
+		nodes[n] = newEngine(t, WithCluster(testNode(n, addrs[n], peers[n])))
 	}
 	waitUp(t, map[string]*Engine{"a": nodes["a"]})
 	text := `
@@ -410,8 +416,7 @@ func TestClusterDeployRefusedOnSchedulerMismatch(t *testing.T) {
 	nodes := map[string]*Engine{}
 	for n, sched := range map[string]string{"a": "cameo", "b": "fifo"} {
 		other := map[string]string{"a": "b", "b": "a"}[n]
-		nodes[n] = newEngine(t, WithScheduler(sched), WithCluster(ClusterConfig{Name: n, Address: addrs[n],
-			Peers: map[string]string{other: addrs[other]}, Heartbeat: 20 * time.Millisecond, PeerTimeout: 500 * time.Millisecond}))
+		nodes[n] = newEngine(t, WithScheduler(sched), WithCluster(testNode(n, addrs[n], map[string]string{other: addrs[other]})))
 	}
 	waitUp(t, nodes)
 	spec, err := query.Parse("sched.yaml", []byte(`
