@@ -360,13 +360,9 @@ func (c *cluster) address(node string) string {
 	return ""
 }
 
-// clock returns a peer's clock offset (its clock minus ours) and half its
-// least heartbeat round trip; zeros for a node that is not a peer.
-func (c *cluster) clock(node string) (offset, oneWay int64) {
-	p := c.peers[node]
-	if p == nil {
-		return 0, 0
-	}
+// clock returns the peer's clock offset (its clock minus ours) and half
+// its least heartbeat round trip.
+func (p *peer) clock() (offset, oneWay int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.offset, p.rtt / 2
@@ -593,7 +589,7 @@ func (c *cluster) reply(x *instance, env *actorspb.Envelope, rep priority.Reply,
 		c.badEnv.Add(1)
 		return
 	}
-	offset, oneWay := c.clock(from.name)
+	offset, oneWay := from.clock()
 	delay := started - (env.GetSentNs() - offset)
 	rep.Queueing, rep.Network = max(0, delay-oneWay), oneWay
 	c.e.sys.Root.Send(from.pid, &actorspb.EdgeReply{
