@@ -127,7 +127,7 @@ func e12(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("LS p99 fifo/cameo at load %.1f, two nodes", e12Loads[len(e12Loads)-1]),
-		Paper: "— (the paper runs one process)", Ours: fmt.Sprintf("%.1f×", ratio(p99["fifo"], p99["cameo"]))})
+		Paper: "— (the paper runs one process)", Ours: ratioText(p99["fifo"], p99["cameo"])})
 	return rep, write(o, rep, "E12.csv", rows)
 }
 

@@ -269,8 +269,8 @@ func mixRuns(ctx context.Context, o Options, name, variant string, queries []Que
 			}
 		}
 	}
-	fifo.Ours = fmt.Sprintf("%.1f×", ratio(p99["fifo"], p99["cameo"]))
-	proto.Ours = fmt.Sprintf("%.1f×", ratio(p99["protoactor"], p99["cameo"]))
+	fifo.Ours = ratioText(p99["fifo"], p99["cameo"])
+	proto.Ours = ratioText(p99["protoactor"], p99["cameo"])
 	rep.Findings = append(rep.Findings, fifo, proto)
 	base := name
 	if variant != "mix" {
@@ -310,7 +310,7 @@ func e2(ctx context.Context, o Options) (*Report, error) {
 		tl = append(tl, ser)
 		rep.Findings = append(rep.Findings, Finding{Metric: "window result p50 / p99, " + r.Scenario.Scheduler, Ours: fmt.Sprintf("%.1f / %.1f ms", p(q.Latency, 50), p(q.Latency, 99))})
 	}
-	rep.Findings = append(rep.Findings, Finding{Metric: "result latency fifo/cameo (p50)", Paper: "2.7–3.2×", Ours: fmt.Sprintf("%.1f×", ratio(p50["fifo"], p50["cameo"]))})
+	rep.Findings = append(rep.Findings, Finding{Metric: "result latency fifo/cameo (p50)", Paper: "2.7–3.2×", Ours: ratioText(p50["fifo"], p50["cameo"])})
 	if err := write(o, rep, "E2.csv", rows); err != nil {
 		return nil, err
 	}
@@ -352,8 +352,8 @@ func e3(ctx context.Context, o Options) (*Report, error) {
 	}
 	top := loads[len(loads)-1]
 	rep.Findings = append(rep.Findings,
-		Finding{Metric: fmt.Sprintf("p99 fifo/cameo at load %.2f", top), Paper: "2.7× (single tenant, abstract)", Ours: fmt.Sprintf("%.1f×", ratio(at85["fifo"], at85["cameo"]))},
-		Finding{Metric: fmt.Sprintf("p99 protoactor/cameo at load %.2f", top), Paper: "2.7×", Ours: fmt.Sprintf("%.1f×", ratio(at85["protoactor"], at85["cameo"]))})
+		Finding{Metric: fmt.Sprintf("p99 fifo/cameo at load %.2f", top), Paper: "2.7× (single tenant, abstract)", Ours: ratioText(at85["fifo"], at85["cameo"])},
+		Finding{Metric: fmt.Sprintf("p99 protoactor/cameo at load %.2f", top), Paper: "2.7×", Ours: ratioText(at85["protoactor"], at85["cameo"])})
 	var ss []Series
 	for _, s := range scheds {
 		ss = append(ss, *series[s])

@@ -84,25 +84,32 @@ var palette = []color.Color{
 	color.RGBA{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff}, color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 }
 
-// LinePlot draws series to a PNG at path.
-func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) error {
+// LinePlot draws series to a PNG at path. It never fails on the data:
+// points that cannot be drawn (NaN, ±Inf, and on a log axis values ≤ 0)
+// are left out and the number left out is said in the title; a plot
+// with nothing left to draw says "no data" and keeps its labels, so an
+// experiment that produced no results under load still writes its files.
+func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) (err error) {
 	p := plot.New()
-	p.Title.Text = title
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
-	if logY {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
 	p.Legend.Top = true
+	var drawn, skipped int
+	minY, maxY := math.Inf(1), math.Inf(-1)
+	var lines []*plotter.Line
+	var names []string
 	for i, s := range series {
-		pts := make(plotter.XYs, 0, len(s.X))
-		for j := range s.X {
-			y := s.Y[j]
-			if logY && y <= 0 {
+		n := min(len(s.X), len(s.Y))
+		skipped += max(len(s.X), len(s.Y)) - n
+		pts := make(plotter.XYs, 0, n)
+		for j := 0; j < n; j++ {
+			x, y := s.X[j], s.Y[j]
+			if !finite(x) || !finite(y) || (logY && y <= 0) {
+				skipped++
 				continue
 			}
-			pts = append(pts, plotter.XY{X: s.X[j], Y: y})
+			pts = append(pts, plotter.XY{X: x, Y: y})
+			minY, maxY = math.Min(minY, y), math.Max(maxY, y)
 		}
 		if len(pts) == 0 {
 			continue
@@ -113,11 +120,37 @@ func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) er
 		}
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
-		p.Add(l)
-		p.Legend.Add(s.Name, l)
+		lines, names = append(lines, l), append(names, s.Name)
+		drawn += len(pts)
 	}
+	switch {
+	case drawn == 0:
+		title += " (no data)"
+		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	case skipped > 0:
+		title += fmt.Sprintf(" (%d points not drawable)", skipped)
+	}
+	p.Title.Text = title
+	if logY && drawn > 0 {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		if minY == maxY { // a log axis needs a range
+			p.Y.Min, p.Y.Max = minY/10, maxY*10
+		}
+	}
+	for i, l := range lines {
+		p.Add(l)
+		p.Legend.Add(names[i], l)
+	}
+	defer func() { // gonum panics on degenerate axes; a plot is never worth a crash
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plot %s: %v", path, r)
+		}
+	}()
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // CDF returns a latency distribution as a series: latency (ms) against
 // the share of results at or below it.
@@ -141,9 +174,13 @@ func ensureDir(out, name string) (string, error) {
 	return filepath.Join(out, name), nil
 }
 
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return math.Inf(1)
+// ratioText formats a/b as "N.N×", or says why there is no ratio: a run
+// that produced no results (under load, on a busy machine) has a p99 of 0.
+func ratioText(a, b float64) string {
+	if a <= 0 || b <= 0 || !finite(a) || !finite(b) {
+		return fmt.Sprintf("n/a (%s / %s: no results on one side)", fmtMs(a), fmtMs(b))
 	}
-	return a / b
+	return fmt.Sprintf("%.1f×", a/b)
 }
+
+func fmtMs(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) + " ms" }

@@ -174,6 +174,18 @@ func (p *parser) fields(n *yaml.Node, field string, handlers map[string]func(v *
 	}
 }
 
+// dup reports (and records an error for) a key given twice in one mapping
+// whose keys are user names (fields, map outputs, aggregates), where the
+// YAML parser keeps both.
+func (p *parser) dup(seen map[string]bool, k *yaml.Node, field string) bool {
+	if seen[k.Value] {
+		p.errorf(k, field, "given twice in this mapping")
+		return true
+	}
+	seen[k.Value] = true
+	return false
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -360,8 +372,12 @@ func (p *parser) generator(n *yaml.Node, field string) *Generator {
 				p.errorf(v, f, "want a mapping of field name to generator, got %s", kindName(v))
 				return
 			}
+			seen := map[string]bool{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				ff := join(f, v.Content[i].Value)
+				if p.dup(seen, v.Content[i], ff) {
+					continue
+				}
 				p.where[ff] = pos(v.Content[i])
 				g.Fields = append(g.Fields, p.field(v.Content[i], v.Content[i+1], ff))
 			}
@@ -454,23 +470,39 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 				p.errorf(v, f, "want a mapping of output field to expression, got %s", kindName(v))
 				return
 			}
+			seen := map[string]bool{}
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k := v.Content[i]
+				if p.dup(seen, k, join(f, k.Value)) {
+					continue
+				}
 				p.where[join(f, k.Value)] = pos(v.Content[i+1])
 				op.Map = append(op.Map, NamedExpr{Pos: pos(k), Name: k.Value, Expr: p.str(v.Content[i+1], join(f, k.Value))})
 			}
 		}),
 		"window": kind(func(v *yaml.Node, f string) {
 			w := &Window{Pos: pos(v)}
+			shapes := 0
 			p.fields(v, f, map[string]func(*yaml.Node, string){
-				"tumbling": func(v *yaml.Node, f string) { w.Size = p.duration(v, f) },
+				"tumbling": func(v *yaml.Node, f string) { shapes++; w.Size = p.duration(v, f) },
 				"sliding": func(v *yaml.Node, f string) {
+					shapes++
+					var size, slide bool
 					p.fields(v, f, map[string]func(*yaml.Node, string){
-						"size":  func(v *yaml.Node, f string) { w.Size = p.duration(v, f) },
-						"slide": func(v *yaml.Node, f string) { w.Slide = p.duration(v, f) },
+						"size":  func(v *yaml.Node, f string) { size = true; w.Size = p.duration(v, f) },
+						"slide": func(v *yaml.Node, f string) { slide = true; w.Slide = p.duration(v, f) },
 					})
+					if v.Kind == yaml.MappingNode && !size {
+						p.errorf(v, join(f, "size"), "missing: a sliding window needs size and slide, e.g. {size: 10s, slide: 1s}")
+					}
+					if v.Kind == yaml.MappingNode && !slide {
+						p.errorf(v, join(f, "slide"), "missing: a sliding window needs size and slide, e.g. {size: 10s, slide: 1s} (for a tumbling window write tumbling: 10s)")
+					}
 				},
 			})
+			if shapes > 1 {
+				p.errorf(v, f, "tumbling and sliding both given: a window is one of them")
+			}
 			op.Window = w
 		}),
 		"aggregate": func(v *yaml.Node, f string) { aggNode, aggField = v, f },
@@ -531,9 +563,13 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 			p.errorf(aggNode, aggField, "want a mapping of output field to aggregate, got %s", kindName(aggNode))
 			break
 		}
+		seen := map[string]bool{}
 		for i := 0; i+1 < len(aggNode.Content); i += 2 {
 			k, v := aggNode.Content[i], aggNode.Content[i+1]
 			f := join(aggField, k.Value)
+			if p.dup(seen, k, f) {
+				continue
+			}
 			p.where[f] = pos(v)
 			call := p.str(v, f)
 			m := aggregateCall.FindStringSubmatch(call)

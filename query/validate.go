@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
-)
-
-// Limits of a spec.
-const (
-	MaxParallelism = 1024
 )
 
 var (
@@ -87,6 +84,10 @@ func (p *parser) compile(pos Pos, field, src string, s schema, want string) (*vm
 		p.errs = append(p.errs, &Error{File: p.file, Pos: p.at(field, pos), Field: field, Msg: "empty expression"})
 		return nil, ""
 	}
+	if len(src) > MaxExprBytes {
+		p.fail(pos, field, "expression of %d bytes: at most %d", len(src), MaxExprBytes)
+		return nil, ""
+	}
 	opts := []expr.Option{expr.Env(s.env())}
 	if s == nil {
 		opts = append(opts, expr.AllowUndefinedVariables())
@@ -117,14 +118,22 @@ func (p *parser) validate(s *Spec) {
 	if !queryName.MatchString(s.Tenant) {
 		p.fail(top, "tenant", "%q: want 1–128 letters, digits, '-', '_' or '.'", s.Tenant)
 	}
-	if s.LatencyTarget <= 0 {
-		p.fail(top, "latency_target", "must be > 0, got %v", s.LatencyTarget)
+	if s.LatencyTarget <= 0 || s.LatencyTarget > MaxLatencyTarget {
+		p.fail(top, "latency_target", "must be > 0 and at most %v, got %v", MaxLatencyTarget, s.LatencyTarget)
 	}
 	if s.Parallelism < 1 || s.Parallelism > MaxParallelism {
 		p.fail(top, "parallelism", "must be 1 to %d, got %d", MaxParallelism, s.Parallelism)
 	}
-	if s.Weight <= 0 {
-		p.fail(top, "weight", "must be > 0, got %v", s.Weight)
+	if !(s.Weight >= MinWeight && s.Weight <= MaxWeight) {
+		p.fail(top, "weight", "must be %v to %v, got %v", MinWeight, MaxWeight, s.Weight)
+	}
+	if len(s.Sources) > MaxSources {
+		p.fail(top, "sources", "%d sources: at most %d", len(s.Sources), MaxSources)
+		return
+	}
+	if len(s.Pipeline) > MaxSteps {
+		p.fail(top, "pipeline", "%d steps: at most %d", len(s.Pipeline), MaxSteps)
+		return
 	}
 	schemas := map[string]schema{}
 	eventTime := map[string]bool{}
@@ -185,28 +194,35 @@ func (p *parser) validate(s *Spec) {
 }
 
 func (p *parser) validateGenerator(g *Generator, pos Pos, f string) schema {
-	if g.Rate <= 0 {
-		p.fail(pos, f+".rate", "must be > 0 events per second, got %v", g.Rate)
+	if !(g.Rate >= MinRate && g.Rate <= MaxRate) {
+		p.fail(pos, f+".rate", "must be %v to %v events per second, got %v", MinRate, float64(MaxRate), g.Rate)
 	}
-	if g.Duration < 0 {
-		p.fail(pos, f+".duration", "must be >= 0, got %v", g.Duration)
+	if g.Duration < 0 || g.Duration > MaxRunFor {
+		p.fail(pos, f+".duration", "must be 0 (until cancelled) to %v, got %v", MaxRunFor, g.Duration)
 	}
 	switch g.Arrivals {
 	case "", "steady", "poisson":
 	default:
 		p.fail(pos, f+".arrivals", "%q: want steady or poisson", g.Arrivals)
 	}
-	if g.Keys.Count < 1 {
-		p.fail(pos, f+".keys.count", "must be >= 1, got %d", g.Keys.Count)
+	if g.Keys.Count < 1 || g.Keys.Count > MaxKeys {
+		p.fail(pos, f+".keys.count", "must be 1 to %d, got %d", MaxKeys, g.Keys.Count)
 	}
 	switch g.Keys.Distribution {
 	case "uniform":
 	case "zipf":
-		if g.Keys.ZipfS <= 1 {
-			p.fail(pos, f+".keys.zipf_s", "must be > 1, got %v", g.Keys.ZipfS)
+		if !(g.Keys.ZipfS > 1 && g.Keys.ZipfS <= MaxZipfS) {
+			p.fail(pos, f+".keys.zipf_s", "must be > 1 and at most %v, got %v", MaxZipfS, g.Keys.ZipfS)
 		}
 	default:
 		p.fail(pos, f+".keys.distribution", "%q: want uniform or zipf", g.Keys.Distribution)
+	}
+	if len(g.Fields) > MaxFields {
+		p.fail(pos, f+".fields", "%d fields: at most %d", len(g.Fields), MaxFields)
+	}
+	if len(g.Bursts) > MaxBursts {
+		p.fail(pos, f+".bursts", "%d bursts: at most %d", len(g.Bursts), MaxBursts)
+		g.Bursts = g.Bursts[:MaxBursts] // keep checking the rest without an unbounded loop below
 	}
 	s := schema{}
 	for _, fd := range g.Fields {
@@ -230,14 +246,25 @@ func (p *parser) validateGenerator(g *Generator, pos Pos, f string) schema {
 			p.fail(fd.Pos, ff+".weights", "weights go with choice")
 		case fd.Weights != nil && len(fd.Weights) != len(fd.Choice):
 			p.fail(fd.Pos, ff+".weights", "%d weights for %d choices", len(fd.Weights), len(fd.Choice))
+		case len(fd.Choice) > MaxChoices:
+			p.fail(fd.Pos, ff+".choice", "%d choices: at most %d", len(fd.Choice), MaxChoices)
+		case fd.Uniform != nil && fd.Type() == "int" && !(inRange(fd.Uniform[0], MaxGenInt) && inRange(fd.Uniform[1], MaxGenInt)):
+			p.fail(fd.Pos, ff+".uniform", "[%v, %v]: whole numbers must be within ±2^53 (%d)", fd.Uniform[0], fd.Uniform[1], int64(MaxGenInt))
+		case fd.Uniform != nil && !(inRange(fd.Uniform[0], MaxGenFloat) && inRange(fd.Uniform[1], MaxGenFloat)):
+			p.fail(fd.Pos, ff+".uniform", "[%v, %v]: numbers must be finite and within ±%g", fd.Uniform[0], fd.Uniform[1], MaxGenFloat)
 		case fd.Uniform != nil && fd.Uniform[0] > fd.Uniform[1]:
 			p.fail(fd.Pos, ff+".uniform", "low %v above high %v", fd.Uniform[0], fd.Uniform[1])
+		case fd.Normal != nil && !(inRange(fd.Normal[0], MaxGenFloat) && inRange(fd.Normal[1], MaxGenFloat)):
+			p.fail(fd.Pos, ff+".normal", "[%v, %v]: numbers must be finite and within ±%g", fd.Normal[0], fd.Normal[1], MaxGenFloat)
 		case fd.Normal != nil && fd.Normal[1] < 0:
 			p.fail(fd.Pos, ff+".normal", "stddev %v must be >= 0", fd.Normal[1])
 		}
+		if c, ok := fd.Const.(float64); ok && !inRange(c, MaxGenFloat) {
+			p.fail(fd.Pos, ff+".const", "%v: numbers must be finite and within ±%g", c, MaxGenFloat)
+		}
 		for i, w := range fd.Weights {
-			if w <= 0 {
-				p.fail(fd.Pos, fmt.Sprintf("%s.weights[%d]", ff, i), "must be > 0, got %v", w)
+			if !(w > 0 && w <= MaxGenFloat/MaxChoices) {
+				p.fail(fd.Pos, fmt.Sprintf("%s.weights[%d]", ff, i), "must be > 0 and at most %g, got %v", MaxGenFloat/MaxChoices, w)
 			}
 		}
 		s[fd.Name] = fd.Type()
@@ -245,17 +272,55 @@ func (p *parser) validateGenerator(g *Generator, pos Pos, f string) schema {
 	for i, b := range g.Bursts {
 		bf := fmt.Sprintf("%s.bursts[%d]", f, i)
 		switch {
-		case b.At < 0:
-			p.fail(b.Pos, bf+".at", "must be >= 0, got %v", b.At)
-		case b.For <= 0:
-			p.fail(b.Pos, bf+".for", "must be > 0, got %v", b.For)
-		case b.Factor <= 0:
-			p.fail(b.Pos, bf+".factor", "must be > 0, got %v", b.Factor)
+		case b.At < 0 || b.At > MaxRunFor:
+			p.fail(b.Pos, bf+".at", "must be 0 to %v, got %v", MaxRunFor, b.At)
+		case b.For <= 0 || b.For > MaxRunFor:
+			p.fail(b.Pos, bf+".for", "must be > 0 and at most %v, got %v", MaxRunFor, b.For)
+		case !(b.Factor > 0 && b.Factor <= MaxBurstFactor):
+			p.fail(b.Pos, bf+".factor", "must be > 0 and at most %v, got %v", MaxBurstFactor, b.Factor)
 		case g.Duration > 0 && b.At >= g.Duration:
 			p.fail(b.Pos, bf+".at", "%v is not before the end of the generator (%v)", b.At, g.Duration)
 		}
 	}
+	if peak, at := peakRate(g); len(g.Bursts) > 0 && g.Rate >= MinRate && g.Rate <= MaxRate && (peak > MaxRate || peak < MinRate) {
+		p.fail(pos, f+".bursts", "the rate with the bursts active at %v is %g events per second: must stay %v to %v", at, peak, MinRate, float64(MaxRate))
+	}
 	return s
+}
+
+// written reports whether the spec set field: a parsed spec says where it
+// wrote it; a built spec has only the value, so nonZero stands in.
+func (p *parser) written(field string, nonZero bool) bool {
+	if p.built {
+		return nonZero
+	}
+	_, ok := p.where[field]
+	return ok
+}
+
+// inRange reports whether x is finite and |x| <= bound.
+func inRange(x, bound float64) bool { return x >= -bound && x <= bound }
+
+// peakRate returns the highest and lowest rate the bursts reach, whichever
+// is further out of [MinRate, MaxRate], and when. Overlapping bursts
+// multiply, so the extremes are at burst starts.
+func peakRate(g *Generator) (float64, time.Duration) {
+	worst, at := g.Rate, time.Duration(0)
+	for _, b := range g.Bursts {
+		r := g.Rate
+		for _, o := range g.Bursts {
+			if b.At >= o.At && b.At-o.At < o.For {
+				r *= o.Factor
+			}
+		}
+		if r > MaxRate || r < MinRate {
+			return r, b.At
+		}
+		if r > worst {
+			worst, at = r, b.At
+		}
+	}
+	return worst, at
 }
 
 func (p *parser) validateEventTime(et *EventTime, pos Pos, f string, s schema, generated bool) {
@@ -268,9 +333,12 @@ func (p *parser) validateEventTime(et *EventTime, pos Pos, f string, s schema, g
 	if !containsStr(EventTimeFormats, et.Format) {
 		p.fail(pos, f+".format", "%q: want one of %s", et.Format, strings.Join(EventTimeFormats, ", "))
 	}
-	for name, d := range map[string]int64{"max_out_of_order": int64(et.MaxOutOfOrder), "idle_timeout": int64(et.IdleTimeout), "allowed_lateness": int64(et.AllowedLateness)} {
-		if d < 0 {
-			p.fail(pos, f+"."+name, "must be >= 0")
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"max_out_of_order", et.MaxOutOfOrder}, {"idle_timeout", et.IdleTimeout}, {"allowed_lateness", et.AllowedLateness}} {
+		if d.v < 0 || d.v > MaxTimeBound {
+			p.fail(pos, f+"."+d.name, "must be 0 to %v, got %v", MaxTimeBound, d.v)
 		}
 	}
 }
@@ -309,6 +377,19 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 		if eventTime[name] != curEvent {
 			p.fail(op.Pos, f, "source %q and the stream differ in time: one has event_time, the other not", name)
 		}
+		// Windows fire by the stream's lateness, and late events go to the
+		// stream's late sink: both are sources[0]'s. A joined or unioned
+		// source that asks for other settings would be silently ignored.
+		if other, first := sourceByName(s, name), s.Sources[0].EventTime; other != nil && other.EventTime != nil && first != nil {
+			oi := slices.IndexFunc(s.Sources, func(x Source) bool { return x.Name == name })
+			of := fmt.Sprintf("sources[%d].event_time", oi)
+			if et := other.EventTime; p.written(of+".allowed_lateness", et.AllowedLateness != 0) && et.AllowedLateness != first.AllowedLateness {
+				p.fail(other.Pos, of+".allowed_lateness", "%v differs from sources[0]'s %v: windows fire by the stream's lateness, which is sources[0]'s; set it there or give the same value", et.AllowedLateness, first.AllowedLateness)
+			}
+			if et := other.EventTime; et.LateSideSinkPath != "" && et.LateSideSinkPath != first.LateSideSinkPath {
+				p.fail(other.Pos, of+".late_sink", "%q: late events of the whole stream go to sources[0]'s late_sink (%q); set it there", et.LateSideSinkPath, first.LateSideSinkPath)
+			}
+		}
 		return true
 	}
 	for i := range s.Pipeline {
@@ -332,6 +413,9 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			if len(op.Map) == 0 {
 				p.fail(op.Pos, f+".map", "no output fields")
 			}
+			if len(op.Map) > MaxFields {
+				p.fail(op.Pos, f+".map", "%d output fields: at most %d", len(op.Map), MaxFields)
+			}
 			cur = next
 		case "key_by":
 			if op.KeyFunc == nil {
@@ -346,10 +430,16 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			switch {
 			case !keyed:
 				p.fail(op.Pos, f+".window", "missing key: add a key_by step before the window")
-			case w.Size <= 0:
-				p.fail(w.Pos, f+".window", "size must be > 0, got %v (tumbling: 1s, or sliding: {size: 10s, slide: 1s})", w.Size)
+			case w.Size <= 0 || w.Size > MaxTimeBound:
+				p.fail(w.Pos, f+".window", "size must be > 0 and at most %v, got %v (tumbling: 1s, or sliding: {size: 10s, slide: 1s})", MaxTimeBound, w.Size)
 			case w.Slide < 0 || w.Slide > w.Size:
 				p.fail(w.Pos, f+".window.sliding.slide", "must be > 0 and <= size %v, got %v", w.Size, w.Slide)
+			case w.Slide > 0 && w.Size/w.Slide > MaxWindowsPerEvent:
+				p.fail(w.Pos, f+".window.sliding.slide", "size %v / slide %v puts each event in %d windows: at most %d (a slide of at least %v)",
+					w.Size, w.Slide, w.Size/w.Slide, MaxWindowsPerEvent, (w.Size+MaxWindowsPerEvent-1)/MaxWindowsPerEvent)
+			}
+			if len(w.Aggregates) > MaxFields {
+				p.fail(w.Pos, f+".aggregate", "%d aggregates: at most %d", len(w.Aggregates), MaxFields)
 			}
 			next := schema{"window_start": "int", "window_end": "int"}
 			op.Programs = nil
@@ -392,8 +482,8 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			if !keyed {
 				p.fail(op.Pos, f+".join", "missing key: add a key_by step before the join")
 			}
-			if j.Window <= 0 {
-				p.fail(op.Pos, f+".join.window", "must be > 0, got %v", j.Window)
+			if j.Window <= 0 || j.Window > MaxTimeBound {
+				p.fail(op.Pos, f+".join.window", "must be > 0 and at most %v, got %v", MaxTimeBound, j.Window)
 			}
 			if !use(op, f+".join.with", j.With) {
 				continue
@@ -435,6 +525,15 @@ func intersect(a, b schema) schema {
 		}
 	}
 	return out
+}
+
+func sourceByName(s *Spec, name string) *Source {
+	for i := range s.Sources {
+		if s.Sources[i].Name == name {
+			return &s.Sources[i]
+		}
+	}
+	return nil
 }
 
 func sourceNames(s *Spec) []string {
