@@ -89,14 +89,14 @@ func (w Window) slide() int64 {
 // Earliest returns the index of the earliest window that contains t: the
 // window whose end is the smallest end greater than t.
 func (w Window) Earliest(t int64) int64 {
-	return floorDiv(t-w.Offset-w.Size, w.slide()) + 1
+	return AddSat(floorDiv(SubSat(SubSat(t, w.Offset), w.Size), w.slide()), 1)
 }
 
 // End returns the end of window k (exclusive).
-func (w Window) End(k int64) int64 { return k*w.slide() + w.Offset + w.Size }
+func (w Window) End(k int64) int64 { return AddSat(AddSat(MulSat(k, w.slide()), w.Offset), w.Size) }
 
 // Start returns the start of window k (inclusive).
-func (w Window) Start(k int64) int64 { return k*w.slide() + w.Offset }
+func (w Window) Start(k int64) int64 { return AddSat(MulSat(k, w.slide()), w.Offset) }
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -159,9 +159,9 @@ func NewEventTimeFrontier(w Window, outOfOrderness, lateness int64) *EventTimeFr
 func (f *EventTimeFrontier) Pass(k int64, s Stamp) int64 {
 	wm := s.Watermark
 	if wm == NoWatermark {
-		wm = s.Time - f.OutOfOrderness
+		wm = SubSat(s.Time, f.OutOfOrderness)
 	}
-	return s.Arrival + max(0, f.W.End(k)+f.Lateness-wm)
+	return AddSat(s.Arrival, max(0, SubSat(AddSat(f.W.End(k), f.Lateness), wm)))
 }
 
 // Next implements FrontierRule; it reads s.Time as event time.
@@ -171,11 +171,12 @@ func (f *EventTimeFrontier) Next(s Stamp) Frontier {
 		f.seen, f.open = true, k
 	}
 	closing := false
-	if s.Watermark != NoWatermark {
-		for f.W.End(f.open)+f.Lateness <= s.Watermark {
-			f.open++
-			closing = true
-		}
+	// The watermark closes every window whose end + lateness it passed:
+	// the first still open is the earliest that holds watermark − lateness
+	// (computed, not stepped to: a watermark can jump by years).
+	if s.Watermark != NoWatermark && AddSat(f.W.End(f.open), f.Lateness) <= s.Watermark {
+		f.open = max(f.open+1, f.W.Earliest(SubSat(s.Watermark, f.Lateness)))
+		closing = true
 	}
 	if closing {
 		return Frontier{Time: s.Arrival, Local: k, Closing: true}

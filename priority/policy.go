@@ -114,7 +114,7 @@ func (costReply) ProcessReply(_ int64, r Reply, paths *PathCosts)        { paths
 type Cameo struct{ costReply }
 
 func cameoGlobal(_ int64, c PriorityContext, h Hop) int64 {
-	return c.Frontier + c.LatencyTarget - h.Cost - h.PathCost
+	return SubSat(SubSat(AddSat(c.Frontier, c.LatencyTarget), h.Cost), h.PathCost)
 }
 
 func (Cameo) Name() string { return PolicyCameo }
@@ -130,7 +130,7 @@ func (Cameo) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityCon
 type LLF struct{ costReply }
 
 func llfGlobal(_ int64, c PriorityContext, h Hop) int64 {
-	return c.Arrival + c.LatencyTarget - h.Cost - h.PathCost
+	return SubSat(SubSat(AddSat(c.Arrival, c.LatencyTarget), h.Cost), h.PathCost)
 }
 
 func (LLF) Name() string { return PolicyLLF }
@@ -144,7 +144,7 @@ func (LLF) BuildAtOperator(now int64, in PriorityContext, hop Hop) PriorityConte
 // EDF orders by the output deadline of the input alone: arrival + L.
 type EDF struct{ costReply }
 
-func edfGlobal(_ int64, c PriorityContext, _ Hop) int64 { return c.Arrival + c.LatencyTarget }
+func edfGlobal(_ int64, c PriorityContext, _ Hop) int64 { return AddSat(c.Arrival, c.LatencyTarget) }
 
 func (EDF) Name() string { return PolicyEDF }
 func (EDF) BuildAtSource(now int64, q Query, arrival int64, hop Hop) PriorityContext {

@@ -109,6 +109,36 @@ func numbers(v any) any {
 // et says: unix_s, unix_ms and unix_ns take an int or float number,
 // rfc3339 a string.
 func EventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
+	t, err := eventTimeOf(fields, et)
+	if err == nil {
+		err = CheckEventTime(t)
+	}
+	return t, err
+}
+
+// Event times lie within ±2^62 ns of the Unix epoch (the years 1824 to
+// 2116). An event outside is dropped and counted: with every event time,
+// window size, lateness and out-of-orderness bounded, no sum of them in a
+// window, a watermark or a deadline can reach int64's ends.
+const (
+	MinEventTime int64 = -1 << 62
+	MaxEventTime int64 = 1 << 62
+)
+
+// ErrEventTimeRange is the drop reason of an event time outside
+// [MinEventTime, MaxEventTime].
+var ErrEventTimeRange = errors.New("event time out of range")
+
+// CheckEventTime returns an error wrapping ErrEventTimeRange when t is
+// outside [MinEventTime, MaxEventTime].
+func CheckEventTime(t int64) error {
+	if t < MinEventTime || t > MaxEventTime {
+		return fmt.Errorf("%w: %d ns is outside the years 1824–2116 (±2^62 ns from the Unix epoch)", ErrEventTimeRange, t)
+	}
+	return nil
+}
+
+func eventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
 	v, ok := fields[et.Field]
 	if !ok {
 		return 0, fmt.Errorf("event_time field %q missing", et.Field)
@@ -134,12 +164,12 @@ func EventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
 	case isFloat(v):
 		f *= unit
 		if math.IsNaN(f) || math.Abs(f) >= math.MaxInt64 {
-			return 0, fmt.Errorf("event_time field %q: %v %s is out of range", et.Field, v, et.Format)
+			return 0, fmt.Errorf("event_time field %q: %v %s: %w", et.Field, v, et.Format, ErrEventTimeRange)
 		}
 		return int64(f), nil
 	default:
 		if u := int64(unit); i > math.MaxInt64/u || i < math.MinInt64/u {
-			return 0, fmt.Errorf("event_time field %q: %v %s is out of range", et.Field, v, et.Format)
+			return 0, fmt.Errorf("event_time field %q: %v %s: %w", et.Field, v, et.Format, ErrEventTimeRange)
 		}
 		return i * int64(unit), nil
 	}

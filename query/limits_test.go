@@ -1,6 +1,7 @@
 package query
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,33 @@ func TestLimitsRefuseWhatANodeCannotHold(t *testing.T) {
 	}
 	if _, err := Parse("spec.yaml", []byte(et(""))); err != nil {
 		t.Errorf("unset settings refused: %v", err)
+	}
+}
+
+// Event times that would wrap a watermark or a window end are refused with
+// ErrEventTimeRange (the source counts them dropped), at each format.
+func TestEventTimeRange(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		v      any
+		ok     bool
+	}{
+		{"unix_ms", -9_000_000_000_000_000, false}, // the hugely negative ts
+		{"unix_ms", 1_764_000_000_000, true},
+		{"unix_ns", int64(1) << 62, true},
+		{"unix_ns", int64(1)<<62 + 1, false},
+		{"unix_ns", int64(-1) << 62, true},
+		{"unix_ns", int64(-1)<<62 - 1, false},
+		{"unix_s", 4_700_000_000.0, false},
+		{"rfc3339", "2200-01-01T00:00:00Z", false},
+		{"rfc3339", "2026-12-02T10:00:00Z", true},
+	} {
+		_, err := EventTimeOf(map[string]any{"ts": tc.v}, &EventTime{Field: "ts", Format: tc.format})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s %v: err %v, want ok %v", tc.format, tc.v, err, tc.ok)
+		}
+		if err != nil && !tc.ok && !errors.Is(err, ErrEventTimeRange) {
+			t.Errorf("%s %v: %v does not wrap ErrEventTimeRange", tc.format, tc.v, err)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/cameo-go/cameo/query"
@@ -37,9 +39,11 @@ func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 	if g.Duration > 0 {
 		gen.end = start + int64(g.Duration)
 	}
-	gen.keys = make([]string, g.Keys.Count)
-	for i := range gen.keys {
-		gen.keys[i] = fmt.Sprintf("k%d", i)
+	if g.Keys.Count <= eagerKeys {
+		gen.keys = make([]string, g.Keys.Count)
+		for i := range gen.keys {
+			gen.keys[i] = "k" + strconv.Itoa(i)
+		}
 	}
 	if g.Keys.Distribution == "zipf" && g.Keys.Count > 1 {
 		gen.zipf = rand.NewZipf(gen.rng, g.Keys.ZipfS, 1, uint64(g.Keys.Count-1))
@@ -69,6 +73,28 @@ func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 	return gen, nil
 }
 
+// eagerKeys is the most keys a generator formats up front; above it each
+// event's key is formatted when drawn, so a spec's key count costs no
+// memory until its keys are used.
+const eagerKeys = 1 << 16
+
+// key returns the name of key k.
+func (g *Generator) key(k int) string {
+	if g.keys != nil {
+		return g.keys[k]
+	}
+	return "k" + strconv.Itoa(k)
+}
+
+// due returns the time the next event is due, saturated: an offset past
+// int64's range (a tiny rate) is never due.
+func (g *Generator) due() int64 {
+	if g.next >= float64(math.MaxInt64-g.start) {
+		return math.MaxInt64
+	}
+	return g.start + int64(g.next)
+}
+
 // rateAt returns the rate (events/s) at offset off from the start.
 func (g *Generator) rateAt(off time.Duration) float64 {
 	r := g.spec.Rate
@@ -87,18 +113,15 @@ func (g *Generator) Emitted() uint64 { return g.emitted }
 func (g *Generator) Done() bool { return g.done }
 
 // NextArrival returns when the next event is due; ok is false once done.
-func (g *Generator) NextArrival() (t int64, ok bool) { return g.start + int64(g.next), !g.done }
+func (g *Generator) NextArrival() (t int64, ok bool) { return g.due(), !g.done }
 
 // Until appends to out every event due at or before now, at most max of
 // them in this call (max <= 0: no limit), and returns it.
 func (g *Generator) Until(now int64, max int, out []query.Event) []query.Event {
 	base := len(out)
-	for !g.done && g.start+int64(g.next) <= now && (max <= 0 || len(out)-base < max) {
-		at := g.start + int64(g.next)
-		if g.end > 0 && at >= g.end {
-			g.done = true
-			break
-		}
+	g.checkEnd()
+	for !g.done && g.due() <= now && (max <= 0 || len(out)-base < max) {
+		at := g.due()
 		out = append(out, g.event(at))
 		g.emitted++
 		gap := 1e9 / g.rateAt(time.Duration(at-g.start))
@@ -106,8 +129,19 @@ func (g *Generator) Until(now int64, max int, out []query.Event) []query.Event {
 			gap *= g.rng.ExpFloat64()
 		}
 		g.next += gap
+		g.checkEnd()
 	}
 	return out
+}
+
+// checkEnd marks the generator done once its next event falls at or after
+// its end, so that a generator whose next gap is longer than what is left
+// of its duration ends now rather than when that event would be due.
+// An event due past int64's range of time never comes: done too.
+func (g *Generator) checkEnd() {
+	if d := g.due(); d == math.MaxInt64 || g.end > 0 && d >= g.end {
+		g.done = true
+	}
 }
 
 func (g *Generator) event(at int64) query.Event {
@@ -115,7 +149,7 @@ func (g *Generator) event(at int64) query.Event {
 	if g.zipf != nil {
 		k = int(g.zipf.Uint64())
 	} else {
-		k = g.rng.IntN(len(g.keys))
+		k = g.rng.IntN(g.spec.Keys.Count)
 	}
 	fields := make(map[string]any, len(g.spec.Fields))
 	for i, f := range g.spec.Fields {
@@ -130,8 +164,8 @@ func (g *Generator) event(at int64) query.Event {
 			fields[f.Name] = g.choices[i][j]
 		case f.Uniform != nil:
 			lo, hi := f.Uniform[0], f.Uniform[1]
-			if f.Type() == "int" {
-				fields[f.Name] = int(lo) + g.rng.IntN(int(hi-lo)+1)
+			if f.Type() == "int" { // validation bounds |lo|, |hi| to 2^53: hi-lo+1 fits
+				fields[f.Name] = int(int64(lo) + g.rng.Int64N(int64(hi)-int64(lo)+1))
 			} else {
 				fields[f.Name] = lo + g.rng.Float64()*(hi-lo)
 			}
@@ -141,5 +175,5 @@ func (g *Generator) event(at int64) query.Event {
 			fields[f.Name] = f.Const
 		}
 	}
-	return query.Event{Arrival: at, EventTime: at, Key: g.keys[k], Fields: fields}
+	return query.Event{Arrival: at, EventTime: at, Key: g.key(k), Fields: fields}
 }

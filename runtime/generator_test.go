@@ -148,3 +148,57 @@ func TestGeneratorPoisson(t *testing.T) {
 		t.Fatal("not deterministic for a seed")
 	}
 }
+
+// The extremes validation allows: the slowest rate ends with its duration
+// instead of waiting 1,000 s for its second event; a start near int64's end
+// never wraps into a flood; the widest int range draws within it; a million
+// keys cost nothing up front.
+func TestGeneratorAtTheLimits(t *testing.T) {
+	t.Run("slowest rate ends with its duration", func(t *testing.T) {
+		gen, err := NewGenerator(genSpec(t, "{rate: 0.001, duration: 1s}"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := gen.Until(0, 0, nil)
+		if len(out) != 1 || !gen.Done() {
+			t.Fatalf("%d events, done %v: want the first event and done (the second is due after the 1 s duration)", len(out), gen.Done())
+		}
+	})
+	t.Run("start near the end of int64", func(t *testing.T) {
+		gen, err := NewGenerator(genSpec(t, "{rate: 0.001}"), math.MaxInt64-sec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := gen.Until(math.MaxInt64, 0, nil)
+		if len(out) != 1 {
+			t.Fatalf("%d events: the second is due past int64's end and must never come (a wrap would flood)", len(out))
+		}
+		if at, ok := gen.NextArrival(); ok || at != math.MaxInt64 {
+			t.Errorf("next arrival %d %v, want saturated at MaxInt64 and done", at, ok)
+		}
+	})
+	t.Run("widest int range", func(t *testing.T) {
+		gen, err := NewGenerator(genSpec(t, "{rate: 1000, duration: 1s, fields: {x: {uniform: [-9007199254740992, 9007199254740992]}}}"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range gen.Until(sec, 0, nil) {
+			if x := ev.Fields["x"].(int); x < -1<<53 || x > 1<<53 {
+				t.Fatalf("x = %d outside ±2^53", x)
+			}
+		}
+	})
+	t.Run("a million keys are formatted when drawn", func(t *testing.T) {
+		gen, err := NewGenerator(genSpec(t, "{rate: 1000, duration: 1s, seed: 3, keys: {count: 1000000}}"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gen.keys != nil {
+			t.Fatalf("%d keys formatted up front", len(gen.keys))
+		}
+		out := gen.Until(sec, 0, nil)
+		if len(out) != 1000 || out[0].Key == "" || out[0].Key[0] != 'k' {
+			t.Fatalf("%d events, first key %q", len(out), out[0].Key)
+		}
+	})
+}

@@ -367,6 +367,9 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 				continue
 			}
 			ev.EventTime = t
+		} else if err := query.CheckEventTime(ev.EventTime); err != nil {
+			s.drop(err) // a user source's own stamp, or a wall clock gone mad
+			continue
 		}
 		if s.join != nil {
 			if err := s.join.KeyRight(&ev); err != nil {
@@ -379,7 +382,7 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 			s.wm = max(s.wm, ev.Arrival)
 		} else {
 			s.maxSeen = max(s.maxSeen, ev.EventTime)
-			s.wm = max(s.wm, s.maxSeen-int64(s.et.MaxOutOfOrder))
+			s.wm = max(s.wm, priority.SubSat(s.maxSeen, int64(s.et.MaxOutOfOrder)))
 		}
 		kept = append(kept, ev)
 	}
