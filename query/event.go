@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/expr-lang/expr/ast"
@@ -190,7 +191,11 @@ func (r *runner) run(progs []*vm.Program, i int, ev *Event) (any, error) {
 	if r.env[i] {
 		env = ev.Env(r.scratch)
 	}
-	return r.vm.Run(progs[i], env)
+	v, err := r.vm.Run(progs[i], env)
+	if f, ok := v.(float64); ok && err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return nil, fmt.Errorf("%w: gave %v (a division by zero or an overflow)", ErrNonFinite, f)
+	}
+	return v, err
 }
 
 // keyString turns a key expression's value into a key.

@@ -19,6 +19,24 @@ const MaxLineBytes = 1 << 20
 // ErrBadLine is wrapped by every DecodeLine error.
 var ErrBadLine = errors.New("query: bad JSON line")
 
+// ErrLineTooLong is wrapped (with ErrBadLine) by the error of a line over
+// MaxLineBytes.
+var ErrLineTooLong = errors.New("line over the limit")
+
+// ErrNoEventTime is wrapped by EventTimeOf's errors for a missing or
+// unreadable event-time field.
+var ErrNoEventTime = errors.New("no event time")
+
+// ErrNonFinite is wrapped by the error of an expression that gave NaN or
+// ±Inf (a division by zero, an overflow): such a value cannot be keyed,
+// summed or compared, so the event is dropped and counted.
+var ErrNonFinite = errors.New("not a finite number")
+
+// LineTooLong returns the error of a line of n bytes (n > MaxLineBytes).
+func LineTooLong(n int) error {
+	return fmt.Errorf("%w: %w: %d bytes or more, over the %d-byte limit", ErrBadLine, ErrLineTooLong, n, MaxLineBytes)
+}
+
 // DecodeLine decodes one JSON-lines record into an event's key and fields.
 // The line must be one JSON object. Numbers become int when they are whole
 // and fit in 64 bits, float64 otherwise; nested objects and arrays are kept
@@ -30,7 +48,7 @@ func DecodeLine(line []byte, et *EventTime) (Event, error) {
 	var ev Event
 	line = bytes.TrimSpace(line)
 	if len(line) > MaxLineBytes {
-		return ev, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrBadLine, len(line), MaxLineBytes)
+		return ev, LineTooLong(len(line))
 	}
 	if len(line) == 0 || line[0] != '{' {
 		return ev, fmt.Errorf("%w: want a JSON object, got %q", ErrBadLine, abbrev(line))
@@ -67,16 +85,18 @@ func DecodeLine(line []byte, et *EventTime) (Event, error) {
 	if et != nil {
 		t, err := EventTimeOf(m, et)
 		if err != nil {
-			return ev, fmt.Errorf("%w: %v", ErrBadLine, err)
+			return ev, fmt.Errorf("%w: %w", ErrBadLine, err)
 		}
 		ev.EventTime = t
 	}
 	return ev, nil
 }
 
+// abbrev cuts input quoted in an error to 24 bytes: enough to find the
+// line, too little to carry a file's content out through the error.
 func abbrev(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
+	if len(b) > 24 {
+		return string(b[:24]) + "…"
 	}
 	return string(b)
 }
@@ -141,16 +161,16 @@ func CheckEventTime(t int64) error {
 func eventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
 	v, ok := fields[et.Field]
 	if !ok {
-		return 0, fmt.Errorf("event_time field %q missing", et.Field)
+		return 0, fmt.Errorf("%w: event_time field %q missing", ErrNoEventTime, et.Field)
 	}
 	if et.Format == "rfc3339" {
 		s, ok := v.(string)
 		if !ok {
-			return 0, fmt.Errorf("event_time field %q: %s (%T) is not an RFC 3339 string", et.Field, show(v), v)
+			return 0, fmt.Errorf("%w: event_time field %q: %s (%T) is not an RFC 3339 string", ErrNoEventTime, et.Field, show(v), v)
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return 0, fmt.Errorf("event_time field %q: %q is not RFC 3339 (like 2026-11-23T10:00:00Z)", et.Field, s)
+			return 0, fmt.Errorf("%w: event_time field %q: %s is not RFC 3339 (like 2026-11-23T10:00:00Z)", ErrNoEventTime, et.Field, show(s))
 		}
 		return t.UnixNano(), nil
 	}
@@ -173,7 +193,7 @@ func eventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
 		}
 		return i * int64(unit), nil
 	}
-	return 0, fmt.Errorf("event_time field %q: %s (%T) is not a number", et.Field, show(v), v)
+	return 0, fmt.Errorf("%w: event_time field %q: %s (%T) is not a number", ErrNoEventTime, et.Field, show(v), v)
 }
 
 // show prints a value for an error: strings quoted, long values cut.

@@ -104,7 +104,7 @@ type WindowAgg struct {
 	progs                 []*vm.Program
 	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
 	wm                    int64
-	late                  uint64
+	late, partial         uint64
 	vals                  []any // scratch: one event's aggregate arguments
 	r                     runner
 }
@@ -172,10 +172,11 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 		}
 	}
 	first, last := a.windows(ev.EventTime)
-	added := false
+	added, skipped := false, false
 	wm := max(a.wm, ev.Watermark)
 	for k := first; k <= last; k++ {
 		if wm != NoWatermark && a.end(k)+a.lateness <= wm {
+			skipped = true
 			continue // this window fired, or its source had passed it
 		}
 		keys := a.open[k]
@@ -204,11 +205,18 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 		}
 		added = true
 	}
-	if !added {
+	switch {
+	case !added:
 		a.late++
+	case skipped:
+		a.partial++
 	}
 	return !added, nil
 }
+
+// Partial returns how many events were added to some of their windows but
+// came too late for others (sliding windows), which had fired.
+func (a *WindowAgg) Partial() uint64 { return a.partial }
 
 // Advance moves the watermark to wm (it never goes back) and returns the
 // results of the windows that fire, by window end and then key. Each result

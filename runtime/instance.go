@@ -154,11 +154,7 @@ func (x *instance) run(b *batch, remote bool) {
 	if x.ended || q.failed.Load() {
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			q.fail("%s: panic: %v", x.st.label, r)
-		}
-	}()
+	defer func() { q.recovered(x.st.label, recover()) }()
 	start := q.clock.Now()
 	var queueing int64
 	if !remote {
@@ -192,6 +188,7 @@ func (x *instance) operatorMessage(b *batch, now int64) int {
 	case x.state.stateless != nil:
 		out, errs = x.state.stateless.Apply(b.events, out)
 	case x.state.window != nil:
+		defer func(before uint64) { q.metrics.LatePartial(int(x.state.window.Partial() - before)) }(x.state.window.Partial())
 		for _, ev := range b.events {
 			isLate, err := x.state.window.Add(ev)
 			switch {
@@ -216,12 +213,24 @@ func (x *instance) operatorMessage(b *batch, now int64) int {
 	default: // union
 		out = append(out, b.events...)
 	}
+	// Events, or results of a window upstream (accounting.go): the inputs
+	// past the stream's (a join's or union's own sources) carry events.
+	events := !x.st.results || b.input >= x.st.inputs
 	if len(errs) > 0 {
-		q.metrics.Dropped(len(errs))
-		q.metrics.DropReason(fmt.Errorf("%s: %w", x.st.label, errs[len(errs)-1]))
+		if events {
+			for _, err := range errs {
+				q.metrics.Drop(DropExpression, x.st.label, 0, true, err)
+			}
+		} else {
+			q.metrics.DropResults(len(errs), x.st.label, errs[len(errs)-1])
+		}
 	}
 	if len(late) > 0 {
-		q.metrics.Late(len(late))
+		if events {
+			q.metrics.Late(len(late))
+		} else {
+			q.metrics.LateResults(len(late))
+		}
 		if q.late != nil {
 			if err := q.late.write(late); err != nil {
 				q.fail("late side sink: %v", err)

@@ -30,10 +30,17 @@ type QueryMetrics struct {
 		hist *hdrhistogram.Histogram
 		met  uint64
 	}
-	in, out, late, dropped, clipped atomic.Uint64
-	ops                             []*OpMetrics
-	dropReason                      atomic.Pointer[string]
-	backlog                         func() int64
+	// Accounting (accounting.go): read = in + late + dropped.
+	read, admitted, late, eventDrops atomic.Uint64
+	drops                            [numDropReasons]atomic.Uint64
+	latePartial, lateResults         atomic.Uint64
+	droppedResults, panics           atomic.Uint64
+	bad                              badInputs
+
+	out, clipped atomic.Uint64
+	ops          []*OpMetrics
+	dropReason   atomic.Pointer[string]
+	backlog      func() int64
 }
 
 // NewQueryMetrics returns the metrics of one query.
@@ -66,11 +73,43 @@ func (m *QueryMetrics) Result(latency int64) {
 // replay as fast as they can, where arrival stamps are not wall time).
 func (m *QueryMetrics) Emitted(n int) { m.out.Add(uint64(n)) }
 
-// DropReason records why an event was dropped; Stats shows the last one.
-func (m *QueryMetrics) DropReason(err error) {
-	s := err.Error()
-	m.dropReason.Store(&s)
+// Read counts n events a source read, generated or was handed, before
+// anything is decided about them.
+func (m *QueryMetrics) Read(n int) { m.read.Add(uint64(n)) }
+
+// Admitted counts n events a source sent into the pipeline.
+func (m *QueryMetrics) Admitted(n int) { m.admitted.Add(uint64(n)) }
+
+// Drop counts one event dropped for reason r at where (a source or step;
+// line > 0: its line in a JSON-lines input). downstream is true when the
+// event had been admitted (an operator dropped it), false at its source.
+func (m *QueryMetrics) Drop(r DropReason, where string, line int, downstream bool, err error) {
+	m.drops[r].Add(1)
+	if downstream {
+		m.eventDrops.Add(1)
+	}
+	reason := safeReason(where + ": " + err.Error())
+	m.dropReason.Store(&reason)
+	m.bad.add(BadInput{Reason: r.String(), Where: where, Line: line, Error: safeReason(err.Error())})
 }
+
+// DropResults counts n results (not events: the output of a window or
+// join) dropped by a step downstream of a window.
+func (m *QueryMetrics) DropResults(n int, where string, err error) {
+	m.droppedResults.Add(uint64(n))
+	reason := safeReason(where + ": " + err.Error())
+	m.dropReason.Store(&reason)
+}
+
+// LateResults counts n results late at a second window or join.
+func (m *QueryMetrics) LateResults(n int) { m.lateResults.Add(uint64(n)) }
+
+// LatePartial counts n events that missed some of their sliding windows
+// (those had fired) but not all.
+func (m *QueryMetrics) LatePartial(n int) { m.latePartial.Add(uint64(n)) }
+
+// Panicked counts a panic recovered on the query's path.
+func (m *QueryMetrics) Panicked() { m.panics.Add(1) }
 
 // SetBacklog attaches what reports the query's messages queued or running.
 func (m *QueryMetrics) SetBacklog(f func() int64) { m.backlog = f }
@@ -78,14 +117,8 @@ func (m *QueryMetrics) SetBacklog(f func() int64) { m.backlog = f }
 // SetOperators attaches the per-operator metrics Stats reports.
 func (m *QueryMetrics) SetOperators(ops []*OpMetrics) { m.ops = ops }
 
-// In counts n ingested events.
-func (m *QueryMetrics) In(n int) { m.in.Add(uint64(n)) }
-
 // Late counts n events that came after their window fired.
 func (m *QueryMetrics) Late(n int) { m.late.Add(uint64(n)) }
-
-// Dropped counts n events dropped (an expression failed, a bad input line).
-func (m *QueryMetrics) Dropped(n int) { m.dropped.Add(uint64(n)) }
 
 // QueryStats is a snapshot of a query's metrics; latencies in milliseconds.
 type QueryStats struct {
@@ -93,16 +126,35 @@ type QueryStats struct {
 	Name            string  `json:"name"`
 	Tenant          string  `json:"tenant"`
 	LatencyTargetMs float64 `json:"latency_target_ms"`
-	EventsIn        uint64  `json:"events_in"`
-	Results         uint64  `json:"results"`
-	P50Ms           float64 `json:"p50_ms"`
-	P90Ms           float64 `json:"p90_ms"`
-	P99Ms           float64 `json:"p99_ms"`
-	P999Ms          float64 `json:"p999_ms"`
-	MaxMs           float64 `json:"max_ms"`
-	MetRatio        float64 `json:"met_ratio"`
-	Late            uint64  `json:"late"`
-	Dropped         uint64  `json:"dropped"`
+	// EventsRead = EventsIn + Late + Dropped once the query has ended
+	// (see accounting.go): every event read is in, late or dropped.
+	EventsRead uint64 `json:"events_read"`
+	// EventsIn counts the events the query computed with: read, neither
+	// dropped nor late.
+	EventsIn uint64  `json:"events_in"`
+	Results  uint64  `json:"results"`
+	P50Ms    float64 `json:"p50_ms"`
+	P90Ms    float64 `json:"p90_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	P999Ms   float64 `json:"p999_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	MetRatio float64 `json:"met_ratio"`
+	Late     uint64  `json:"late"`
+	Dropped  uint64  `json:"dropped"`
+	// DroppedBy counts Dropped by reason (undecodable, over_limit,
+	// no_event_time, event_time_range, expression_error).
+	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
+	// LatePartial counts events (in) that missed some of their sliding
+	// windows, which had fired, but not all.
+	LatePartial uint64 `json:"late_partial,omitempty"`
+	// ResultsDropped and ResultsLate count results of a window or join
+	// dropped or late further down; they are not events.
+	ResultsDropped uint64 `json:"results_dropped,omitempty"`
+	ResultsLate    uint64 `json:"results_late,omitempty"`
+	// Panics counts panics recovered on the query's path (each fails it).
+	Panics uint64 `json:"panics,omitempty"`
+	// BadInputs are the first MaxBadInputs dropped inputs, with where and why.
+	BadInputs []BadInput `json:"bad_inputs,omitempty"`
 	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
 	Clipped uint64 `json:"clipped,omitempty"`
 	// Backlog is the query's messages queued or running now.
@@ -181,7 +233,9 @@ func statsOf(h *hdrhistogram.Histogram, met uint64, s *QueryStats) {
 // Stats returns a snapshot.
 func (m *QueryMetrics) Stats() QueryStats {
 	s := QueryStats{ID: m.ID, Name: m.Name, Tenant: m.Tenant, LatencyTargetMs: float64(m.Target) * msPerNs,
-		EventsIn: m.in.Load(), Late: m.late.Load(), Dropped: m.dropped.Load(), Clipped: m.clipped.Load()}
+		Clipped: m.clipped.Load(), LatePartial: m.latePartial.Load(), ResultsDropped: m.droppedResults.Load(),
+		ResultsLate: m.lateResults.Load(), Panics: m.panics.Load(), BadInputs: m.bad.snapshot()}
+	m.accounts(&s)
 	s.Results = m.out.Load()
 	if m.backlog != nil {
 		s.Backlog = m.backlog()
@@ -196,6 +250,28 @@ func (m *QueryMetrics) Stats() QueryStats {
 		s.Operators = append(s.Operators, o.Stats())
 	}
 	return s
+}
+
+// accounts fills the accounting identity's figures. Counters are read
+// downstream first, so that a snapshot taken while events move never shows
+// more out than read: in is what remains, clamped at 0.
+func (m *QueryMetrics) accounts(s *QueryStats) {
+	s.Late = m.late.Load()
+	eventDrops := m.eventDrops.Load()
+	admitted := m.admitted.Load()
+	for r := range m.drops {
+		if n := m.drops[r].Load(); n > 0 {
+			if s.DroppedBy == nil {
+				s.DroppedBy = map[string]uint64{}
+			}
+			s.DroppedBy[DropReason(r).String()] = n
+			s.Dropped += n
+		}
+	}
+	s.EventsRead = m.read.Load()
+	if admitted > s.Late+eventDrops {
+		s.EventsIn = admitted - s.Late - eventDrops
+	}
 }
 
 // Metrics is the registry of every query's metrics on a node, with tenant
@@ -274,10 +350,12 @@ func (r *Metrics) Tenants() []TenantStats {
 			byTenant[m.Tenant] = a
 		}
 		a.t.Queries++
-		a.t.EventsIn += m.in.Load()
+		var qs QueryStats
+		m.accounts(&qs)
+		a.t.EventsIn += qs.EventsIn
 		a.t.Results += m.out.Load()
-		a.t.Late += m.late.Load()
-		a.t.Dropped += m.dropped.Load()
+		a.t.Late += qs.Late
+		a.t.Dropped += qs.Dropped
 		m.mu.Lock()
 		a.h.Merge(m.mu.hist)
 		a.met += m.mu.met
@@ -299,9 +377,10 @@ var (
 	descLatency = prometheus.NewDesc("cameo_output_latency_seconds", "Output latency of a query's results: emit time minus arrival of the frontier input.", labels, nil)
 	descTarget  = prometheus.NewDesc("cameo_latency_target_seconds", "A query's latency target.", labels, nil)
 	descMet     = prometheus.NewDesc("cameo_deadline_met_ratio", "Share of a query's results that met the latency target.", labels, nil)
-	descIn      = prometheus.NewDesc("cameo_events_in_total", "Events a query ingested.", labels, nil)
+	descRead    = prometheus.NewDesc("cameo_events_read_total", "Events a query's sources read, generated or were handed: in + late + dropped.", labels, nil)
+	descIn      = prometheus.NewDesc("cameo_events_in_total", "Events a query computed with: read, neither late nor dropped.", labels, nil)
 	descLate    = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
-	descDropped = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped: failed expressions, bad input.", labels, nil)
+	descDropped = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped, by reason.", append(labels[:3:3], "reason"), nil)
 	descResults = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
 	descBacklog = prometheus.NewDesc("cameo_query_backlog_messages", "A query's messages queued or running.", labels, nil)
 
@@ -316,7 +395,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descIn, descLate, descDropped, descResults, descBacklog, descOpMsgs, descOpCost, descOpWait, descOpMax} {
+	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descResults, descBacklog, descOpMsgs, descOpCost, descOpWait, descOpMax} {
 		ch <- d
 	}
 }
@@ -343,9 +422,14 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 			ratio = float64(met) / float64(n)
 		}
 		ch <- prometheus.MustNewConstMetric(descMet, prometheus.GaugeValue, ratio, lv...)
-		ch <- prometheus.MustNewConstMetric(descIn, prometheus.CounterValue, float64(m.in.Load()), lv...)
-		ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(m.late.Load()), lv...)
-		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(m.dropped.Load()), lv...)
+		var acc QueryStats
+		m.accounts(&acc)
+		ch <- prometheus.MustNewConstMetric(descRead, prometheus.CounterValue, float64(acc.EventsRead), lv...)
+		ch <- prometheus.MustNewConstMetric(descIn, prometheus.CounterValue, float64(acc.EventsIn), lv...)
+		ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(acc.Late), lv...)
+		for r := range m.drops {
+			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(m.drops[r].Load()), append(lv[:3:3], DropReason(r).String())...)
+		}
 		ch <- prometheus.MustNewConstMetric(descResults, prometheus.CounterValue, float64(m.out.Load()), lv...)
 		if m.backlog != nil {
 			ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(m.backlog()), lv...)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"sync"
@@ -23,15 +24,18 @@ func TestQueryMetrics(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	m.In(5000)
+	m.Read(5004)
+	m.Admitted(5003)
+	m.Drop(DropUndecodable, "source a", 7, false, errors.New("bad"))
+	m.Drop(DropExpression, "pipeline[0] map", 0, true, errors.New("x/0"))
 	m.Late(3)
-	m.Dropped(2)
 	s := m.Stats()
 	near := func(got, want float64) bool { return math.Abs(got-want) <= want*0.002 }
 	if s.Results != 1000 || !near(s.P50Ms, 500) || !near(s.P99Ms, 990) || !near(s.MaxMs, 1000) || s.MetRatio != 0.05 {
 		t.Errorf("stats %+v", s)
 	}
-	if s.EventsIn != 5000 || s.Late != 3 || s.Dropped != 2 || s.LatencyTargetMs != 50 {
+	if s.EventsIn != 4999 || s.Late != 3 || s.Dropped != 2 || s.LatencyTargetMs != 50 || s.EventsRead != s.EventsIn+s.Late+s.Dropped ||
+		s.DroppedBy["undecodable"] != 1 || s.DroppedBy["expression_error"] != 1 || len(s.BadInputs) != 2 || s.BadInputs[0].Line != 7 {
 		t.Errorf("counts %+v", s)
 	}
 	m.Result(2 * 3_600_000 * ms) // two hours: above the histogram
@@ -68,7 +72,8 @@ func TestPrometheusExposition(t *testing.T) {
 	m.Result(10 * ms)
 	m.Result(30 * ms)
 	m.Result(90 * ms)
-	m.In(7)
+	m.Read(7)
+	m.Admitted(7)
 	op := &OpMetrics{Step: "pipeline[0] filter", Instances: 2}
 	op.Observe(10, 4, 2_000_000, 500_000)
 	op.Observe(10, 6, 6_000_000, 500_000)
@@ -79,7 +84,7 @@ func TestPrometheusExposition(t *testing.T) {
 # HELP cameo_deadline_met_ratio Share of a query's results that met the latency target.
 # TYPE cameo_deadline_met_ratio gauge
 cameo_deadline_met_ratio{name="alerts",query="q1",tenant="ops"} 0.6666666666666666
-# HELP cameo_events_in_total Events a query ingested.
+# HELP cameo_events_in_total Events a query computed with: read, neither late nor dropped.
 # TYPE cameo_events_in_total counter
 cameo_events_in_total{name="alerts",query="q1",tenant="ops"} 7
 # HELP cameo_operator_cost_seconds_total Time an operator spent running messages.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -202,6 +203,19 @@ func (q *Query) fail(format string, args ...any) {
 	q.finish(fmt.Errorf("%w: %s (%s): %s", ErrQueryFailed, q.id, q.spec.Name, fmt.Sprintf(format, args...)))
 }
 
+// recovered fails the query with a panic recovered in where (a source, an
+// operator, an expression, a sink, a user function), and logs its stack:
+// a panic on a query's path ends that query, never the node or the other
+// queries. Call it as defer func() { q.recovered(where, recover()) }().
+func (q *Query) recovered(where string, r any) {
+	if r == nil {
+		return
+	}
+	q.eng.cfg.Logger.Error("query panicked", "id", q.id, "name", q.spec.Name, "where", where, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	q.metrics.Panicked()
+	q.fail("%s: panic: %v", where, r)
+}
+
 // abort ends a query that cannot drain.
 func (q *Query) abort(err error) {
 	q.finish(fmt.Errorf("%w: %s (%s): %w", ErrQueryFailed, q.id, q.spec.Name, err))
@@ -283,6 +297,7 @@ func (q *Query) start() {
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
+			defer func() { q.recovered("source "+s.spec.Name, recover()) }()
 			s.run()
 		}()
 	}
@@ -319,6 +334,9 @@ type stage struct {
 	metrics *OpMetrics
 	window  *priority.Window // the window axis its senders batch by; nil: none
 	joins   []*sharedJoin    // join: one frontier rule per instance
+	// results: its stream carries the results of a window or join
+	// upstream, not source events (for the accounting).
+	results bool
 }
 
 // build compiles a spec into stages, instances, routers and sources and
@@ -373,7 +391,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 	q.sources = append(q.sources, main)
 
 	// Stages and their partitioning.
-	keyed, prevKind, prevN := false, "source", 1
+	keyed, prevKind, prevN, afterState := false, "source", 1, false
 	for i := range spec.Pipeline {
 		op := &spec.Pipeline[i]
 		st := &stage{label: fmt.Sprintf("pipeline[%d] %s", i, op.Kind()), op: op, kind: op.Kind()}
@@ -391,6 +409,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 			st.in = forward
 		}
 		st.keyed = keyed
+		st.results = afterState
 		st.inputs = prevN
 		if st.in == forward {
 			st.inputs = 1
@@ -424,6 +443,9 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 		q.stages = append(q.stages, st)
 		if st.kind == "key_by" {
 			keyed = true
+		}
+		if st.kind == "window" || st.kind == "join" {
+			afterState = true
 		}
 		prevKind, prevN = st.kind, p
 	}

@@ -41,8 +41,9 @@ type source struct {
 }
 
 type lineChunk struct {
-	lines [][]byte
-	first int // line number of lines[0]
+	lines [][]byte    // a line over query.MaxLineBytes is nil, its size in over
+	over  map[int]int // by line number
+	first int         // line number of lines[0]
 	err   error
 }
 
@@ -102,9 +103,16 @@ func readLines(r io.Reader, c io.Closer, name string, max int, out chan<- lineCh
 	for {
 		chunk := lineChunk{first: line + 1}
 		for len(chunk.lines) < max {
-			b, err := readLine(br)
-			if len(b) > 0 || err == nil {
+			b, size, err := readLine(br)
+			if size > 0 || err == nil {
 				line++
+				if size > query.MaxLineBytes {
+					if chunk.over == nil {
+						chunk.over = map[int]int{}
+					}
+					chunk.over[line] = size
+					b = nil
+				}
 				chunk.lines = append(chunk.lines, b)
 			}
 			if err != nil {
@@ -129,23 +137,28 @@ func readLines(r io.Reader, c io.Closer, name string, max int, out chan<- lineCh
 	}
 }
 
-// readLine reads one line without its newline; a line longer than
-// query.MaxLineBytes is returned cut (DecodeLine then rejects it) and the
-// rest skipped.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var line []byte
+// readLine reads one line without its newline and returns its size; a
+// line longer than query.MaxLineBytes is not kept (its size says so) and
+// the rest of it is skipped, counted up to a bound.
+func readLine(br *bufio.Reader) (line []byte, size int, err error) {
 	for {
-		part, err := br.ReadSlice('\n')
-		if len(line)+len(part) <= query.MaxLineBytes+1 {
+		var part []byte
+		part, err = br.ReadSlice('\n')
+		if size += len(part); size <= query.MaxLineBytes+1 {
 			line = append(line, part...)
+		} else {
+			line = nil
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		if n := len(line); n > 0 && line[n-1] == '\n' {
-			line = line[:n-1]
+		if n := len(part); n > 0 && part[n-1] == '\n' {
+			size--
+			if line != nil {
+				line = line[:len(line)-1]
+			}
 		}
-		return line, err
+		return line, size, err
 	}
 }
 
@@ -162,6 +175,13 @@ func (s *source) run() {
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					q.recovered("source "+s.spec.Name+" (user function)", r)
+					s.uerr <- fmt.Errorf("panic: %v", r)
+					close(s.user)
+				}
+			}()
 			s.uerr <- s.spec.Func(ctx, func(ev query.Event) error {
 				select {
 				case s.user <- ev:
@@ -257,9 +277,16 @@ func (s *source) next(now int64) (events []query.Event, done bool, err error) {
 			}
 			c := &s.pendingLines[0]
 			for len(c.lines) > 0 && len(events) < max {
-				ev, err := query.DecodeLine(c.lines[0], s.et)
+				var ev query.Event
+				var err error
+				if size, over := c.over[c.first]; over {
+					err = query.LineTooLong(size)
+				} else {
+					ev, err = query.DecodeLine(c.lines[0], s.et)
+				}
 				if err != nil {
-					s.drop(fmt.Errorf("%s:%d: %w", s.name(), c.first, err))
+					q.metrics.Read(1)
+					s.drop(c.first, fmt.Errorf("%s:%d: %w", s.name(), c.first, err))
 				} else {
 					events = append(events, ev)
 				}
@@ -326,9 +353,10 @@ func (s *source) name() string {
 	return s.q.resolve(s.spec.JSONL.Path)
 }
 
-func (s *source) drop(err error) {
-	s.q.metrics.Dropped(1)
-	s.q.metrics.DropReason(fmt.Errorf("source %s: %w", s.spec.Name, err))
+// drop counts one event the source could not admit; line > 0 is its line
+// in a JSON-lines input.
+func (s *source) drop(line int, err error) {
+	s.q.metrics.Drop(dropReasonOf(err), "source "+s.spec.Name, line, false, err)
 }
 
 func (s *source) pushLines(c lineChunk, ok bool) {
@@ -363,17 +391,17 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 		} else if s.gen != nil || s.spec.Func != nil && ev.EventTime == 0 {
 			t, err := query.EventTimeOf(ev.Fields, s.et)
 			if err != nil {
-				s.drop(err)
+				s.drop(0, err)
 				continue
 			}
 			ev.EventTime = t
 		} else if err := query.CheckEventTime(ev.EventTime); err != nil {
-			s.drop(err) // a user source's own stamp, or a wall clock gone mad
+			s.drop(0, err) // a user source's own stamp, or a wall clock gone mad
 			continue
 		}
 		if s.join != nil {
 			if err := s.join.KeyRight(&ev); err != nil {
-				s.drop(err)
+				s.drop(0, err)
 				continue
 			}
 		}
@@ -386,7 +414,8 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 		}
 		kept = append(kept, ev)
 	}
-	q.metrics.In(len(events))
+	q.metrics.Read(len(events))
+	q.metrics.Admitted(len(kept))
 	if s.et == nil {
 		// Processing time: every event due by now was read.
 		if s.gen != nil {

@@ -92,8 +92,8 @@ func TestValidateCommandReportsEveryError(t *testing.T) {
 		t.Fatalf("err = %v, want exit 1", err)
 	}
 	for _, want := range []string{
-		bad + ":2:17: latency_target: must be > 0, got 0s",
-		bad + ":5:23: sources[0].generator.rate: must be > 0 events per second, got -1",
+		bad + ":2:17: latency_target: must be > 0 and at most 24h0m0s, got 0s",
+		bad + ":5:23: sources[0].generator.rate: must be 0.001 to 1e+07 events per second, got -1",
 		"quickstart.yaml: ok",
 	} {
 		if !strings.Contains(out, want) {

@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/cameo-go/cameo/query"
+)
+
+// Accounting: nothing is lost silently. Every event a source reads,
+// generates or is handed is counted read, and ends in exactly one of:
+//
+//	read = in + late + dropped
+//
+// where dropped is counted by reason (DropReason), late counts events that
+// came after every window they belong to had fired, and in counts the rest:
+// the events the query computed with (a filter that keeps none of them is a
+// result of that computation, not a loss). The identity holds exactly once
+// a query has ended; while it runs, events in flight are in. Results (what
+// windows and joins emit) are not events: a result dropped by an
+// expression downstream of a window, or late at a second window, is
+// counted in results_dropped and results_late instead. An event late for
+// some of its sliding windows but not all is in, and counted in
+// late_partial (one count per event, whatever the number of windows it
+// missed). No shedding exists yet: a source that cannot keep up waits
+// (backpressure), so nothing is shed.
+
+// DropReason is why an event was dropped.
+type DropReason uint8
+
+// The reasons an event is dropped.
+const (
+	DropUndecodable    DropReason = iota // not a JSON object, bad JSON
+	DropOverLimit                        // a line over query.MaxLineBytes
+	DropNoEventTime                      // its event-time field missing or unreadable
+	DropEventTimeRange                   // event time outside query.MinEventTime..MaxEventTime
+	DropExpression                       // an expression, key or user function failed, or gave NaN or ±Inf
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{"undecodable", "over_limit", "no_event_time", "event_time_range", "expression_error"}
+
+func (r DropReason) String() string { return dropReasonNames[r] }
+
+// dropReasonOf classifies a source's error.
+func dropReasonOf(err error) DropReason {
+	switch {
+	case errors.Is(err, query.ErrLineTooLong):
+		return DropOverLimit
+	case errors.Is(err, query.ErrEventTimeRange):
+		return DropEventTimeRange
+	case errors.Is(err, query.ErrNoEventTime):
+		return DropNoEventTime
+	case errors.Is(err, query.ErrBadLine):
+		return DropUndecodable
+	}
+	return DropExpression
+}
+
+// MaxBadInputs is how many bad inputs a query keeps, the first ones, with
+// where they were and why.
+const MaxBadInputs = 10
+
+// BadInput is one dropped input as the stats show it. Error never quotes
+// more than a few bytes of the input, escaped.
+type BadInput struct {
+	Reason string `json:"reason"`
+	Where  string `json:"where"`          // the source or step
+	Line   int    `json:"line,omitempty"` // its line in a JSON-lines input
+	Error  string `json:"error"`
+}
+
+// badInputs keeps the first MaxBadInputs.
+type badInputs struct {
+	mu   sync.Mutex
+	list []BadInput
+}
+
+func (b *badInputs) add(in BadInput) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.list) < MaxBadInputs {
+		b.list = append(b.list, in)
+	}
+}
+
+func (b *badInputs) snapshot() []BadInput {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]BadInput(nil), b.list...)
+}
+
+// maxReasonBytes bounds a drop reason kept or shown.
+const maxReasonBytes = 240
+
+// safeReason bounds a reason for the API: at most maxReasonBytes, and no
+// control bytes (a reason can carry bits of input).
+func safeReason(s string) string {
+	if len(s) > maxReasonBytes {
+		s = s[:maxReasonBytes] + "…"
+	}
+	q := strconv.QuoteToGraphic(s)
+	return q[1 : len(q)-1]
+}

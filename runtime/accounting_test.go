@@ -1,0 +1,142 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cameo-go/cameo/query"
+)
+
+// Every event a source reads ends in, late or dropped, each drop counted by
+// its reason, the first bad inputs kept with their lines, partial lateness
+// of sliding windows and NaN/Inf from expressions counted.
+func TestAccountingIdentity(t *testing.T) {
+	dir := t.TempDir()
+	long := `{"key":"a","ts":1000,"pad":"` + strings.Repeat("x", query.MaxLineBytes+10) + `"}`
+	lines := []string{
+		`{"key":"a","ts":1000,"v":1}`,              // 1 in
+		`{"key":"a","ts":1500,"v":0}`,              // 2 in, then v: 10/0 drops it at the map
+		`{"key":"b","ts":6600,"v":2}`,              // 3 in: the watermark goes to 6100
+		`{"key":"a","ts":4500,"v":2}`,              // 4 in, partially late: windows [2,6) and [3,7) … [4,8): [2,6)..[1,5) fired
+		`{"key":"a","ts":100,"v":2}`,               // 5 late: every window of it fired
+		`not json`,                                 // 6 undecodable
+		long,                                       // 7 over the limit
+		`{"key":"a","v":2}`,                        // 8 no event time
+		`{"key":"a","ts":-9000000000000000,"v":2}`, // 9 event time out of range
+		`{"key":"c","ts":7000,"v":2}`,              // 10 in
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := `
+name: acc
+latency_target: 1s
+sources:
+  - name: s
+    jsonl: {path: in.jsonl}
+    event_time: {field: ts, format: unix_ms, max_out_of_order: 500ms}
+pipeline:
+  - map: {v: '10 / v', ts: ts}
+  - key_by: key
+  - window: {sliding: {size: 4s, slide: 1s}}
+    aggregate: {n: count()}
+sink: {discard: {}}
+`
+	path := filepath.Join(dir, "q.yaml")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t)
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	st := q.Stats()
+	if st.EventsRead != 10 || st.EventsRead != st.EventsIn+st.Late+st.Dropped {
+		t.Errorf("read %d ≠ in %d + late %d + dropped %d", st.EventsRead, st.EventsIn, st.Late, st.Dropped)
+	}
+	want := map[string]uint64{"undecodable": 1, "over_limit": 1, "no_event_time": 1, "event_time_range": 1, "expression_error": 1}
+	for r, n := range want {
+		if st.DroppedBy[r] != n {
+			t.Errorf("dropped by %s: %d, want %d (all: %v)", r, st.DroppedBy[r], n, st.DroppedBy)
+		}
+	}
+	if st.Late != 1 || st.LatePartial != 1 || st.EventsIn != 4 {
+		t.Errorf("late %d, partial %d, in %d: want 1, 1, 4", st.Late, st.LatePartial, st.EventsIn)
+	}
+	byLine := map[int]BadInput{}
+	for _, b := range st.BadInputs {
+		byLine[b.Line] = b
+	}
+	if b := byLine[7]; b.Reason != "over_limit" || !strings.Contains(b.Error, "over the 1048576-byte limit") || strings.Contains(b.Error, "xxxxxxxx") {
+		t.Errorf("line 7: %+v: want over_limit naming the limit, without the line's bytes", b)
+	}
+	if b := byLine[6]; b.Reason != "undecodable" || !strings.Contains(b.Error, "in.jsonl:6") {
+		t.Errorf("line 6: %+v", b)
+	}
+	var nonFinite bool
+	for _, b := range st.BadInputs {
+		nonFinite = nonFinite || b.Reason == "expression_error" && strings.Contains(b.Error, "not a finite number") && strings.Contains(b.Error, "+Inf")
+	}
+	if !nonFinite || len(st.BadInputs) != 5 {
+		t.Errorf("bad inputs %+v: want 5, one of them 10/0 = +Inf as an expression error", st.BadInputs)
+	}
+}
+
+// A panic anywhere on a query's path fails that query with its reason;
+// every other query goes on.
+func TestPanicsAnywhereFailOnlyTheirQuery(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources())
+	good, err := e.Submit(context.Background(), mustParse(t, small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, want string
+		mutate     func(*query.Spec)
+	}{
+		{"user source", "source s (user function): panic: source boom", func(s *query.Spec) {
+			s.Sources[0] = query.Source{Name: "s", Func: func(context.Context, func(query.Event) error) error { panic("source boom") }}
+		}},
+		{"user key function", "panic: key boom", func(s *query.Spec) {
+			s.Pipeline = append([]query.Operator{{KeyFunc: func(query.Event) string { panic("key boom") }}}, s.Pipeline...)
+		}},
+		{"user sink", "sink: panic: sink boom", func(s *query.Spec) {
+			s.Sink = query.Sink{Func: func([]query.Event) error { panic("sink boom") }}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := mustParse(t, small)
+			c.mutate(s)
+			q, err := e.Submit(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = q.Wait(waitCtx(t))
+			if !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want one containing %q", err, c.want)
+			}
+			if q.Stats().Panics != 1 {
+				t.Errorf("panics %d, want 1", q.Stats().Panics)
+			}
+		})
+	}
+	if err := good.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := good.Stats(); st.Results != 2000 {
+		t.Fatalf("the other query: %d results, want 2000", st.Results)
+	}
+}
