@@ -29,7 +29,8 @@
 // ClusterCollector with each peer's state, clock offset and round trips,
 // Go and process metrics), /healthz and /readyz. Every error is an APIError in JSON.
 // Client is its Go client. Specs from the network may not read stdin, and
-// may not read or write files unless NodeConfig.AllowFiles.
+// may not read or write files unless NodeConfig.FilesDir, and then only
+// regular files inside it (files.go).
 //
 // # The physical plan
 //

@@ -66,7 +66,15 @@ type Config struct {
 	// Cluster, when set, makes the engine one node of a cluster (see
 	// ClusterConfig); nil: a single process.
 	Cluster *ClusterConfig
+	// FileRoot, when set, confines the files queries read and write to
+	// this directory: paths are relative to it, cannot leave it (not by
+	// "..", an absolute path or a symbolic link), and must be regular files
+	// (see files.go). "": paths are relative to the spec's file, unconfined.
+	FileRoot string
 }
+
+// WithFileRoot sets Config.FileRoot.
+func WithFileRoot(dir string) Option { return func(c *Config) { c.FileRoot = dir } }
 
 // Option sets a field of Config.
 type Option func(*Config)
@@ -187,6 +195,7 @@ type Engine struct {
 	sys         *actor.ActorSystem
 	sched       *actors.Scheduler
 	cluster     *cluster // nil: a single process
+	files       *files
 	idPrefix    string   // a node's name and '.', so query ids are unique in a cluster
 	shutdown    sync.Once
 	clusterDown sync.Once
@@ -217,11 +226,16 @@ func New(opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched}
+	fs, err := openFiles(cfg.FileRoot)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched, files: fs}
 	e.mu.queries = map[string]*Query{}
 	if cfg.Cluster != nil {
 		if e.cluster, err = startCluster(e, *cfg.Cluster); err != nil {
 			e.shutdown.Do(e.sys.Shutdown)
+			_ = fs.close()
 			return nil, err
 		}
 		e.idPrefix = cfg.Cluster.Name + "."
@@ -431,7 +445,12 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if e.cluster != nil {
 		e.clusterDown.Do(e.cluster.shutdown)
 	}
-	e.shutdown.Do(e.sys.Shutdown) // it closes a channel: once only
+	e.shutdown.Do(func() { // it closes a channel: once only
+		e.sys.Shutdown()
+		if err := e.files.close(); err != nil {
+			errs = append(errs, err)
+		}
+	})
 	return errors.Join(errs...)
 }
 

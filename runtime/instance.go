@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -310,7 +309,7 @@ func (q *Query) newSinkWriter() (*sinkWriter, error) {
 	case s.Stdout:
 		return &sinkWriter{lines: newLineWriter(q.eng.cfg.Stdout, nil)}, nil
 	case s.File != "":
-		f, err := os.Create(q.resolve(s.File))
+		f, err := q.eng.files.create(s.File, q.resolve(s.File))
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +34,12 @@ type NodeConfig struct {
 	Token string
 	// Pprof serves net/http/pprof under /debug/pprof/ (behind the token).
 	Pprof bool
-	// AllowFiles lets submitted specs read and write files on the node
-	// (jsonl paths, file sinks, late sinks). Off by default: a spec is
-	// text from the network.
-	AllowFiles bool
+	// FilesDir lets submitted specs read and write files in this
+	// directory (jsonl paths, file sinks, late sinks), relative to it and
+	// confined to it: no "..", absolute path or symbolic link out of it,
+	// no devices or FIFOs (Config.FileRoot). "" (the default): specs touch
+	// no files, since a spec is text from the network.
+	FilesDir string
 	// MaxSpecBytes bounds a submitted spec. Default 1 MiB.
 	MaxSpecBytes int64
 	// DrainTimeout bounds DELETE and shutdown draining. Default 30 s.
@@ -107,7 +110,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	eng, err := New(cfg.Engine...)
+	eng, err := New(append(cfg.Engine[:len(cfg.Engine):len(cfg.Engine)], WithFileRoot(cfg.FilesDir))...)
 	if err != nil {
 		return nil, err
 	}
@@ -379,15 +382,28 @@ func (n *Node) nodeRules(s *query.Spec) []Problem {
 		switch {
 		case src.JSONL != nil && src.JSONL.Stdin:
 			ps = append(ps, Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".jsonl.stdin", Message: "a node has no standard input for queries: use a generator, or a file with --allow-files"})
-		case src.JSONL != nil && !n.cfg.AllowFiles:
-			ps = append(ps, Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".jsonl.path", Message: "this node does not read files for queries (start it with --allow-files)"})
+		case src.JSONL != nil:
+			ps = n.fileRule(ps, src.Pos, f+".jsonl.path", src.JSONL.Path, "read")
 		}
-		if et := src.EventTime; et != nil && et.LateSideSinkPath != "" && !n.cfg.AllowFiles {
-			ps = append(ps, Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".event_time.late_sink", Message: "this node does not write files for queries (start it with --allow-files)"})
+		if et := src.EventTime; et != nil && et.LateSideSinkPath != "" {
+			ps = n.fileRule(ps, src.Pos, f+".event_time.late_sink", et.LateSideSinkPath, "write")
 		}
 	}
-	if s.Sink.File != "" && !n.cfg.AllowFiles {
-		ps = append(ps, Problem{Line: s.Sink.Pos.Line, Column: s.Sink.Pos.Column, Field: "sink.file", Message: "this node does not write files for queries (start it with --allow-files)"})
+	if s.Sink.File != "" {
+		ps = n.fileRule(ps, s.Sink.Pos, "sink.file", s.Sink.File, "write")
+	}
+	return ps
+}
+
+// fileRule refuses a path when the node allows no files, or one that
+// would leave its files directory (symbolic links are the engine's to
+// refuse when it opens them).
+func (n *Node) fileRule(ps []Problem, pos query.Pos, field, path, verb string) []Problem {
+	switch {
+	case n.cfg.FilesDir == "":
+		return append(ps, Problem{Line: pos.Line, Column: pos.Column, Field: field, Message: "this node does not " + verb + " files for queries (start it with --allow-files DIR)"})
+	case filepath.IsAbs(path) || !filepath.IsLocal(path):
+		return append(ps, Problem{Line: pos.Line, Column: pos.Column, Field: field, Message: fmt.Sprintf("%q: paths are relative to the node's files directory and stay inside it", path)})
 	}
 	return ps
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -211,5 +213,36 @@ func TestNodeReadyzDuringShutdown(t *testing.T) {
 	n.ready.Store(false) // what Shutdown does first
 	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 503 {
 		t.Fatalf("readyz while draining: %d", a.status)
+	}
+}
+
+// A node with a files directory takes paths inside it only: "..", absolute
+// paths and links out are refused with the field; a refusal never quotes
+// the file it would have read.
+func TestNodeFilesDirConfines(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("root:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startNode(t, NodeConfig{FilesDir: dir, Engine: []Option{WithWorkers(1)}})
+	spec := func(in string) []byte {
+		return []byte("name: f\nlatency_target: 1s\nsources: [{name: s, jsonl: {path: '" + in + "'}}]\nsink: {discard: {}}\n")
+	}
+	for _, c := range []struct{ in, want string }{
+		{"../" + filepath.Base(outside) + "/secret", "sources[0].jsonl.path"},
+		{"/etc/passwd", "sources[0].jsonl.path"},
+		{"link", "leads out of the node's file directory"},
+	} {
+		a := call(t, "POST", base+"/v1/queries", "", spec(c.in))
+		text := a.err.Message
+		for _, p := range a.err.Problems {
+			text += "\n" + p.String()
+		}
+		if a.status != 400 || !strings.Contains(text, c.want) || strings.Contains(text, "root:x") {
+			t.Errorf("%s: %d %q, want 400 with %q", c.in, a.status, text, c.want)
+		}
 	}
 }

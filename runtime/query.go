@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -372,7 +371,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 		newSource = func(s *query.Source, _ *query.Operator) (*source, error) { return &source{q: q, spec: s}, nil }
 	}
 	if here && q.et != nil && q.et.LateSideSinkPath != "" {
-		f, err := os.Create(q.resolve(q.et.LateSideSinkPath))
+		f, err := e.files.create(q.et.LateSideSinkPath, q.resolve(q.et.LateSideSinkPath))
 		if err != nil {
 			return nil, fmt.Errorf("query %s: late side sink: %w", spec.Name, err)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"time"
 
 	"github.com/cameo-go/cameo/priority"
@@ -71,14 +70,22 @@ func (q *Query) newSource(s *query.Source, joinOp *query.Operator) (*source, err
 			r = q.eng.cfg.Stdin
 		} else {
 			name = q.resolve(s.JSONL.Path)
-			f, err := os.Open(name)
+			f, err := q.eng.files.open(s.JSONL.Path, name)
 			if err != nil {
 				return nil, fmt.Errorf("query %s: source %s: %w", q.spec.Name, s.Name, err)
 			}
 			r, c = f, f
 		}
 		src.lines = make(chan lineChunk, 4)
-		go readLines(r, c, name, q.eng.cfg.MaxBatch, src.lines, q.stop)
+		if c == nil { // stdin: a read blocks until a line or EOF comes, so this goroutine can outlive the query
+			go readLines(r, c, name, q.eng.cfg.MaxBatch, src.lines, q.stop)
+		} else {
+			q.wg.Add(1)
+			go func() {
+				defer q.wg.Done()
+				readLines(r, c, name, q.eng.cfg.MaxBatch, src.lines, q.stop)
+			}()
+		}
 	case s.Func != nil:
 		src.user = make(chan query.Event, q.eng.cfg.MaxBatch)
 		src.uerr = make(chan error, 1)
@@ -103,7 +110,10 @@ func readLines(r io.Reader, c io.Closer, name string, max int, out chan<- lineCh
 	for {
 		chunk := lineChunk{first: line + 1}
 		for len(chunk.lines) < max {
-			b, size, err := readLine(br)
+			b, size, err := readLine(br, stop)
+			if errors.Is(err, errStopped) {
+				return
+			}
 			if size > 0 || err == nil {
 				line++
 				if size > query.MaxLineBytes {
@@ -137,11 +147,18 @@ func readLines(r io.Reader, c io.Closer, name string, max int, out chan<- lineCh
 	}
 }
 
+var errStopped = errors.New("stopped")
+
 // readLine reads one line without its newline and returns its size; a
 // line longer than query.MaxLineBytes is not kept (its size says so) and
 // the rest of it is skipped, counted up to a bound.
-func readLine(br *bufio.Reader) (line []byte, size int, err error) {
+func readLine(br *bufio.Reader, stop <-chan struct{}) (line []byte, size int, err error) {
 	for {
+		select { // an endless line (a device, a file without newlines) stops on cancel
+		case <-stop:
+			return nil, size, errStopped
+		default:
+		}
 		var part []byte
 		part, err = br.ReadSlice('\n')
 		if size += len(part); size <= query.MaxLineBytes+1 {

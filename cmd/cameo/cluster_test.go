@@ -88,7 +88,7 @@ func startNodes(t *testing.T, dir string, names ...string) map[string]*node {
 	}
 	for _, n := range names {
 		x := nodes[n]
-		x.args = []string{"serve", "--name", n, "--listen", x.api, "--remote", x.remote, "--allow-files",
+		x.args = []string{"serve", "--name", n, "--listen", x.api, "--remote", x.remote, "--allow-files", dir,
 			"--heartbeat", "50ms", "--peer-timeout", "1s", "--drain-timeout", "10s", "--workers", "1"}
 		for _, m := range names {
 			if m != n {

@@ -36,7 +36,7 @@ removes), GET /v1/tenants, GET /metrics (Prometheus), GET /healthz, GET /readyz.
 
 The node listens on loopback unless told otherwise; any other address needs a
 bearer token (--token or CAMEO_TOKEN). Specs may not touch the node's files
-unless --allow-files. SIGINT or SIGTERM: stop accepting, drain every query,
+unless --allow-files DIR, and then only regular files inside DIR. SIGINT or SIGTERM: stop accepting, drain every query,
 exit 0.
 
 A cluster: give each node a --name, its --remote address and every other
@@ -78,7 +78,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.StringVar(&scheduler, "scheduler", actors.SchedulerCameo, "scheduler: "+strings.Join(actors.SchedulerNames(), "|"))
 	fl.StringVar(&cfg.Token, "token", "", "bearer token the API requires (default $CAMEO_TOKEN); required off loopback")
 	fl.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/")
-	fl.BoolVar(&cfg.AllowFiles, "allow-files", false, "let specs read and write files on this node")
+	fl.StringVar(&cfg.FilesDir, "allow-files", "", "let specs read and write files in `DIR` (paths relative to it; nothing outside it, no devices or FIFOs)")
 	fl.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "how long cancel and shutdown may drain")
 	fl.StringVar(&cl.Name, "name", "", "this node's name in a cluster (enables the remote layer)")
 	fl.StringVar(&cl.Address, "remote", runtime.DefaultRemote, "address of the remote layer (gRPC) other nodes reach this one on")
