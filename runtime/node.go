@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/cameo-go/cameo/query"
 )
@@ -42,6 +43,17 @@ type NodeConfig struct {
 	FilesDir string
 	// MaxSpecBytes bounds a submitted spec. Default 1 MiB.
 	MaxSpecBytes int64
+	// HTTP bounds, so that slow or idle clients cannot hold the node's
+	// connections: ReadHeaderTimeout (default 10 s) and ReadTimeout
+	// (default 30 s, the whole request with its body) for a request to
+	// arrive, WriteTimeout (default 60 s) for its answer, IdleTimeout
+	// (default 60 s) for a keep-alive connection between requests,
+	// MaxHeaderBytes (default 64 KiB), and MaxConns (default 1,024)
+	// connections open at once: past it new connections wait to be
+	// accepted.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	MaxHeaderBytes                                            int
+	MaxConns                                                  int
 	// DrainTimeout bounds DELETE and shutdown draining. Default 30 s.
 	DrainTimeout time.Duration
 	// Engine configures the node's engine.
@@ -58,6 +70,20 @@ func (c *NodeConfig) fill() {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
 	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.ReadHeaderTimeout, 10 * time.Second}, {&c.ReadTimeout, 30 * time.Second}, {&c.WriteTimeout, 60 * time.Second}, {&c.IdleTimeout, 60 * time.Second}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 1024
+	}
 }
 
 func (c *NodeConfig) validate() error {
@@ -70,6 +96,12 @@ func (c *NodeConfig) validate() error {
 	}
 	if c.MaxSpecBytes < 1 || c.DrainTimeout <= 0 {
 		return fmt.Errorf("%w: max spec bytes %d and drain timeout %v must be > 0", ErrBadConfig, c.MaxSpecBytes, c.DrainTimeout)
+	}
+	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 {
+		return fmt.Errorf("%w: HTTP timeouts must be > 0: read header %v, read %v, write %v, idle %v", ErrBadConfig, c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout)
+	}
+	if c.MaxHeaderBytes < 1<<10 || c.MaxConns < 1 {
+		return fmt.Errorf("%w: max header bytes %d must be >= 1024 and max connections %d >= 1", ErrBadConfig, c.MaxHeaderBytes, c.MaxConns)
 	}
 	return nil
 }
@@ -118,7 +150,8 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	n.mu.specs, n.mu.rates, n.mu.last = map[string]string{}, map[string]float64{}, map[string]uint64{}
 	n.reg.MustRegister(eng.Metrics(), SchedulerCollector{S: eng.Scheduler()}, ClusterCollector{E: eng},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes}
 	return n, nil
 }
 
@@ -131,7 +164,8 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	n.ln = ln
+	n.ln = netutil.LimitListener(ln, n.cfg.MaxConns)
+	ln = n.ln
 	n.ready.Store(true)
 	n.wg.Add(2)
 	go func() {
