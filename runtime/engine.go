@@ -71,6 +71,18 @@ type Config struct {
 	// "..", an absolute path or a symbolic link), and must be regular files
 	// (see files.go). "": paths are relative to the spec's file, unconfined.
 	FileRoot string
+	// KeepEnded and KeepEndedFor bound the ended queries (done,
+	// cancelled, failed) the engine remembers for Query, Queries and the
+	// metrics: the newest KeepEnded of them (default 100; < 0: all), each
+	// for KeepEndedFor after it ended (default 1 h; < 0: forever). A
+	// caller's own *Query handle stays valid.
+	KeepEnded    int
+	KeepEndedFor time.Duration
+}
+
+// WithKeepEnded sets Config.KeepEnded and Config.KeepEndedFor.
+func WithKeepEnded(n int, d time.Duration) Option {
+	return func(c *Config) { c.KeepEnded, c.KeepEndedFor = n, d }
 }
 
 // WithFileRoot sets Config.FileRoot.
@@ -146,6 +158,12 @@ func (c *Config) fill() {
 	if c.SourceTick == 0 {
 		c.SourceTick = time.Millisecond
 	}
+	if c.KeepEnded == 0 {
+		c.KeepEnded = 100
+	}
+	if c.KeepEndedFor == 0 {
+		c.KeepEndedFor = time.Hour
+	}
 	if c.Stdout == nil {
 		c.Stdout = os.Stdout
 	}
@@ -200,11 +218,59 @@ type Engine struct {
 	shutdown    sync.Once
 	clusterDown sync.Once
 
+	// onForget, when set, is told of each query the engine forgets (the
+	// node drops what it keeps of it). Called without e.mu held.
+	onForget func(id string)
+
 	mu struct {
 		sync.Mutex
 		queries map[string]*Query
+		ended   []endedQuery // oldest first
 		seq     int
 		stopped bool
+	}
+}
+
+type endedQuery struct {
+	id string
+	at int64 // clock time it ended
+}
+
+// noteEnded records that q ended and forgets what is past the bounds.
+func (e *Engine) noteEnded(q *Query) {
+	e.mu.Lock()
+	if e.mu.queries[q.id] == q {
+		e.mu.ended = append(e.mu.ended, endedQuery{id: q.id, at: e.cfg.Clock.Now()})
+	}
+	e.mu.Unlock()
+	e.prune()
+}
+
+// prune forgets the ended queries past KeepEnded or older than
+// KeepEndedFor.
+func (e *Engine) prune() {
+	now := e.cfg.Clock.Now()
+	var gone []string
+	e.mu.Lock()
+	for len(e.mu.ended) > 0 {
+		old := e.mu.ended[0]
+		over := e.cfg.KeepEnded >= 0 && len(e.mu.ended) > e.cfg.KeepEnded
+		stale := e.cfg.KeepEndedFor >= 0 && now-old.at > int64(e.cfg.KeepEndedFor)
+		if !over && !stale {
+			break
+		}
+		e.mu.ended = e.mu.ended[1:]
+		if q, ok := e.mu.queries[old.id]; ok && q.State() != StateRunning && q.State() != StateDraining {
+			delete(e.mu.queries, old.id)
+			gone = append(gone, old.id)
+		}
+	}
+	e.mu.Unlock()
+	for _, id := range gone {
+		e.cfg.Metrics.Remove(id)
+		if e.onForget != nil {
+			e.onForget(id)
+		}
 	}
 }
 
@@ -355,8 +421,10 @@ func (e *Engine) Query(id string) (*Query, bool) {
 	return q, ok
 }
 
-// Queries returns every query the engine knows, by id.
+// Queries returns every query the engine knows, by id: those running and
+// the ended ones it still keeps (Config.KeepEnded).
 func (e *Engine) Queries() []*Query {
+	e.prune()
 	e.mu.Lock()
 	out := make([]*Query, 0, len(e.mu.queries))
 	for _, q := range e.mu.queries {
@@ -390,6 +458,7 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 	err := q.Cancel(ctx)
 	e.mu.Lock()
 	delete(e.mu.queries, id)
+	e.mu.ended = slices.DeleteFunc(e.mu.ended, func(x endedQuery) bool { return x.id == id })
 	e.mu.Unlock()
 	e.cfg.Metrics.Remove(id)
 	return err

@@ -491,3 +491,45 @@ func TestLookaheadGivesUpstreamTheWindowFrontier(t *testing.T) {
 		}
 	}
 }
+
+// Ended queries are forgotten past the count and the time an engine keeps
+// them; running ones never are, and a caller's handle stays valid.
+func TestEndedQueriesAreForgotten(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources(), WithKeepEnded(2, time.Hour))
+	var qs []*Query
+	for range 4 {
+		q, err := e.Submit(context.Background(), mustParse(t, small))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Wait(waitCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		qs = append(qs, q)
+	}
+	if got := e.Queries(); len(got) != 2 || got[0] != qs[2] || got[1] != qs[3] {
+		t.Fatalf("kept %d queries, want the newest 2", len(got))
+	}
+	if _, ok := e.Query(qs[0].ID()); ok {
+		t.Error("the oldest ended query is still known")
+	}
+	if len(e.Metrics().Queries()) != 2 {
+		t.Errorf("metrics of %d queries, want 2", len(e.Metrics().Queries()))
+	}
+	if st := qs[0].Stats(); st.Results != 2000 {
+		t.Errorf("a forgotten query's handle: %d results", st.Results)
+	}
+
+	e2 := newEngine(t, WithUnpacedSources(), WithKeepEnded(100, time.Millisecond))
+	q, err := e2.Submit(context.Background(), mustParse(t, small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // past the 1 ms it is kept: a lower bound, not a race
+	if got := e2.Queries(); len(got) != 0 {
+		t.Errorf("%d queries kept past KeepEndedFor", len(got))
+	}
+}

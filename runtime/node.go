@@ -148,6 +148,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, eng: eng, reg: prometheus.NewRegistry(), stop: make(chan struct{})}
 	n.mu.specs, n.mu.rates, n.mu.last = map[string]string{}, map[string]float64{}, map[string]uint64{}
+	eng.onForget = n.forget
 	n.reg.MustRegister(eng.Metrics(), SchedulerCollector{S: eng.Scheduler()}, ClusterCollector{E: eng},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
@@ -470,15 +471,20 @@ func (n *Node) cancel(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	err := n.eng.Cancel(ctx, id)
 	d := n.detail(q)
+	n.forget(id)
+	if err != nil && !errors.Is(err, ErrUnknownQuery) {
+		d.Error = err.Error()
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// forget drops what the node keeps of a query the engine forgot.
+func (n *Node) forget(id string) {
 	n.mu.Lock()
 	delete(n.mu.specs, id)
 	delete(n.mu.rates, id)
 	delete(n.mu.last, id)
 	n.mu.Unlock()
-	if err != nil && !errors.Is(err, ErrUnknownQuery) {
-		d.Error = err.Error()
-	}
-	writeJSON(w, http.StatusOK, d)
 }
 
 func (n *Node) tenants(w http.ResponseWriter, _ *http.Request) {

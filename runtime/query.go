@@ -189,6 +189,7 @@ func (q *Query) finish(err error) {
 			}
 		}
 		close(q.done)
+		q.eng.noteEnded(q)
 		if err != nil {
 			q.eng.cfg.Logger.Error("query failed", "id", q.id, "name", q.spec.Name, "err", err)
 		} else {

@@ -27,6 +27,8 @@ func newServeCmd() *cobra.Command {
 	var cl runtime.ClusterConfig
 	var peers []string
 	var insecureRemote bool
+	var keepEnded int
+	var keepEndedFor time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a node: the engine behind an HTTP API that many users submit queries to",
@@ -53,7 +55,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 			if cfg.Token == "" {
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
-			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler)}
+			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor)}
 			if cl.Name != "" || len(peers) > 0 {
 				if cl.Name == "" {
 					return fmt.Errorf("--peer needs --name: this node's name in the cluster")
@@ -86,6 +88,8 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", 60*time.Second, "how long a keep-alive connection may stay idle between requests")
 	fl.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header accepted")
 	fl.IntVar(&cfg.MaxConns, "max-conns", 1024, "most HTTP connections open at once; more wait to be accepted")
+	fl.IntVar(&keepEnded, "keep-ended", 100, "ended queries the node remembers (newest first; -1: all)")
+	fl.DurationVar(&keepEndedFor, "keep-ended-for", time.Hour, "how long the node remembers an ended query (-1s: forever)")
 	fl.StringVar(&cl.Name, "name", "", "this node's name in a cluster (enables the remote layer)")
 	fl.StringVar(&cl.Address, "remote", runtime.DefaultRemote, "address of the remote layer (gRPC) other nodes reach this one on")
 	fl.StringArrayVar(&peers, "peer", nil, "another node, name=host:port of its remote layer (repeatable)")
