@@ -339,6 +339,9 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 	if err := checkCompiled(spec); err != nil {
 		return nil, err
 	}
+	if err := e.checkFanOut(spec); err != nil {
+		return nil, err
+	}
 	e.mu.Lock()
 	if e.mu.stopped {
 		e.mu.Unlock()
@@ -385,6 +388,45 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 	q.start()
 	e.cfg.Logger.Info("query started", "id", id, "name", spec.Name, "tenant", spec.Tenant, "scheduler", e.cfg.Scheduler)
 	return q, nil
+}
+
+// fanOut returns how many messages one batch of each source can become
+// at most before any of them is handled: a step after a key_by is a
+// shuffle in which every sender may send to each of the parallelism
+// receivers, and a joined or unioned source's batches are shuffled too.
+// Saturates.
+func fanOut(spec *query.Spec) int64 {
+	p := int64(spec.Parallelism)
+	amp := int64(1)
+	for i := 1; i < len(spec.Pipeline); i++ {
+		if spec.Pipeline[i-1].Kind() == "key_by" {
+			amp = priority.MulSat(amp, p)
+		}
+	}
+	extra := int64(len(spec.Sources) - 1)
+	return priority.AddSat(amp, priority.MulSat(extra, priority.MulSat(amp, p)))
+}
+
+// checkFanOut refuses a query whose sources' batches can become more
+// messages than the in-flight bound (Config.MaxInFlight) before any is
+// handled: its sources wait at the bound, so the bound must hold for one
+// batch each.
+func (e *Engine) checkFanOut(spec *query.Spec) error {
+	n := fanOut(spec)
+	if n <= int64(e.cfg.MaxInFlight) {
+		return nil
+	}
+	best := 1
+	for p := 2; p <= spec.Parallelism; p++ {
+		s := *spec
+		s.Parallelism = p
+		if fanOut(&s) > int64(e.cfg.MaxInFlight) {
+			break
+		}
+		best = p
+	}
+	return fmt.Errorf("%w: parallelism: %d with %d source(s) and its shuffles can put %d messages in flight from one batch of each source, over this engine's in-flight bound of %d per query (parallelism %d fits)",
+		query.ErrInvalidSpec, spec.Parallelism, len(spec.Sources), n, e.cfg.MaxInFlight, best)
 }
 
 // checkCompiled rejects specs that did not go through validation.

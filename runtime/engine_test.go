@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -531,5 +532,38 @@ func TestEndedQueriesAreForgotten(t *testing.T) {
 	time.Sleep(2 * time.Millisecond) // past the 1 ms it is kept: a lower bound, not a race
 	if got := e2.Queries(); len(got) != 0 {
 		t.Errorf("%d queries kept past KeepEndedFor", len(got))
+	}
+}
+
+// A query whose shuffles fan one source batch out past the in-flight bound
+// is refused with the parallelism that fits.
+func TestFanOutBeyondTheInFlightBoundIsRefused(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources(), WithMaxInFlight(4096))
+	spec := func(p int) *query.Spec {
+		return mustParse(t, strings.Replace(`
+name: wide
+latency_target: 1s
+parallelism: P
+sources: [{name: s, generator: {rate: 1000, duration: 10ms, keys: {count: 50}}}]
+pipeline:
+  - key_by: key
+  - window: {tumbling: 1s}
+    aggregate: {n: count()}
+  - key_by: key
+  - window: {tumbling: 1s}
+    aggregate: {m: count()}
+sink: {discard: {}}
+`, "P", strconv.Itoa(p), 1))
+	}
+	_, err := e.Submit(context.Background(), spec(1024))
+	if !errors.Is(err, query.ErrInvalidSpec) || !strings.Contains(err.Error(), "parallelism: 1024") || !strings.Contains(err.Error(), "(parallelism 64 fits)") {
+		t.Fatalf("parallelism 1024 over two shuffles: %v", err)
+	}
+	q, err := e.Submit(context.Background(), spec(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
 	}
 }
