@@ -478,6 +478,11 @@ func (c *cluster) receive(ctx actor.Context) {
 		if q, ok := c.e.Query(m.GetQueryId()); ok {
 			q.fail("its part on node %s failed: %s", m.GetNode(), m.GetReason())
 		}
+	case *actorspb.DrainPart:
+		if q, ok := c.e.Query(m.GetQueryId()); ok && q.pl != nil && q.pl.coordinator == c.cfg.Name {
+			c.e.cfg.Logger.Info("draining query: a node it runs on is shutting down", "id", q.id, "node", m.GetNode())
+			q.drain("node " + m.GetNode() + " is shutting down")
+		}
 	default:
 		c.ignore(m)
 	}

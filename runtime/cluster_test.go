@@ -438,3 +438,47 @@ sink: {discard: {}}
 		t.Fatalf("got %v, want it to say %s", err, want)
 	}
 }
+
+// A node stopped while it runs part of a query another node coordinates
+// asks the coordinator to stop that query's sources, and drains: its Stop
+// returns in time and without error, the query ends cancelled with every
+// window flushed, and the coordinator goes on.
+func TestClusterPeerStopDrainsItsParts(t *testing.T) {
+	nodes := newCluster(t, []string{"a", "b"})
+	spec := mustParse(t, `
+name: endless
+latency_target: 1s
+parallelism: 2
+sources: [{name: s, generator: {rate: 2000, seed: 1, keys: {count: 20}}}]
+pipeline:
+  - key_by: key
+    nodes: [b]
+  - window: {tumbling: 100ms}
+    aggregate: {n: count()}
+    nodes: [b]
+sink: {discard: {}}
+`)
+	q, err := nodes["a"].Submit(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for q.Stats().Results == 0 && time.Now().Before(deadline) { // b is running its part
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := nodes["b"].Stop(ctx); err != nil {
+		t.Fatalf("b's stop: %v", err)
+	}
+	if err := q.Wait(ctx); err != nil || q.State() != StateCancelled {
+		t.Fatalf("the query: %v, %s; want cancelled without error", err, q.State())
+	}
+	st := q.Stats()
+	if st.EventsRead == 0 || st.EventsRead != st.EventsIn+st.Late+st.Dropped {
+		t.Errorf("read %d, in %d, late %d, dropped %d", st.EventsRead, st.EventsIn, st.Late, st.Dropped)
+	}
+	if _, err := nodes["a"].Submit(context.Background(), mustParse(t, small)); err != nil {
+		t.Errorf("a after b left: %v", err)
+	}
+}

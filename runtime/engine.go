@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 )
@@ -527,6 +528,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Unlock()
 	qs := e.Queries()
 	for _, q := range qs {
+		// A part of a query another node coordinates drains when its
+		// coordinator stops the query's sources: ask it to.
+		if q.pl != nil && e.cluster != nil && q.pl.coordinator != e.cluster.cfg.Name && q.State() == StateRunning {
+			e.sys.Root.Send(actor.NewPID(q.pl.addrs[q.pl.coordinator], clusterActor), &actorspb.DrainPart{QueryId: q.id, Node: e.cluster.cfg.Name})
+		}
 		q.stopSources()
 	}
 	var errs []error

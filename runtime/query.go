@@ -145,6 +145,18 @@ func (q *Query) Cancel(ctx context.Context) error {
 // Stats returns a snapshot of the query's metrics.
 func (q *Query) Stats() QueryStats { return q.metrics.Stats() }
 
+// drain ends the query as Cancel does, without waiting: its sources stop,
+// it drains, and it ends cancelled, with why in its log line.
+func (q *Query) drain(why string) {
+	q.mu.Lock()
+	if q.mu.state == StateRunning || q.mu.state == StateDraining {
+		q.mu.cancelled = true
+	}
+	q.mu.Unlock()
+	q.eng.cfg.Logger.Info("query draining", "id", q.id, "name", q.spec.Name, "why", why)
+	q.stopSources()
+}
+
 // stopSources asks every source to end; they send their last watermark and
 // close their edges, so the query drains.
 func (q *Query) stopSources() {

@@ -351,6 +351,61 @@ func (x *PartFailed) GetReason() string {
 	return ""
 }
 
+// DrainPart asks a query's coordinator to stop the query's sources because
+// node, which runs a part of it, is shutting down: the query drains through
+// that part (open windows flush) before the node goes.
+type DrainPart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainPart) Reset() {
+	*x = DrainPart{}
+	mi := &file_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainPart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainPart) ProtoMessage() {}
+
+func (x *DrainPart) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainPart.ProtoReflect.Descriptor instead.
+func (*DrainPart) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DrainPart) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *DrainPart) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 // EdgeReply answers one Envelope that crossed nodes: the receiver's costs
 // (the paper's reply path) and the times that let the sender measure the
 // hop's delay.
@@ -368,7 +423,7 @@ type EdgeReply struct {
 
 func (x *EdgeReply) Reset() {
 	*x = EdgeReply{}
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +435,7 @@ func (x *EdgeReply) String() string {
 func (*EdgeReply) ProtoMessage() {}
 
 func (x *EdgeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[5]
+	mi := &file_cluster_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +448,7 @@ func (x *EdgeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EdgeReply.ProtoReflect.Descriptor instead.
 func (*EdgeReply) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{5}
+	return file_cluster_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EdgeReply) GetQueryId() string {
@@ -451,7 +506,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +518,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[6]
+	mi := &file_cluster_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +531,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{6}
+	return file_cluster_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Ping) GetFrom() string {
@@ -513,7 +568,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +580,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_cluster_proto_msgTypes[7]
+	mi := &file_cluster_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +593,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_cluster_proto_rawDescGZIP(), []int{7}
+	return file_cluster_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Pong) GetFrom() string {
@@ -599,7 +654,10 @@ const file_cluster_proto_rawDesc = "" +
 	"PartFailed\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc7\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\":\n" +
+	"\tDrainPart\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\xc7\x01\n" +
 	"\tEdgeReply\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x1a\n" +
 	"\breceiver\x18\x02 \x01(\tR\breceiver\x12,\n" +
@@ -636,25 +694,26 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_cluster_proto_goTypes = []any{
 	(*Deploy)(nil),         // 0: cameo.actors.v1.Deploy
 	(*StagePlacement)(nil), // 1: cameo.actors.v1.StagePlacement
 	(*DeployResult)(nil),   // 2: cameo.actors.v1.DeployResult
 	(*Undeploy)(nil),       // 3: cameo.actors.v1.Undeploy
 	(*PartFailed)(nil),     // 4: cameo.actors.v1.PartFailed
-	(*EdgeReply)(nil),      // 5: cameo.actors.v1.EdgeReply
-	(*Ping)(nil),           // 6: cameo.actors.v1.Ping
-	(*Pong)(nil),           // 7: cameo.actors.v1.Pong
-	nil,                    // 8: cameo.actors.v1.Deploy.AddressesEntry
-	nil,                    // 9: cameo.actors.v1.Ping.BacklogEntry
-	(*Reply)(nil),          // 10: cameo.actors.v1.Reply
+	(*DrainPart)(nil),      // 5: cameo.actors.v1.DrainPart
+	(*EdgeReply)(nil),      // 6: cameo.actors.v1.EdgeReply
+	(*Ping)(nil),           // 7: cameo.actors.v1.Ping
+	(*Pong)(nil),           // 8: cameo.actors.v1.Pong
+	nil,                    // 9: cameo.actors.v1.Deploy.AddressesEntry
+	nil,                    // 10: cameo.actors.v1.Ping.BacklogEntry
+	(*Reply)(nil),          // 11: cameo.actors.v1.Reply
 }
 var file_cluster_proto_depIdxs = []int32{
 	1,  // 0: cameo.actors.v1.Deploy.stages:type_name -> cameo.actors.v1.StagePlacement
-	8,  // 1: cameo.actors.v1.Deploy.addresses:type_name -> cameo.actors.v1.Deploy.AddressesEntry
-	10, // 2: cameo.actors.v1.EdgeReply.reply:type_name -> cameo.actors.v1.Reply
-	9,  // 3: cameo.actors.v1.Ping.backlog:type_name -> cameo.actors.v1.Ping.BacklogEntry
+	9,  // 1: cameo.actors.v1.Deploy.addresses:type_name -> cameo.actors.v1.Deploy.AddressesEntry
+	11, // 2: cameo.actors.v1.EdgeReply.reply:type_name -> cameo.actors.v1.Reply
+	10, // 3: cameo.actors.v1.Ping.backlog:type_name -> cameo.actors.v1.Ping.BacklogEntry
 	4,  // [4:4] is the sub-list for method output_type
 	4,  // [4:4] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
@@ -674,7 +733,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
