@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"net"
 	"regexp"
 	"slices"
@@ -532,9 +534,7 @@ func (c *cluster) onPong(m *actorspb.Pong) {
 		c.unknown.Add(1)
 		return
 	}
-	t3 := c.e.cfg.Clock.Now()
-	t0, t1, t2 := m.GetPingSentNs(), m.GetReceivedNs(), m.GetSentNs()
-	s := clockSample{rtt: max(0, (t3-t0)-(t2-t1)), offset: ((t1 - t0) + (t2 - t3)) / 2}
+	s := clockSampleOf(m.GetPingSentNs(), m.GetReceivedNs(), m.GetSentNs(), c.e.cfg.Clock.Now())
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.up {
@@ -556,6 +556,36 @@ func (c *cluster) onPong(m *actorspb.Pong) {
 	p.offset, p.rtt = best.offset, best.rtt
 }
 
+// clockSampleOf is the NTP estimate from one ping (sent t0 here, received
+// t1 and answered t2 by the peer, its pong received t3 here): the round
+// trip less the peer's time, and the peer's clock offset. t1 and t2 come
+// from the wire, so the arithmetic saturates.
+func clockSampleOf(t0, t1, t2, t3 int64) clockSample {
+	sub := priority.SubSat
+	s := clockSample{rtt: max(0, sub(sub(t3, t0), sub(t2, t1)))}
+	d1, d2 := sub(t1, t0), sub(t2, t3)
+	if d1 != math.MaxInt64 && d1 != math.MinInt64 && d2 != math.MaxInt64 && d2 != math.MinInt64 {
+		s.offset = priority.AddSat(d1, d2) / 2
+		if d1 > 0 && d2 > 0 && s.offset == math.MaxInt64/2 || d1 < 0 && d2 < 0 && s.offset == math.MinInt64/2 {
+			s.offset = d1/2 + d2/2 // the sum saturated, its halves do not
+		}
+		return s
+	}
+	// Times no clock gives: exact arithmetic, then saturate.
+	b := func(x int64) *big.Int { return big.NewInt(x) }
+	off := new(big.Int).Add(new(big.Int).Sub(b(t1), b(t0)), new(big.Int).Sub(b(t2), b(t3)))
+	off.Quo(off, b(2))
+	switch {
+	case off.IsInt64():
+		s.offset = off.Int64()
+	case off.Sign() > 0:
+		s.offset = math.MaxInt64
+	default:
+		s.offset = math.MinInt64
+	}
+	return s
+}
+
 // onReply takes a receiver's costs back to the instance that stands for
 // it here, and releases the message from the query's backlog.
 func (c *cluster) onReply(m *actorspb.EdgeReply) {
@@ -572,7 +602,7 @@ func (c *cluster) onReply(m *actorspb.EdgeReply) {
 	x.reply.Store(&rep)
 	q.release()
 	if p := c.peers[x.node]; p != nil {
-		rtt := max(0, (c.e.cfg.Clock.Now()-m.GetSentNs())-(m.GetRepliedNs()-m.GetStartedNs()))
+		rtt := max(0, priority.SubSat(priority.SubSat(c.e.cfg.Clock.Now(), m.GetSentNs()), priority.SubSat(m.GetRepliedNs(), m.GetStartedNs())))
 		p.mu.Lock()
 		if p.hopRTT == 0 {
 			p.hopRTT = rtt
@@ -734,33 +764,9 @@ func (c *cluster) onDeploy(d *actorspb.Deploy) error {
 		return fmt.Errorf("the coordinator %s schedules with %q and this node with %q: the keys its messages carry cannot be ordered against this node's (run every node with the same --scheduler)",
 			d.GetCoordinator(), d.GetScheduler(), c.e.cfg.Scheduler)
 	}
-	spec, err := query.Parse(d.GetSpecFile(), d.GetSpec())
+	spec, pl, err := placementOf(d)
 	if err != nil {
-		return fmt.Errorf("the spec does not parse here: %w", err)
-	}
-	pl := &placement{coordinator: d.GetCoordinator(), addrs: d.GetAddresses(), lookahead: d.GetLookahead()}
-	for _, st := range d.GetStages() {
-		pl.nodes = append(pl.nodes, st.GetNodes())
-	}
-	if len(pl.nodes) != len(spec.Pipeline)+1 {
-		return fmt.Errorf("placement of %d stages for %d steps and a sink", len(pl.nodes), len(spec.Pipeline))
-	}
-	for i, st := range pl.nodes {
-		want := spec.Parallelism
-		if i == len(pl.nodes)-1 {
-			want = 1
-		}
-		if len(st) != want {
-			return fmt.Errorf("stage %d: placement of %d instances, want %d", i, len(st), want)
-		}
-		for _, n := range st {
-			if pl.addrs[n] == "" {
-				return fmt.Errorf("stage %d: node %q has no address", i, n)
-			}
-			if n != pl.coordinator && !slices.Contains(pl.others, n) {
-				pl.others = append(pl.others, n)
-			}
-		}
+		return err
 	}
 	if pl.addrs[c.cfg.Name] != c.addr {
 		return fmt.Errorf("the coordinator knows this node (%s) as %q, but it listens on %q", c.cfg.Name, pl.addrs[c.cfg.Name], c.addr)
@@ -778,6 +784,43 @@ func (c *cluster) onDeploy(d *actorspb.Deploy) error {
 		}
 	}
 	return c.e.submitPart(d.GetQueryId(), spec, pl)
+}
+
+// placementOf reads a Deploy from a peer: the spec (parsed and validated
+// as any submitted spec) and where each instance runs, checked against it.
+func placementOf(d *actorspb.Deploy) (*query.Spec, *placement, error) {
+	spec, err := query.Parse(d.GetSpecFile(), d.GetSpec())
+	if err != nil {
+		return nil, nil, fmt.Errorf("the spec does not parse here: %w", err)
+	}
+	pl := &placement{coordinator: d.GetCoordinator(), addrs: d.GetAddresses(), lookahead: d.GetLookahead()}
+	if pl.addrs[pl.coordinator] == "" {
+		return nil, nil, fmt.Errorf("the coordinator %q has no address", pl.coordinator)
+	}
+	for _, st := range d.GetStages() {
+		pl.nodes = append(pl.nodes, st.GetNodes())
+	}
+	if len(pl.nodes) != len(spec.Pipeline)+1 {
+		return nil, nil, fmt.Errorf("placement of %d stages for %d steps and a sink", len(pl.nodes), len(spec.Pipeline))
+	}
+	for i, st := range pl.nodes {
+		want := spec.Parallelism
+		if i == len(pl.nodes)-1 {
+			want = 1
+		}
+		if len(st) != want {
+			return nil, nil, fmt.Errorf("stage %d: placement of %d instances, want %d", i, len(st), want)
+		}
+		for _, n := range st {
+			if pl.addrs[n] == "" {
+				return nil, nil, fmt.Errorf("stage %d: node %q has no address", i, n)
+			}
+			if n != pl.coordinator && !slices.Contains(pl.others, n) {
+				pl.others = append(pl.others, n)
+			}
+		}
+	}
+	return spec, pl, nil
 }
 
 // post sends a batch to an instance on another node as an envelope.
