@@ -21,6 +21,7 @@ type JoinOp struct {
 	sides          [2]map[int64]map[string][]Event // window → key → events
 	wm             int64
 	late           uint64
+	buffered       int // events held in open windows
 	progs          []*vm.Program
 	r              runner
 }
@@ -77,6 +78,7 @@ func (j *JoinOp) add(side int, ev Event) bool {
 		j.sides[side][k] = keys
 	}
 	keys[ev.Key] = append(keys[ev.Key], ev)
+	j.buffered++
 	return false
 }
 
@@ -120,8 +122,17 @@ func (j *JoinOp) Advance(wm, frontierArrival int64) []Event {
 				}
 			}
 		}
+		for _, side := range []map[string][]Event{left, right} {
+			for _, evs := range side {
+				j.buffered -= len(evs)
+			}
+		}
 		delete(j.sides[0], k)
 		delete(j.sides[1], k)
 	}
 	return out
 }
+
+// StateBytes estimates the memory of the events the join holds in open
+// windows (see WindowAgg.StateBytes).
+func (j *JoinOp) StateBytes() int64 { return int64(j.buffered) * eventBytes }

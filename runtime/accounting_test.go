@@ -140,3 +140,36 @@ func TestPanicsAnywhereFailOnlyTheirQuery(t *testing.T) {
 		t.Fatalf("the other query: %d results, want 2000", st.Results)
 	}
 }
+
+// A query whose window state outgrows its memory budget fails with the
+// figures; a query beside it completes.
+func TestMemoryBudgetFailsOnlyItsQuery(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources(), WithQueryMemory(4<<20))
+	big, err := e.Submit(context.Background(), mustParse(t, `
+name: many-keys
+latency_target: 1s
+sources: [{name: s, generator: {rate: 1000000, duration: 1s, keys: {count: 1000000}}}]
+pipeline:
+  - key_by: key
+  - window: {tumbling: 1h}
+    aggregate: {n: count()}
+sink: {discard: {}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := e.Submit(context.Background(), mustParse(t, small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = big.Wait(waitCtx(t))
+	if !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), "memory budget") || !strings.Contains(err.Error(), "budget of 4 MiB") {
+		t.Fatalf("many keys: %v, want a memory budget failure", err)
+	}
+	if err := good.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := good.Stats(); st.Results != 2000 {
+		t.Fatalf("the other query: %d results", st.Results)
+	}
+}

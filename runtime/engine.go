@@ -79,7 +79,16 @@ type Config struct {
 	// caller's own *Query handle stays valid.
 	KeepEnded    int
 	KeepEndedFor time.Duration
+	// QueryMemory is each query's memory budget in bytes: the estimated
+	// state of its windows and joins plus the events of its messages
+	// queued or running here. A query over it fails with the figures
+	// (budget.go); the node and the other queries go on. Default 512 MiB;
+	// < 0: no budget.
+	QueryMemory int64
 }
+
+// WithQueryMemory sets Config.QueryMemory.
+func WithQueryMemory(bytes int64) Option { return func(c *Config) { c.QueryMemory = bytes } }
 
 // WithKeepEnded sets Config.KeepEnded and Config.KeepEndedFor.
 func WithKeepEnded(n int, d time.Duration) Option {
@@ -158,6 +167,9 @@ func (c *Config) fill() {
 	}
 	if c.SourceTick == 0 {
 		c.SourceTick = time.Millisecond
+	}
+	if c.QueryMemory == 0 {
+		c.QueryMemory = DefaultQueryMemory
 	}
 	if c.KeepEnded == 0 {
 		c.KeepEnded = 100

@@ -21,15 +21,18 @@ const costWindow = 100
 // message at a time, so its fields need no lock; what other actors read of
 // it (its published reply) is atomic.
 type instance struct {
-	q     *Query
-	st    *stage
-	idx   int
-	id    string
-	pid   *actor.PID
-	in    *inputs
-	side  []int8 // join: input → 0 (stream) or 1 (the joined source)
-	out   *router
-	state struct {
+	q    *Query
+	st   *stage
+	idx  int
+	id   string
+	pid  *actor.PID
+	in   *inputs
+	side []int8 // join: input → 0 (stream) or 1 (the joined source)
+	// stateBytes is what this instance last charged to the query's
+	// memory budget.
+	stateBytes int64
+	out        *router
+	state      struct {
 		stateless *query.Stateless
 		window    *query.WindowAgg
 		join      *query.JoinOp
@@ -111,7 +114,10 @@ func (x *instance) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *batch:
 		b = m
-		defer q.release()
+		defer func() {
+			q.backlogEvents.Add(-int64(len(m.events)))
+			q.release()
+		}()
 	case *actorspb.Envelope:
 		x.receiveRemote(m)
 		return
@@ -256,6 +262,7 @@ func (x *instance) operatorMessage(b *batch, now int64) int {
 		}
 		out = append(out, res...)
 	}
+	x.chargeState()
 	closed := x.in.closed()
 	x.out.send(now, b.ctx, out, mark{wm: wm, idle: x.in.idle(), closed: closed})
 	if closed {

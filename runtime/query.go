@@ -63,6 +63,9 @@ type Query struct {
 	}
 
 	inflight atomic.Int64 // messages queued or running
+	// The memory budget (budget.go): estimated bytes of window and join
+	// state, and events in local messages queued or running.
+	stateBytes, backlogEvents atomic.Int64
 	credit   chan struct{}
 	failed   atomic.Bool
 	stop     chan struct{} // closed: sources end now

@@ -206,6 +206,7 @@ func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []
 		return
 	}
 	q.inflight.Add(1)
+	q.backlogEvents.Add(int64(len(b.events)))
 	q.eng.sys.Root.Send(e.to.pid, b)
 }
 

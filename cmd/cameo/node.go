@@ -29,6 +29,7 @@ func newServeCmd() *cobra.Command {
 	var insecureRemote bool
 	var keepEnded int
 	var keepEndedFor time.Duration
+	var queryMemoryMiB int64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a node: the engine behind an HTTP API that many users submit queries to",
@@ -55,7 +56,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 			if cfg.Token == "" {
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
-			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor)}
+			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB))}
 			if cl.Name != "" || len(peers) > 0 {
 				if cl.Name == "" {
 					return fmt.Errorf("--peer needs --name: this node's name in the cluster")
@@ -88,6 +89,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", 60*time.Second, "how long a keep-alive connection may stay idle between requests")
 	fl.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header accepted")
 	fl.IntVar(&cfg.MaxConns, "max-conns", 1024, "most HTTP connections open at once; more wait to be accepted")
+	fl.Int64Var(&queryMemoryMiB, "query-memory", runtime.DefaultQueryMemory>>20, "each query's memory budget in MiB (window state and queued events); a query over it fails (-1: none)")
 	fl.IntVar(&keepEnded, "keep-ended", 100, "ended queries the node remembers (newest first; -1: all)")
 	fl.DurationVar(&keepEndedFor, "keep-ended-for", time.Hour, "how long the node remembers an ended query (-1s: forever)")
 	fl.StringVar(&cl.Name, "name", "", "this node's name in a cluster (enables the remote layer)")
@@ -97,6 +99,14 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.DurationVar(&cl.PeerTimeout, "peer-timeout", 2*time.Second, "silence after which a peer is down and the queries using it fail")
 	fl.BoolVar(&insecureRemote, "insecure-remote", false, "allow a non-loopback --remote (no authentication, no encryption)")
 	return cmd
+}
+
+// mib turns a flag in MiB into bytes; negative stays negative (no budget).
+func mib(n int64) int64 {
+	if n < 0 {
+		return -1
+	}
+	return min(n, 1<<40) << 20
 }
 
 func serve(ctx context.Context, log io.Writer, cfg runtime.NodeConfig) error {

@@ -21,13 +21,14 @@ import (
 )
 
 type runFlags struct {
-	duration  time.Duration
-	drain     time.Duration
-	workers   int
-	scheduler string
-	summary   string
-	interval  time.Duration
-	quiet     bool
+	duration       time.Duration
+	drain          time.Duration
+	workers        int
+	scheduler      string
+	summary        string
+	interval       time.Duration
+	quiet          bool
+	queryMemoryMiB int64
 }
 
 func newRunCmd() *cobra.Command {
@@ -61,6 +62,7 @@ Exits 1 when a spec is invalid or a query failed.`,
 	fl.StringVar(&f.summary, "summary", "", "write a JSON summary of every query to this file")
 	fl.DurationVar(&f.interval, "interval", time.Second, "how often to print the live lines")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live lines")
+	fl.Int64Var(&f.queryMemoryMiB, "query-memory", runtime.DefaultQueryMemory>>20, "each query's memory budget in MiB (window state and queued events); a query over it fails (-1: none)")
 	return cmd
 }
 
@@ -97,7 +99,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, files []s
 	if f.interval <= 0 {
 		return fmt.Errorf("--interval %v: want > 0", f.interval)
 	}
-	eng, err := runtime.New(runtime.WithWorkers(f.workers), runtime.WithScheduler(f.scheduler), runtime.WithStdout(stdout))
+	eng, err := runtime.New(runtime.WithWorkers(f.workers), runtime.WithScheduler(f.scheduler), runtime.WithStdout(stdout), runtime.WithQueryMemory(mib(f.queryMemoryMiB)))
 	if err != nil {
 		return err
 	}
