@@ -85,6 +85,12 @@ func (b *badInputs) add(in BadInput) {
 	}
 }
 
+func (b *badInputs) full() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.list) >= MaxBadInputs
+}
+
 func (b *badInputs) snapshot() []BadInput {
 	b.mu.Lock()
 	defer b.mu.Unlock()

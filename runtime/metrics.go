@@ -39,7 +39,7 @@ type QueryMetrics struct {
 
 	out, clipped atomic.Uint64
 	ops          []*OpMetrics
-	dropReason   atomic.Pointer[string]
+	dropReason   atomic.Pointer[lastDrop]
 	backlog      func() int64
 }
 
@@ -88,17 +88,23 @@ func (m *QueryMetrics) Drop(r DropReason, where string, line int, downstream boo
 	if downstream {
 		m.eventDrops.Add(1)
 	}
-	reason := safeReason(where + ": " + err.Error())
-	m.dropReason.Store(&reason)
-	m.bad.add(BadInput{Reason: r.String(), Where: where, Line: line, Error: safeReason(err.Error())})
+	m.dropReason.Store(&lastDrop{where, err})
+	if !m.bad.full() { // formatting is for the first few only: a flood of bad input costs counts
+		m.bad.add(BadInput{Reason: r.String(), Where: where, Line: line, Error: safeReason(err.Error())})
+	}
+}
+
+// lastDrop is the last drop's place and error, formatted when read.
+type lastDrop struct {
+	where string
+	err   error
 }
 
 // DropResults counts n results (not events: the output of a window or
 // join) dropped by a step downstream of a window.
 func (m *QueryMetrics) DropResults(n int, where string, err error) {
 	m.droppedResults.Add(uint64(n))
-	reason := safeReason(where + ": " + err.Error())
-	m.dropReason.Store(&reason)
+	m.dropReason.Store(&lastDrop{where, err})
 }
 
 // LateResults counts n results late at a second window or join.
@@ -241,7 +247,7 @@ func (m *QueryMetrics) Stats() QueryStats {
 		s.Backlog = m.backlog()
 	}
 	if r := m.dropReason.Load(); r != nil {
-		s.LastDropReason = *r
+		s.LastDropReason = safeReason(r.where + ": " + r.err.Error())
 	}
 	m.mu.Lock()
 	statsOf(m.mu.hist, m.mu.met, &s)
