@@ -227,7 +227,7 @@ type Engine struct {
 	sched       *actors.Scheduler
 	cluster     *cluster // nil: a single process
 	files       *files
-	idPrefix    string   // a node's name and '.', so query ids are unique in a cluster
+	idPrefix    string // a node's name and '.', so query ids are unique in a cluster
 	shutdown    sync.Once
 	clusterDown sync.Once
 

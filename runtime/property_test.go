@@ -1,10 +1,10 @@
 package runtime
 
 import (
-	goruntime "runtime"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"

@@ -66,13 +66,13 @@ type Query struct {
 	// The memory budget (budget.go): estimated bytes of window and join
 	// state, and events in local messages queued or running.
 	stateBytes, backlogEvents atomic.Int64
-	credit   chan struct{}
-	failed   atomic.Bool
-	stop     chan struct{} // closed: sources end now
-	stopOnce sync.Once
-	done     chan struct{}
-	doneOnce sync.Once
-	wg       sync.WaitGroup // source goroutines
+	credit                    chan struct{}
+	failed                    atomic.Bool
+	stop                      chan struct{} // closed: sources end now
+	stopOnce                  sync.Once
+	done                      chan struct{}
+	doneOnce                  sync.Once
+	wg                        sync.WaitGroup // source goroutines
 
 	mu struct {
 		sync.Mutex
