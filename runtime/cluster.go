@@ -65,12 +65,21 @@ const (
 
 // remoteOptions are the remote layer's settings; server adds to the gRPC
 // server's options.
+// remoteDialTimeout bounds one connect to a peer.
+const remoteDialTimeout = time.Second
+
 func remoteOptions(server ...grpc.ServerOption) []remote.ConfigOption {
 	return []remote.ConfigOption{
 		remote.WithEndpointWriterQueueSize(remoteWriterQueue),
 		remote.WithServerOptions(append([]grpc.ServerOption{grpc.InitialWindowSize(remoteWindow), grpc.InitialConnWindowSize(remoteWindow)}, server...)...),
+		// The dial blocks until connected, for at most remoteDialTimeout:
+		// protoactor's endpoint writer retries a failed connect without
+		// closing the connection it dialled before, which leaks that
+		// connection's goroutines once per retry while a peer is down; a
+		// blocking dial that fails closes its connection itself.
 		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithInitialWindowSize(remoteWindow), grpc.WithInitialConnWindowSize(remoteWindow)),
+			grpc.WithInitialWindowSize(remoteWindow), grpc.WithInitialConnWindowSize(remoteWindow),
+			grpc.WithBlock(), grpc.WithTimeout(remoteDialTimeout)), //nolint:staticcheck // grpc 1.60's way to bound a blocking Dial, which protoactor calls
 	}
 }
 
