@@ -47,11 +47,12 @@ type SoakSample struct {
 type SoakReport struct {
 	Baseline, Final SoakSample
 	Samples         []SoakSample
-	Submitted       int // queries submitted, the long ones included
-	Cancelled       int // cancelled by the churn
-	Ended           int // ended on their own: done or failed
-	Refused         int // refused at submit (the peer was down for a spanning query)
-	PeerKills       int
+	Submitted       int    // queries submitted, the long ones included
+	Cancelled       int    // cancelled by the churn
+	Ended           int    // ended on their own: done or failed
+	Refused         int    // refused at submit (the peer was down for a spanning query)
+	PeerKills       int    // the peer stopped and restarted, in turn by SIGTERM and SIGKILL
+	PeerTerms       int    // of those, by SIGTERM (each must exit 0)
 	Checked         int    // ended queries whose accounting was checked
 	Unaccounted     int    // of those, how many broke read = in + late + dropped
 	EventsRead      uint64 // over the checked queries
@@ -141,8 +142,9 @@ func metric(text, name string) float64 {
 // Soak runs a node under churn for o.Duration with a peer beside it: three
 // tenants' long queries (a latency-sensitive filter, a bulk sliding window
 // over 5,000 keys, a query whose steps run on the peer), short queries
-// submitted and cancelled twice a second, and the peer killed (SIGKILL)
-// and restarted every quarter of the run. It samples the node's
+// submitted and cancelled twice a second, and the peer stopped (in turn
+// SIGTERM, which must drain and exit 0, and SIGKILL) and restarted every
+// quarter of the run. It samples the node's
 // goroutines, heap and open files from its /metrics, checks every ended
 // query's accounting (read = in + late + dropped), and at the end, with
 // every query ended and a GC forced, compares the node with its baseline.
@@ -299,8 +301,17 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 			spanID, _ = submit(soakSpan)
 		}
 		if time.Now().After(nextKill) {
+			// In turn: SIGTERM, which must drain the peer's parts and exit
+			// 0, and SIGKILL, which fails the queries that use the peer.
 			rep.PeerKills++
-			_ = n2.stop(syscall.SIGKILL, 5*time.Second)
+			if rep.PeerKills%2 == 1 {
+				rep.PeerTerms++
+				if err := n2.stop(syscall.SIGTERM, 20*time.Second); err != nil {
+					rep.Problems = append(rep.Problems, fmt.Sprintf("n2 on SIGTERM: %v (want exit 0 once its parts drained)", err))
+				}
+			} else {
+				_ = n2.stop(syscall.SIGKILL, 5*time.Second)
+			}
 			n2up = false
 			if err := waitFor(ctx, 10*time.Second, "n1 sees n2 down", peerUp(false)); err != nil {
 				rep.Problems = append(rep.Problems, err.Error())
@@ -413,8 +424,8 @@ func (r *SoakReport) Summary() string {
 	}
 	row("peak under churn", peak)
 	row("end", r.Final)
-	fmt.Fprintf(&b, "\nqueries submitted %d (refused %d), cancelled %d, ended on their own %d; peer killed and restarted %d times; node exit on SIGTERM: %s\n",
-		r.Submitted, r.Refused, r.Cancelled, r.Ended, r.PeerKills, r.NodeExit)
+	fmt.Fprintf(&b, "\nqueries submitted %d (refused %d), cancelled %d, ended on their own %d; peer stopped and restarted %d times (%d by SIGTERM, each exit 0 unless said below, the others SIGKILL); node exit on SIGTERM: %s\n",
+		r.Submitted, r.Refused, r.Cancelled, r.Ended, r.PeerKills, r.PeerTerms, r.NodeExit)
 	fmt.Fprintf(&b, "accounting checked on %d ended queries: read %d = in %d + late %d + dropped %d; unaccounted: %d\n",
 		r.Checked, r.EventsRead, r.EventsIn, r.Late, r.Dropped, r.Unaccounted)
 	if len(r.Problems) > 0 {

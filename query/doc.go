@@ -47,6 +47,21 @@
 // would have used it. Parse is fuzzed (FuzzParse); its seeds run with the
 // tests.
 //
+// # Limits
+//
+// A spec is text from tenants who do not trust each other, so every number
+// it can write is bounded where it is parsed (limits.go): key counts,
+// windows per event (size/slide), rates with their bursts, durations,
+// latency targets, generator ranges (whole numbers within ±2^53, others
+// finite), counts of sources, steps, fields and choices, expression sizes.
+// Duplicate keys in a mapping of user names (fields, map outputs,
+// aggregates) are refused, and so is a sliding window without its slide
+// or a setting the engine would silently ignore (a joined source's
+// allowed_lateness or late_sink). Event times are bounded to ±2^62 ns
+// (CheckEventTime), so that no sum of an event time, a window size, a
+// lateness and a target reaches int64's ends. What a spec cannot bound —
+// the state its input makes it hold — is the engine's memory budget.
+//
 // # Operators as state machines
 //
 // Stateless runs filter, map and key_by steps over a batch of Events with

@@ -183,9 +183,28 @@
 // A query's messages queued or running are bounded (Config.MaxInFlight):
 // its sources wait above it, so an overloaded query lags (and its latency
 // shows it) rather than grows without bound. Nothing is dropped for load.
-// Events that cannot be read or evaluated are dropped and counted, with the
-// last reason in the stats (QueryStats.LastDropReason); late events are
-// counted and optionally written to the late side sink.
+// A query whose shuffles would fan one source batch out past that bound is
+// refused at submit (checkFanOut). Every event is accounted for
+// (accounting.go): read = in + late + dropped, drops counted by reason,
+// the first bad inputs kept with their lines, partial lateness of sliding
+// windows and NaN/Inf from expressions counted; late events are optionally
+// written to the late side sink.
+//
+// # Containment
+//
+// No spec or input takes the node down. A panic on a query's path (source,
+// operator, expression, sink, user function) fails that query with its
+// reason and logs its stack. A per-query memory budget (budget.go) fails
+// a query whose window and join state and queued events outgrow it. Time
+// arithmetic saturates (priority.AddSat). A node's files are confined to
+// its --allow-files directory (files.go); its HTTP server bounds read,
+// write and idle time, header size and connections (NodeConfig). Ended
+// queries are forgotten past Config.KeepEnded. A node that stops while it
+// runs part of a query another node coordinates asks the coordinator to
+// drain that query (DrainPart) and exits cleanly. Bytes from peers are
+// fuzzed (wire_fuzz_test.go); `cameo soak` runs a node under churn with a
+// peer killed and restarted and checks it returns to its baseline
+// (docs/robustness.md has the figures).
 //
 // Query.Cancel and Engine.Stop drain: sources stop and send a closed mark;
 // when all of an instance's inputs are closed its windows flush and it
