@@ -46,23 +46,7 @@ pipeline:
     aggregate: {n: count()}
 sink: {discard: {}}
 `
-	path := filepath.Join(dir, "q.yaml")
-	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := query.ParseFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEngine(t)
-	q, err := e.Submit(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Wait(waitCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	st := q.Stats()
+	st := runSpecFile(t, newEngine(t), dir, spec).Stats()
 	if st.EventsRead != 10 || st.EventsRead != st.EventsIn+st.Late+st.Dropped {
 		t.Errorf("read %d ≠ in %d + late %d + dropped %d", st.EventsRead, st.EventsIn, st.Late, st.Dropped)
 	}
@@ -172,4 +156,26 @@ sink: {discard: {}}
 	if st := good.Stats(); st.Results != 2000 {
 		t.Fatalf("the other query: %d results", st.Results)
 	}
+}
+
+// runSpecFile writes spec to dir/q.yaml (its relative paths are then dir's),
+// runs it on e to its end and returns it.
+func runSpecFile(t *testing.T, e *Engine, dir, spec string) *Query {
+	t.Helper()
+	path := filepath.Join(dir, "q.yaml")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -287,23 +287,7 @@ pipeline:
     aggregate: {n: count()}
 sink: {file: {path: out.jsonl}}
 `
-	path := filepath.Join(dir, "q.yaml")
-	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := query.ParseFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEngine(t)
-	q, err := e.Submit(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Wait(waitCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	st := q.Stats()
+	st := runSpecFile(t, newEngine(t), dir, spec).Stats()
 	if st.Late != 1 || st.Dropped != 1 || !strings.Contains(st.LastDropReason, "in.jsonl:5: query: bad JSON line") {
 		t.Fatalf("late %d dropped %d (%s)", st.Late, st.Dropped, st.LastDropReason)
 	}
