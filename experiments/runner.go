@@ -184,7 +184,7 @@ loop:
 				for _, o := range r.last.Operators {
 					lastBatches += o.Messages
 				}
-				r.tl = append(r.tl, Point{T: el.Seconds(), EventsIn: st.EventsIn - r.last.EventsIn, Results: st.Results - r.last.Results,
+				r.tl = append(r.tl, Point{T: el.Seconds(), EventsIn: st.EventsRead - min(st.EventsRead, r.last.EventsRead), Results: st.Results - r.last.Results,
 					P99Ms: p99, MetRatio: met, BatchesRun: batches - lastBatches})
 				r.last = st
 			}

@@ -231,10 +231,6 @@ type Engine struct {
 	shutdown    sync.Once
 	clusterDown sync.Once
 
-	// onForget, when set, is told of each query the engine forgets (the
-	// node drops what it keeps of it). Called without e.mu held.
-	onForget func(id string)
-
 	mu struct {
 		sync.Mutex
 		queries map[string]*Query
@@ -281,9 +277,6 @@ func (e *Engine) prune() {
 	e.mu.Unlock()
 	for _, id := range gone {
 		e.cfg.Metrics.Remove(id)
-		if e.onForget != nil {
-			e.onForget(id)
-		}
 	}
 }
 

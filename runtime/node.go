@@ -148,7 +148,6 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, eng: eng, reg: prometheus.NewRegistry(), stop: make(chan struct{})}
 	n.mu.specs, n.mu.rates, n.mu.last = map[string]string{}, map[string]float64{}, map[string]uint64{}
-	eng.onForget = n.forget
 	n.reg.MustRegister(eng.Metrics(), SchedulerCollector{S: eng.Scheduler()}, ClusterCollector{E: eng},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
@@ -208,13 +207,27 @@ func (n *Node) sample() {
 			return
 		case <-t.C:
 		}
-		for _, q := range n.eng.Queries() {
-			in := q.Stats().EventsIn
+		qs := n.eng.Queries()
+		known := make(map[string]bool, len(qs))
+		for _, q := range qs {
+			known[q.id] = true
+			read := q.Stats().EventsRead // monotonic, unlike in (late and drops are counted after)
 			n.mu.Lock()
-			n.mu.rates[q.id] = float64(in - n.mu.last[q.id])
-			n.mu.last[q.id] = in
+			n.mu.rates[q.id] = float64(read - min(read, n.mu.last[q.id]))
+			n.mu.last[q.id] = read
 			n.mu.Unlock()
 		}
+		// Forget what the node kept of queries the engine forgot
+		// (Config.KeepEnded).
+		n.mu.Lock()
+		for id := range n.mu.specs {
+			if !known[id] {
+				delete(n.mu.specs, id)
+				delete(n.mu.rates, id)
+				delete(n.mu.last, id)
+			}
+		}
+		n.mu.Unlock()
 	}
 }
 

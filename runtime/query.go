@@ -203,8 +203,8 @@ func (q *Query) finish(err error) {
 				q.eng.cfg.Logger.Warn("late side sink", "id", q.id, "err", cerr)
 			}
 		}
+		q.eng.noteEnded(q) // before done: whoever waits sees the engine's view settled
 		close(q.done)
-		q.eng.noteEnded(q)
 		if err != nil {
 			q.eng.cfg.Logger.Error("query failed", "id", q.id, "name", q.spec.Name, "err", err)
 		} else {

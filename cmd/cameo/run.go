@@ -197,8 +197,8 @@ func printSpecError(w io.Writer, file string, err error) {
 func liveLines(w io.Writer, qs []*runtime.Query, prev map[string]uint64, since, elapsed time.Duration) {
 	for _, q := range qs {
 		s := q.Stats()
-		rate := float64(s.EventsIn-prev[s.ID]) / since.Seconds()
-		prev[s.ID] = s.EventsIn
+		rate := float64(s.EventsRead-min(s.EventsRead, prev[s.ID])) / since.Seconds()
+		prev[s.ID] = s.EventsRead
 		fmt.Fprintf(w, "[%4.0fs] %-20s %-10s %9.0f ev/s  results %-8d p99 %8s  met %6s  late %d  dropped %d  %s\n",
 			elapsed.Seconds(), s.Name, s.Tenant, rate, s.Results, ms(s.P99Ms, s.Results), pct(s.MetRatio, s.Results), s.Late, s.Dropped, q.State())
 	}
