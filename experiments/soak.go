@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cameo-go/cameo/runtime"
+	"github.com/cameo-go/cameo/client"
 )
 
 // SoakOptions configures Soak.
@@ -185,7 +185,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 			_ = n1.stop(syscall.SIGKILL, 5*time.Second)
 		}
 	}()
-	cl, err := runtime.NewClient(n1.api, "")
+	cl, err := client.NewClient(n1.api, "")
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		}
 		s := SoakSample{At: at, Goroutines: metric(text, "go_goroutines"), HeapBytes: metric(text, "go_memstats_heap_alloc_bytes"), OpenFDs: metric(text, "process_open_fds")}
 		for _, q := range qs {
-			if q.State == runtime.StateRunning || q.State == runtime.StateDraining {
+			if q.State == client.StateRunning || q.State == client.StateDraining {
 				s.Running++
 			}
 		}
@@ -234,7 +234,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		resp.Body.Close()
 	}
 
-	check := func(d runtime.QueryDetail) {
+	check := func(d client.QueryDetail) {
 		st := d.Stats
 		rep.Checked++
 		rep.EventsRead += st.EventsRead
@@ -291,7 +291,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		}
 		// The spanning query fails when its peer dies: submit it again.
 		if spanID != "" {
-			if d, err := cl.Get(ctx, spanID); err == nil && d.State != runtime.StateRunning && d.State != runtime.StateDraining {
+			if d, err := cl.Get(ctx, spanID); err == nil && d.State != client.StateRunning && d.State != client.StateDraining {
 				rep.Ended++
 				check(d)
 				spanID = ""
@@ -361,7 +361,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		if err != nil {
 			continue
 		}
-		if d.State == runtime.StateRunning || d.State == runtime.StateDraining {
+		if d.State == client.StateRunning || d.State == client.StateDraining {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("query %s still %s after the wind-down", q.ID, d.State))
 			continue
 		}

@@ -62,15 +62,6 @@ func dropReasonOf(err error) DropReason {
 // where they were and why.
 const MaxBadInputs = 10
 
-// BadInput is one dropped input as the stats show it. Error never quotes
-// more than a few bytes of the input, escaped.
-type BadInput struct {
-	Reason string `json:"reason"`
-	Where  string `json:"where"`          // the source or step
-	Line   int    `json:"line,omitempty"` // its line in a JSON-lines input
-	Error  string `json:"error"`
-}
-
 // badInputs keeps the first MaxBadInputs.
 type badInputs struct {
 	mu   sync.Mutex

@@ -234,42 +234,6 @@ type peer struct {
 
 type clockSample struct{ offset, rtt int64 }
 
-// PeerInfo is what GET /v1/cluster shows of a peer.
-type PeerInfo struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	// Up: it answered heartbeats within the peer timeout.
-	Up bool `json:"up"`
-	// LastSeenMs is how long ago it last answered (-1: never).
-	LastSeenMs float64 `json:"last_seen_ms"`
-	// ClockOffsetMs is its clock minus this node's, estimated NTP-style
-	// from the heartbeat with the shortest round trip of the last 16.
-	ClockOffsetMs float64 `json:"clock_offset_ms"`
-	// RTTMs is that heartbeat's round trip; LastRTTMs the latest one.
-	RTTMs     float64 `json:"rtt_ms"`
-	LastRTTMs float64 `json:"last_rtt_ms"`
-	// HopRTTMs is the moving average round trip of this node's envelopes
-	// to it, its processing excluded (0: none sent yet).
-	HopRTTMs float64 `json:"hop_rtt_ms"`
-	// Downs counts the times it was declared down; Reason is the last.
-	Downs  int    `json:"downs"`
-	Reason string `json:"reason,omitempty"`
-}
-
-// ClusterInfo is GET /v1/cluster.
-type ClusterInfo struct {
-	Name    string     `json:"name"`
-	Address string     `json:"address"`
-	Peers   []PeerInfo `json:"peers"`
-	// UnknownMessages counts messages of a type this node does not handle;
-	// BadStreams the inbound connections closed on a message it could not
-	// decode; StrayEnvelopes the envelopes for a query or instance it
-	// does not run (a query that ended here first). None is fatal.
-	UnknownMessages int64 `json:"unknown_messages"`
-	BadStreams      int64 `json:"bad_streams"`
-	StrayEnvelopes  int64 `json:"stray_envelopes"`
-}
-
 // startCluster starts the remote layer on e's actor system, the control
 // actor and the heartbeats.
 func startCluster(e *Engine, cfg ClusterConfig) (c *cluster, err error) {

@@ -19,18 +19,8 @@
 //
 // # A node
 //
-// Node puts an engine behind an HTTP API (NodeConfig: listen address,
-// bearer token, pprof, file access, limits): POST /v1/queries takes a spec
-// (YAML or JSON) and answers 201 with the id, 400 with every problem's line
-// and field, 409 for a name its tenant already runs, 413 over the size
-// limit; GET /v1/queries, GET and DELETE /v1/queries/{id} (DELETE drains),
-// GET /v1/tenants, GET /v1/cluster, GET /metrics (the Metrics collector, a
-// SchedulerCollector with worker busy time and queue depth, a
-// ClusterCollector with each peer's state, clock offset and round trips,
-// Go and process metrics), /healthz and /readyz. Every error is an APIError in JSON.
-// Client is its Go client. Specs from the network may not read stdin, and
-// may not read or write files unless NodeConfig.FilesDir, and then only
-// regular files inside it (files.go).
+// The HTTP server in front of an engine is package node; its API's types
+// and Go client are package client, which the runtime aliases (api.go).
 //
 // # The physical plan
 //
@@ -198,7 +188,7 @@
 // a query whose window and join state and queued events outgrow it. Time
 // arithmetic saturates (priority.AddSat). A node's files are confined to
 // its --allow-files directory (files.go); its HTTP server bounds read,
-// write and idle time, header size and connections (NodeConfig). Ended
+// write and idle time, header size and connections (node.NodeConfig). Ended
 // queries are forgotten past Config.KeepEnded. A node that stops while it
 // runs part of a query another node coordinates asks the coordinator to
 // drain that query (DrainPart) and exits cleanly. Bytes from peers are

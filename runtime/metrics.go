@@ -126,50 +126,6 @@ func (m *QueryMetrics) SetOperators(ops []*OpMetrics) { m.ops = ops }
 // Late counts n events that came after their window fired.
 func (m *QueryMetrics) Late(n int) { m.late.Add(uint64(n)) }
 
-// QueryStats is a snapshot of a query's metrics; latencies in milliseconds.
-type QueryStats struct {
-	ID              string  `json:"id"`
-	Name            string  `json:"name"`
-	Tenant          string  `json:"tenant"`
-	LatencyTargetMs float64 `json:"latency_target_ms"`
-	// EventsRead = EventsIn + Late + Dropped once the query has ended
-	// (see accounting.go): every event read is in, late or dropped.
-	EventsRead uint64 `json:"events_read"`
-	// EventsIn counts the events the query computed with: read, neither
-	// dropped nor late.
-	EventsIn uint64  `json:"events_in"`
-	Results  uint64  `json:"results"`
-	P50Ms    float64 `json:"p50_ms"`
-	P90Ms    float64 `json:"p90_ms"`
-	P99Ms    float64 `json:"p99_ms"`
-	P999Ms   float64 `json:"p999_ms"`
-	MaxMs    float64 `json:"max_ms"`
-	MetRatio float64 `json:"met_ratio"`
-	Late     uint64  `json:"late"`
-	Dropped  uint64  `json:"dropped"`
-	// DroppedBy counts Dropped by reason (undecodable, over_limit,
-	// no_event_time, event_time_range, expression_error).
-	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
-	// LatePartial counts events (in) that missed some of their sliding
-	// windows, which had fired, but not all.
-	LatePartial uint64 `json:"late_partial,omitempty"`
-	// ResultsDropped and ResultsLate count results of a window or join
-	// dropped or late further down; they are not events.
-	ResultsDropped uint64 `json:"results_dropped,omitempty"`
-	ResultsLate    uint64 `json:"results_late,omitempty"`
-	// Panics counts panics recovered on the query's path (each fails it).
-	Panics uint64 `json:"panics,omitempty"`
-	// BadInputs are the first MaxBadInputs dropped inputs, with where and why.
-	BadInputs []BadInput `json:"bad_inputs,omitempty"`
-	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
-	Clipped uint64 `json:"clipped,omitempty"`
-	// Backlog is the query's messages queued or running now.
-	Backlog int64 `json:"backlog"`
-	// LastDropReason is why the last dropped event was dropped.
-	LastDropReason string          `json:"last_drop_reason,omitempty"`
-	Operators      []OperatorStats `json:"operators,omitempty"`
-}
-
 // OpMetrics records one operator (all its instances): messages and events
 // it handled, its execution cost and the queueing delay of its messages.
 // Safe for concurrent use.
@@ -194,18 +150,6 @@ func (o *OpMetrics) Observe(events, emitted int, queueing, cost int64) {
 			return
 		}
 	}
-}
-
-// OperatorStats is a snapshot of an operator's metrics; times in µs.
-type OperatorStats struct {
-	Step           string  `json:"step"`
-	Instances      int     `json:"instances"`
-	Messages       int64   `json:"messages"`
-	EventsIn       int64   `json:"events_in"`
-	EventsOut      int64   `json:"events_out"`
-	CostMeanUs     float64 `json:"cost_mean_us"`
-	QueueingMeanUs float64 `json:"queueing_mean_us"`
-	QueueingMaxUs  float64 `json:"queueing_max_us"`
 }
 
 // Stats returns a snapshot.
@@ -323,22 +267,6 @@ func (r *Metrics) Queries() []QueryStats {
 		out[i] = m.Stats()
 	}
 	return out
-}
-
-// TenantStats is the total of a tenant's queries: latencies merged over
-// all their results; the met ratio counts each result against its own
-// query's target.
-type TenantStats struct {
-	Tenant   string  `json:"tenant"`
-	Queries  int     `json:"queries"`
-	EventsIn uint64  `json:"events_in"`
-	Results  uint64  `json:"results"`
-	P50Ms    float64 `json:"p50_ms"`
-	P99Ms    float64 `json:"p99_ms"`
-	MaxMs    float64 `json:"max_ms"`
-	MetRatio float64 `json:"met_ratio"`
-	Late     uint64  `json:"late"`
-	Dropped  uint64  `json:"dropped"`
 }
 
 // Tenants returns the totals per tenant, by tenant.

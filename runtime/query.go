@@ -19,20 +19,6 @@ import (
 	"github.com/cameo-go/cameo/query"
 )
 
-// State is where a query is in its life.
-type State string
-
-// The states of a query: running until its sources end or it is
-// cancelled, draining while the last windows flush, then done, cancelled
-// or failed.
-const (
-	StateRunning   State = "running"
-	StateDraining  State = "draining"
-	StateDone      State = "done"
-	StateCancelled State = "cancelled"
-	StateFailed    State = "failed"
-)
-
 // Query is a submitted query: a handle to watch, wait for and cancel it.
 // Safe for concurrent use.
 type Query struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/cameo-go/cameo/client"
 	"io"
 	"net"
 	"net/http"
@@ -31,13 +32,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// node is one cameo serve process.
-type node struct {
+// nodeProc is one cameo serve process.
+type nodeProc struct {
 	name, api, remote string
 	args              []string // of cameo, to start it again
 	dir               string
 	cmd               *exec.Cmd
-	client            *runtime.Client
+	client            *client.Client
 	log               *strings.Builder
 	exited            chan error
 }
@@ -54,7 +55,7 @@ func freePort(t *testing.T) string {
 
 // start runs the node's process (again); its stderr goes to x.log and
 // its exit to x.exited.
-func (x *node) start(t *testing.T) {
+func (x *nodeProc) start(t *testing.T) {
 	t.Helper()
 	x.cmd = exec.Command(os.Args[0], x.args...)
 	x.cmd.Env = append(os.Environ(), "CAMEO_TEST_AS_CLI=1")
@@ -80,11 +81,11 @@ func (x *node) start(t *testing.T) {
 // startNodes starts one `cameo serve` process per name on 127.0.0.1, each
 // a peer of the others, and waits (bounded) until all see each other.
 // Every process is killed when the test ends.
-func startNodes(t *testing.T, dir string, names ...string) map[string]*node {
+func startNodes(t *testing.T, dir string, names ...string) map[string]*nodeProc {
 	t.Helper()
-	nodes := map[string]*node{}
+	nodes := map[string]*nodeProc{}
 	for _, n := range names {
-		nodes[n] = &node{name: n, api: freePort(t), remote: freePort(t), log: &strings.Builder{}}
+		nodes[n] = &nodeProc{name: n, api: freePort(t), remote: freePort(t), log: &strings.Builder{}}
 	}
 	for _, n := range names {
 		x := nodes[n]
@@ -107,7 +108,7 @@ func startNodes(t *testing.T, dir string, names ...string) map[string]*node {
 			}
 		})
 		var err error
-		if x.client, err = runtime.NewClient(x.api, ""); err != nil {
+		if x.client, err = client.NewClient(x.api, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -132,7 +133,7 @@ func startNodes(t *testing.T, dir string, names ...string) map[string]*node {
 }
 
 // waitQuery polls a query until it ends (bounded).
-func waitQuery(t *testing.T, c *runtime.Client, id string, within time.Duration) runtime.QueryDetail {
+func waitQuery(t *testing.T, c *client.Client, id string, within time.Duration) client.QueryDetail {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -273,7 +274,7 @@ func TestThreeNodeProcessesMatchOneNode(t *testing.T) {
 }
 
 // scrape returns a node's /metrics.
-func scrape(t *testing.T, x *node) string {
+func scrape(t *testing.T, x *nodeProc) string {
 	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Get("http://" + x.api + "/metrics")

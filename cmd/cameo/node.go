@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/node"
 	"io"
 	"net"
 	"os"
@@ -21,7 +23,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var cfg runtime.NodeConfig
+	var cfg node.NodeConfig
 	var workers int
 	var scheduler string
 	var cl runtime.ClusterConfig
@@ -65,7 +67,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 				if cl.Peers, err = runtime.ParsePeers(peers); err != nil {
 					return fmt.Errorf("--peer: %w", err)
 				}
-				if host, _, err := net.SplitHostPort(cl.Address); err == nil && !runtime.Loopback(host) && !insecureRemote {
+				if host, _, err := net.SplitHostPort(cl.Address); err == nil && !node.Loopback(host) && !insecureRemote {
 					return fmt.Errorf("--remote %s is not a loopback address: the remote layer is neither authenticated nor encrypted; pass --insecure-remote to accept that on a private network", cl.Address)
 				}
 				cfg.Engine = append(cfg.Engine, runtime.WithCluster(cl))
@@ -76,7 +78,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cfg.Listen, "listen", runtime.DefaultListen, "address to listen on")
+	fl.StringVar(&cfg.Listen, "listen", node.DefaultListen, "address to listen on")
 	fl.IntVar(&workers, "workers", 0, "worker goroutines shared by every query (0: GOMAXPROCS)")
 	fl.StringVar(&scheduler, "scheduler", actors.SchedulerCameo, "scheduler: "+strings.Join(actors.SchedulerNames(), "|"))
 	fl.StringVar(&cfg.Token, "token", "", "bearer token the API requires (default $CAMEO_TOKEN); required off loopback")
@@ -109,8 +111,8 @@ func mib(n int64) int64 {
 	return min(n, 1<<40) << 20
 }
 
-func serve(ctx context.Context, log io.Writer, cfg runtime.NodeConfig) error {
-	n, err := runtime.NewNode(cfg)
+func serve(ctx context.Context, log io.Writer, cfg node.NodeConfig) error {
+	n, err := node.NewNode(cfg)
 	if err != nil {
 		return err
 	}
@@ -144,12 +146,12 @@ type clientFlags struct {
 }
 
 func (f *clientFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.server, "server", "", "the node (default $CAMEO_SERVER, else "+runtime.DefaultListen+")")
+	cmd.Flags().StringVar(&f.server, "server", "", "the node (default $CAMEO_SERVER, else "+node.DefaultListen+")")
 	cmd.Flags().StringVar(&f.token, "token", "", "bearer token (default $CAMEO_TOKEN)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "table or json")
 }
 
-func (f *clientFlags) client() (*runtime.Client, error) {
+func (f *clientFlags) client() (*client.Client, error) {
 	if f.output != "table" && f.output != "json" {
 		return nil, fmt.Errorf("-o %q: want table or json", f.output)
 	}
@@ -160,7 +162,7 @@ func (f *clientFlags) client() (*runtime.Client, error) {
 	if token == "" {
 		token = os.Getenv("CAMEO_TOKEN")
 	}
-	return runtime.NewClient(server, token)
+	return client.NewClient(server, token)
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -171,7 +173,7 @@ func printJSON(w io.Writer, v any) error {
 
 // apiError prints a node's refusal with its problems, one per line.
 func apiError(err error) error {
-	var e *runtime.APIError
+	var e *client.APIError
 	if errors.As(err, &e) {
 		return fmt.Errorf("node refused (%w)", err)
 	}
@@ -239,7 +241,7 @@ func newListCmd() *cobra.Command {
 	return cmd
 }
 
-func listTable(w io.Writer, qs []runtime.QueryInfo) {
+func listTable(w io.Writer, qs []client.QueryInfo) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tTENANT\tSTATE\tUPTIME\tEVENTS/S\tRESULTS\tP99\tTARGET\tMET")
 	for _, q := range qs {
@@ -289,7 +291,7 @@ func newStatsCmd() *cobra.Command {
 	return cmd
 }
 
-func printStats(ctx context.Context, w io.Writer, c *runtime.Client, args []string, output string) error {
+func printStats(ctx context.Context, w io.Writer, c *client.Client, args []string, output string) error {
 	if len(args) == 1 {
 		d, err := c.Get(ctx, args[0])
 		if err != nil {

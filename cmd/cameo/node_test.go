@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/node"
 	"io"
 	"os"
 	"path/filepath"
@@ -54,7 +56,7 @@ sink: {discard: {}}
 func TestNodeThroughTheCLI(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	const token = "s3cret"
-	n, err := runtime.NewNode(runtime.NodeConfig{Listen: "127.0.0.1:0", Token: token, Engine: []runtime.Option{runtime.WithWorkers(2)}})
+	n, err := node.NewNode(node.NodeConfig{Listen: "127.0.0.1:0", Token: token, Engine: []runtime.Option{runtime.WithWorkers(2)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestNodeThroughTheCLI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var qs []runtime.QueryInfo
+		var qs []client.QueryInfo
 		if err := json.Unmarshal([]byte(out), &qs); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
@@ -111,7 +113,7 @@ func TestNodeThroughTheCLI(t *testing.T) {
 		t.Fatalf("stats: %v\n%s", err, out)
 	}
 
-	c, err := runtime.NewClient(n.Addr(), token)
+	c, err := client.NewClient(n.Addr(), token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func TestServeDrainsOnSignal(t *testing.T) {
 	r, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, w, runtime.NodeConfig{Listen: "127.0.0.1:0", DrainTimeout: 10 * time.Second})
+		done <- serve(ctx, w, node.NodeConfig{Listen: "127.0.0.1:0", DrainTimeout: 10 * time.Second})
 		w.Close()
 	}()
 	lines := bufio.NewScanner(r)
@@ -177,7 +179,7 @@ func TestServeDrainsOnSignal(t *testing.T) {
 		t.Fatal("serve printed nothing")
 	}
 	addr := strings.TrimPrefix(strings.Fields(lines.Text())[3], "http://")
-	c, err := runtime.NewClient(addr, "")
+	c, err := client.NewClient(addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}

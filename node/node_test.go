@@ -1,10 +1,12 @@
-package runtime
+package node
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/runtime"
 	"io"
 	"net/http"
 	"os"
@@ -37,7 +39,7 @@ func startNode(t *testing.T, cfg NodeConfig) (*Node, string) {
 
 type answer struct {
 	status int
-	err    APIError
+	err    client.APIError
 	body   string
 }
 
@@ -87,12 +89,12 @@ sink: {discard: {}}
 // complete.
 func TestNodeBadInput(t *testing.T) {
 	const tok = "t0k"
-	_, base := startNode(t, NodeConfig{Token: tok, MaxSpecBytes: 64 << 10, Engine: []Option{WithWorkers(2)}})
+	_, base := startNode(t, NodeConfig{Token: tok, MaxSpecBytes: 64 << 10, Engine: []runtime.Option{runtime.WithWorkers(2)}})
 	a := call(t, "POST", base+"/v1/queries", tok, []byte(finite))
 	if a.status != http.StatusCreated {
 		t.Fatalf("submit: %d %s", a.status, a.body)
 	}
-	var sub Submitted
+	var sub client.Submitted
 	_ = json.Unmarshal([]byte(a.body), &sub)
 
 	valid := strings.Replace(finite, "steady", "other", 1)
@@ -146,7 +148,7 @@ func TestNodeBadInput(t *testing.T) {
 			a := call(t, "POST", base+"/v1/queries", tok, []byte(spec))
 			statuses <- a.status
 			if a.status == http.StatusCreated {
-				var s Submitted
+				var s client.Submitted
 				_ = json.Unmarshal([]byte(a.body), &s)
 				statuses <- call(t, "DELETE", base+"/v1/queries/"+s.ID, tok, nil).status
 				statuses <- call(t, "DELETE", base+"/v1/queries/"+s.ID, tok, nil).status
@@ -170,17 +172,17 @@ func TestNodeBadInput(t *testing.T) {
 	// 20,000/s, windows of 100 ms over 20 keys.
 	for {
 		a := call(t, "GET", base+"/v1/queries/"+sub.ID, tok, nil)
-		var d QueryDetail
+		var d client.QueryDetail
 		if err := json.Unmarshal([]byte(a.body), &d); err != nil {
 			t.Fatal(err)
 		}
-		if d.State == StateDone {
+		if d.State == runtime.StateDone {
 			if d.Stats.EventsIn != 30000 || d.Stats.Dropped != 0 || d.Stats.Results < 15*20 {
 				t.Fatalf("steady query: %+v", d.Stats)
 			}
 			break
 		}
-		if d.State != StateRunning && d.State != StateDraining {
+		if d.State != runtime.StateRunning && d.State != runtime.StateDraining {
 			t.Fatalf("steady query %s: %s", d.State, d.Error)
 		}
 		time.Sleep(20 * time.Millisecond) // polls completion; asserts nothing about timing
@@ -227,7 +229,7 @@ func TestNodeFilesDirConfines(t *testing.T) {
 	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link")); err != nil {
 		t.Fatal(err)
 	}
-	_, base := startNode(t, NodeConfig{FilesDir: dir, Engine: []Option{WithWorkers(1)}})
+	_, base := startNode(t, NodeConfig{FilesDir: dir, Engine: []runtime.Option{runtime.WithWorkers(1)}})
 	spec := func(in string) []byte {
 		return []byte("name: f\nlatency_target: 1s\nsources: [{name: s, jsonl: {path: '" + in + "'}}]\nsink: {discard: {}}\n")
 	}

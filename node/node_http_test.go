@@ -1,8 +1,9 @@
-package runtime
+package node
 
 import (
 	"bufio"
 	"errors"
+	"github.com/cameo-go/cameo/runtime"
 	"io"
 	"net"
 	"net/http"
@@ -29,7 +30,7 @@ func closedWithin(t *testing.T, c net.Conn, d time.Duration) bool {
 // MaxConns wait to be accepted until one closes.
 func TestNodeHTTPBounds(t *testing.T) {
 	n, _ := startNode(t, NodeConfig{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond,
-		IdleTimeout: 300 * time.Millisecond, MaxHeaderBytes: 4 << 10, MaxConns: 2, Engine: []Option{WithWorkers(1)}})
+		IdleTimeout: 300 * time.Millisecond, MaxHeaderBytes: 4 << 10, MaxConns: 2, Engine: []runtime.Option{runtime.WithWorkers(1)}})
 	addr := n.Addr()
 	dial := func() net.Conn {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)

@@ -1,4 +1,4 @@
-package runtime
+package client
 
 import (
 	"bytes"
@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// DefaultServer is where a node listens unless told otherwise.
+const DefaultServer = "127.0.0.1:7700"
+
 // Client talks to a node's HTTP API; the CLI's submit, list, stats and
 // cancel use it.
 type Client struct {
@@ -23,7 +26,7 @@ type Client struct {
 // NewClient returns a client of the node at server: "host:port" or a URL.
 func NewClient(server, token string) (*Client, error) {
 	if server == "" {
-		server = DefaultListen
+		server = DefaultServer
 	}
 	if !strings.Contains(server, "://") {
 		server = "http://" + server
@@ -77,14 +80,6 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		return fmt.Errorf("node %s: %s %s answered %q: %w", c.base, method, path, data, err)
 	}
 	return nil
-}
-
-// Submitted is the answer to a submit.
-type Submitted struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Tenant string `json:"tenant"`
-	State  string `json:"state"`
 }
 
 // Submit sends a spec (YAML or JSON); an invalid one is an *APIError with

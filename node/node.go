@@ -1,4 +1,4 @@
-package runtime
+package node
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/runtime"
 	"io"
 	"net"
 	"net/http"
@@ -57,7 +59,7 @@ type NodeConfig struct {
 	// DrainTimeout bounds DELETE and shutdown draining. Default 30 s.
 	DrainTimeout time.Duration
 	// Engine configures the node's engine.
-	Engine []Option
+	Engine []runtime.Option
 }
 
 func (c *NodeConfig) fill() {
@@ -89,19 +91,19 @@ func (c *NodeConfig) fill() {
 func (c *NodeConfig) validate() error {
 	host, _, err := net.SplitHostPort(c.Listen)
 	if err != nil {
-		return fmt.Errorf("%w: listen %q: %v", ErrBadConfig, c.Listen, err)
+		return fmt.Errorf("%w: listen %q: %v", runtime.ErrBadConfig, c.Listen, err)
 	}
 	if c.Token == "" && !loopback(host) {
-		return fmt.Errorf("%w: listen %q is not a loopback address: set a token (--token or CAMEO_TOKEN)", ErrBadConfig, c.Listen)
+		return fmt.Errorf("%w: listen %q is not a loopback address: set a token (--token or CAMEO_TOKEN)", runtime.ErrBadConfig, c.Listen)
 	}
 	if c.MaxSpecBytes < 1 || c.DrainTimeout <= 0 {
-		return fmt.Errorf("%w: max spec bytes %d and drain timeout %v must be > 0", ErrBadConfig, c.MaxSpecBytes, c.DrainTimeout)
+		return fmt.Errorf("%w: max spec bytes %d and drain timeout %v must be > 0", runtime.ErrBadConfig, c.MaxSpecBytes, c.DrainTimeout)
 	}
 	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 {
-		return fmt.Errorf("%w: HTTP timeouts must be > 0: read header %v, read %v, write %v, idle %v", ErrBadConfig, c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout)
+		return fmt.Errorf("%w: HTTP timeouts must be > 0: read header %v, read %v, write %v, idle %v", runtime.ErrBadConfig, c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout)
 	}
 	if c.MaxHeaderBytes < 1<<10 || c.MaxConns < 1 {
-		return fmt.Errorf("%w: max header bytes %d must be >= 1024 and max connections %d >= 1", ErrBadConfig, c.MaxHeaderBytes, c.MaxConns)
+		return fmt.Errorf("%w: max header bytes %d must be >= 1024 and max connections %d >= 1", runtime.ErrBadConfig, c.MaxHeaderBytes, c.MaxConns)
 	}
 	return nil
 }
@@ -118,7 +120,7 @@ func loopback(host string) bool {
 // HTTP. Safe for concurrent use.
 type Node struct {
 	cfg   NodeConfig
-	eng   *Engine
+	eng   *runtime.Engine
 	reg   *prometheus.Registry
 	srv   *http.Server
 	ln    net.Listener
@@ -142,21 +144,21 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	eng, err := New(append(cfg.Engine[:len(cfg.Engine):len(cfg.Engine)], WithFileRoot(cfg.FilesDir))...)
+	eng, err := runtime.New(append(cfg.Engine[:len(cfg.Engine):len(cfg.Engine)], runtime.WithFileRoot(cfg.FilesDir))...)
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, eng: eng, reg: prometheus.NewRegistry(), stop: make(chan struct{})}
 	n.mu.specs, n.mu.rates, n.mu.last = map[string]string{}, map[string]float64{}, map[string]uint64{}
-	n.reg.MustRegister(eng.Metrics(), SchedulerCollector{S: eng.Scheduler()}, ClusterCollector{E: eng},
+	n.reg.MustRegister(eng.Metrics(), runtime.SchedulerCollector{S: eng.Scheduler()}, runtime.ClusterCollector{E: eng},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes}
 	return n, nil
 }
 
-// Engine returns the node's engine.
-func (n *Node) Engine() *Engine { return n.eng }
+// runtime.Engine returns the node's engine.
+func (n *Node) Engine() *runtime.Engine { return n.eng }
 
 // Start listens and serves in the background.
 func (n *Node) Start() error {
@@ -171,7 +173,7 @@ func (n *Node) Start() error {
 	go func() {
 		defer n.wg.Done()
 		if err := n.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.eng.cfg.Logger.Error("serve", "err", err)
+			n.eng.Config().Logger.Error("serve", "err", err)
 		}
 	}()
 	go func() {
@@ -210,11 +212,11 @@ func (n *Node) sample() {
 		qs := n.eng.Queries()
 		known := make(map[string]bool, len(qs))
 		for _, q := range qs {
-			known[q.id] = true
+			known[q.ID()] = true
 			read := q.Stats().EventsRead // monotonic, unlike in (late and drops are counted after)
 			n.mu.Lock()
-			n.mu.rates[q.id] = float64(read - min(read, n.mu.last[q.id]))
-			n.mu.last[q.id] = read
+			n.mu.rates[q.ID()] = float64(read - min(read, n.mu.last[q.ID()]))
+			n.mu.last[q.ID()] = read
 			n.mu.Unlock()
 		}
 		// Forget what the node kept of queries the engine forgot
@@ -278,40 +280,6 @@ func (n *Node) auth(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// APIError is the body of every error response.
-type APIError struct {
-	Status   int       `json:"status"`
-	Message  string    `json:"error"`
-	Problems []Problem `json:"problems,omitempty"`
-}
-
-// Problem is one problem of an invalid spec.
-type Problem struct {
-	Line    int    `json:"line,omitempty"`
-	Column  int    `json:"column,omitempty"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
-func (e *APIError) Error() string {
-	s := fmt.Sprintf("%d: %s", e.Status, e.Message)
-	for _, p := range e.Problems {
-		s += "\n" + p.String()
-	}
-	return s
-}
-
-func (p Problem) String() string {
-	s := ""
-	if p.Line > 0 {
-		s = fmt.Sprintf("line %d:%d: ", p.Line, p.Column)
-	}
-	if p.Field != "" {
-		s += p.Field + ": "
-	}
-	return s + p.Message
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -320,50 +288,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v) // the client went away: nothing to do
 }
 
-func writeError(w http.ResponseWriter, status int, msg string, problems ...Problem) {
-	writeJSON(w, status, &APIError{Status: status, Message: msg, Problems: problems})
+func writeError(w http.ResponseWriter, status int, msg string, problems ...client.Problem) {
+	writeJSON(w, status, &client.APIError{Status: status, Message: msg, Problems: problems})
 }
 
-// QueryInfo is a query's line in GET /v1/queries.
-type QueryInfo struct {
-	ID            string  `json:"id"`
-	Name          string  `json:"name"`
-	Tenant        string  `json:"tenant"`
-	State         State   `json:"state"`
-	UptimeSeconds float64 `json:"uptime_s"`
-	EventsPerSec  float64 `json:"events_per_s"`
-	LatencyTarget float64 `json:"latency_target_ms"`
-	Results       uint64  `json:"results"`
-	P99Ms         float64 `json:"p99_ms"`
-	MetRatio      float64 `json:"met_ratio"`
-}
-
-// QueryDetail is GET /v1/queries/{id} and the answer to DELETE.
-type QueryDetail struct {
-	ID     string     `json:"id"`
-	State  State      `json:"state"`
-	Error  string     `json:"error,omitempty"`
-	Spec   string     `json:"spec,omitempty"`
-	Uptime float64    `json:"uptime_s"`
-	Stats  QueryStats `json:"stats"`
-}
-
-func (n *Node) info(q *Query) QueryInfo {
+func (n *Node) info(q *runtime.Query) client.QueryInfo {
 	s := q.Stats()
 	n.mu.Lock()
-	rate := n.mu.rates[q.id]
+	rate := n.mu.rates[q.ID()]
 	n.mu.Unlock()
-	return QueryInfo{ID: q.id, Name: s.Name, Tenant: s.Tenant, State: q.State(), UptimeSeconds: q.Uptime().Seconds(),
+	return client.QueryInfo{ID: q.ID(), Name: s.Name, Tenant: s.Tenant, State: q.State(), UptimeSeconds: q.Uptime().Seconds(),
 		EventsPerSec: rate, LatencyTarget: s.LatencyTargetMs, Results: s.Results, P99Ms: s.P99Ms, MetRatio: s.MetRatio}
 }
 
-func (n *Node) detail(q *Query) QueryDetail {
-	d := QueryDetail{ID: q.id, State: q.State(), Uptime: q.Uptime().Seconds(), Stats: q.Stats()}
+func (n *Node) detail(q *runtime.Query) client.QueryDetail {
+	d := client.QueryDetail{ID: q.ID(), State: q.State(), Uptime: q.Uptime().Seconds(), Stats: q.Stats()}
 	if err := q.Err(); err != nil {
 		d.Error = err.Error()
 	}
 	n.mu.Lock()
-	d.Spec = n.mu.specs[q.id]
+	d.Spec = n.mu.specs[q.ID()]
 	n.mu.Unlock()
 	return d
 }
@@ -396,40 +340,40 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 	n.mu.Lock() // one submit at a time: the duplicate check and the submit are one step
 	defer n.mu.Unlock()
 	for _, q := range n.eng.Queries() {
-		if st := q.State(); q.spec.Name == spec.Name && q.spec.Tenant == spec.Tenant && (st == StateRunning || st == StateDraining) {
-			writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant, spec.Name, q.id))
+		if st := q.State(); q.Spec().Name == spec.Name && q.Spec().Tenant == spec.Tenant && (st == runtime.StateRunning || st == runtime.StateDraining) {
+			writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant, spec.Name, q.ID()))
 			return
 		}
 	}
 	q, err := n.eng.Submit(r.Context(), spec)
 	var es query.Errors
 	switch {
-	case errors.Is(err, ErrStopped):
+	case errors.Is(err, runtime.ErrStopped):
 		writeError(w, http.StatusServiceUnavailable, "the node is shutting down")
 		return
 	case errors.As(err, &es):
 		writeError(w, http.StatusBadRequest, "the query cannot be placed", problems(es)...)
 		return
-	case errors.Is(err, ErrCluster):
+	case errors.Is(err, runtime.ErrCluster):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	n.mu.specs[q.id] = string(body)
-	w.Header().Set("Location", "/v1/queries/"+q.id)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": q.id, "name": spec.Name, "tenant": spec.Tenant, "state": string(q.State())})
+	n.mu.specs[q.ID()] = string(body)
+	w.Header().Set("Location", "/v1/queries/"+q.ID())
+	writeJSON(w, http.StatusCreated, map[string]string{"id": q.ID(), "name": spec.Name, "tenant": spec.Tenant, "state": string(q.State())})
 }
 
 // nodeRules are what a node refuses of a valid spec.
-func (n *Node) nodeRules(s *query.Spec) []Problem {
-	var ps []Problem
+func (n *Node) nodeRules(s *query.Spec) []client.Problem {
+	var ps []client.Problem
 	for i, src := range s.Sources {
 		f := fmt.Sprintf("sources[%d]", i)
 		switch {
 		case src.JSONL != nil && src.JSONL.Stdin:
-			ps = append(ps, Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".jsonl.stdin", Message: "a node has no standard input for queries: use a generator, or a file with --allow-files"})
+			ps = append(ps, client.Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".jsonl.stdin", Message: "a node has no standard input for queries: use a generator, or a file with --allow-files"})
 		case src.JSONL != nil:
 			ps = n.fileRule(ps, src.Pos, f+".jsonl.path", src.JSONL.Path, "read")
 		}
@@ -446,18 +390,18 @@ func (n *Node) nodeRules(s *query.Spec) []Problem {
 // fileRule refuses a path when the node allows no files, or one that
 // would leave its files directory (symbolic links are the engine's to
 // refuse when it opens them).
-func (n *Node) fileRule(ps []Problem, pos query.Pos, field, path, verb string) []Problem {
+func (n *Node) fileRule(ps []client.Problem, pos query.Pos, field, path, verb string) []client.Problem {
 	switch {
 	case n.cfg.FilesDir == "":
-		return append(ps, Problem{Line: pos.Line, Column: pos.Column, Field: field, Message: "this node does not " + verb + " files for queries (start it with --allow-files DIR)"})
+		return append(ps, client.Problem{Line: pos.Line, Column: pos.Column, Field: field, Message: "this node does not " + verb + " files for queries (start it with --allow-files DIR)"})
 	case filepath.IsAbs(path) || !filepath.IsLocal(path):
-		return append(ps, Problem{Line: pos.Line, Column: pos.Column, Field: field, Message: fmt.Sprintf("%q: paths are relative to the node's files directory and stay inside it", path)})
+		return append(ps, client.Problem{Line: pos.Line, Column: pos.Column, Field: field, Message: fmt.Sprintf("%q: paths are relative to the node's files directory and stay inside it", path)})
 	}
 	return ps
 }
 
 func (n *Node) list(w http.ResponseWriter, _ *http.Request) {
-	out := []QueryInfo{}
+	out := []client.QueryInfo{}
 	for _, q := range n.eng.Queries() {
 		out = append(out, n.info(q))
 	}
@@ -485,7 +429,7 @@ func (n *Node) cancel(w http.ResponseWriter, r *http.Request) {
 	err := n.eng.Cancel(ctx, id)
 	d := n.detail(q)
 	n.forget(id)
-	if err != nil && !errors.Is(err, ErrUnknownQuery) {
+	if err != nil && !errors.Is(err, runtime.ErrUnknownQuery) {
 		d.Error = err.Error()
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -504,10 +448,10 @@ func (n *Node) tenants(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, n.eng.Metrics().Tenants())
 }
 
-func problems(es query.Errors) []Problem {
-	ps := make([]Problem, len(es))
+func problems(es query.Errors) []client.Problem {
+	ps := make([]client.Problem, len(es))
 	for i, e := range es {
-		ps[i] = Problem{Line: e.Pos.Line, Column: e.Pos.Column, Field: e.Field, Message: e.Msg}
+		ps[i] = client.Problem{Line: e.Pos.Line, Column: e.Pos.Column, Field: e.Field, Message: e.Msg}
 	}
 	return ps
 }

@@ -1,0 +1,204 @@
+package client
+
+import "fmt"
+
+// The node API's JSON vocabulary: what the node answers and this package's
+// Client returns. The runtime uses the same types (as aliases), so a field
+// is defined once.
+
+// State is where a query is in its life.
+type State string
+
+// The states of a query: running until its sources end or it is
+// cancelled, draining while the last windows flush, then done, cancelled
+// or failed.
+const (
+	StateRunning   State = "running"
+	StateDraining  State = "draining"
+	StateDone      State = "done"
+	StateCancelled State = "cancelled"
+	StateFailed    State = "failed"
+)
+
+// QueryStats is a snapshot of a query's metrics; latencies in milliseconds.
+type QueryStats struct {
+	ID              string  `json:"id"`
+	Name            string  `json:"name"`
+	Tenant          string  `json:"tenant"`
+	LatencyTargetMs float64 `json:"latency_target_ms"`
+	// EventsRead = EventsIn + Late + Dropped once the query has ended
+	// (the runtime's accounting): every event read is in, late or dropped.
+	EventsRead uint64 `json:"events_read"`
+	// EventsIn counts the events the query computed with: read, neither
+	// dropped nor late.
+	EventsIn uint64  `json:"events_in"`
+	Results  uint64  `json:"results"`
+	P50Ms    float64 `json:"p50_ms"`
+	P90Ms    float64 `json:"p90_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	P999Ms   float64 `json:"p999_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	MetRatio float64 `json:"met_ratio"`
+	Late     uint64  `json:"late"`
+	Dropped  uint64  `json:"dropped"`
+	// DroppedBy counts Dropped by reason (undecodable, over_limit,
+	// no_event_time, event_time_range, expression_error).
+	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
+	// LatePartial counts events (in) that missed some of their sliding
+	// windows, which had fired, but not all.
+	LatePartial uint64 `json:"late_partial,omitempty"`
+	// ResultsDropped and ResultsLate count results of a window or join
+	// dropped or late further down; they are not events.
+	ResultsDropped uint64 `json:"results_dropped,omitempty"`
+	ResultsLate    uint64 `json:"results_late,omitempty"`
+	// Panics counts panics recovered on the query's path (each fails it).
+	Panics uint64 `json:"panics,omitempty"`
+	// BadInputs are the first dropped inputs (ten at most), with where and why.
+	BadInputs []BadInput `json:"bad_inputs,omitempty"`
+	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
+	Clipped uint64 `json:"clipped,omitempty"`
+	// Backlog is the query's messages queued or running now.
+	Backlog int64 `json:"backlog"`
+	// LastDropReason is why the last dropped event was dropped.
+	LastDropReason string          `json:"last_drop_reason,omitempty"`
+	Operators      []OperatorStats `json:"operators,omitempty"`
+}
+
+// OperatorStats is a snapshot of an operator's metrics; times in µs.
+type OperatorStats struct {
+	Step           string  `json:"step"`
+	Instances      int     `json:"instances"`
+	Messages       int64   `json:"messages"`
+	EventsIn       int64   `json:"events_in"`
+	EventsOut      int64   `json:"events_out"`
+	CostMeanUs     float64 `json:"cost_mean_us"`
+	QueueingMeanUs float64 `json:"queueing_mean_us"`
+	QueueingMaxUs  float64 `json:"queueing_max_us"`
+}
+
+// TenantStats is the total of a tenant's queries: latencies merged over
+// all their results; the met ratio counts each result against its own
+// query's target.
+type TenantStats struct {
+	Tenant   string  `json:"tenant"`
+	Queries  int     `json:"queries"`
+	EventsIn uint64  `json:"events_in"`
+	Results  uint64  `json:"results"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	MetRatio float64 `json:"met_ratio"`
+	Late     uint64  `json:"late"`
+	Dropped  uint64  `json:"dropped"`
+}
+
+// BadInput is one dropped input as the stats show it. Error never quotes
+// more than a few bytes of the input, escaped.
+type BadInput struct {
+	Reason string `json:"reason"`
+	Where  string `json:"where"`          // the source or step
+	Line   int    `json:"line,omitempty"` // its line in a JSON-lines input
+	Error  string `json:"error"`
+}
+
+// PeerInfo is what GET /v1/cluster shows of a peer.
+type PeerInfo struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	// Up: it answered heartbeats within the peer timeout.
+	Up bool `json:"up"`
+	// LastSeenMs is how long ago it last answered (-1: never).
+	LastSeenMs float64 `json:"last_seen_ms"`
+	// ClockOffsetMs is its clock minus this node's, estimated NTP-style
+	// from the heartbeat with the shortest round trip of the last 16.
+	ClockOffsetMs float64 `json:"clock_offset_ms"`
+	// RTTMs is that heartbeat's round trip; LastRTTMs the latest one.
+	RTTMs     float64 `json:"rtt_ms"`
+	LastRTTMs float64 `json:"last_rtt_ms"`
+	// HopRTTMs is the moving average round trip of this node's envelopes
+	// to it, its processing excluded (0: none sent yet).
+	HopRTTMs float64 `json:"hop_rtt_ms"`
+	// Downs counts the times it was declared down; Reason is the last.
+	Downs  int    `json:"downs"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ClusterInfo is GET /v1/cluster.
+type ClusterInfo struct {
+	Name    string     `json:"name"`
+	Address string     `json:"address"`
+	Peers   []PeerInfo `json:"peers"`
+	// UnknownMessages counts messages of a type this node does not handle;
+	// BadStreams the inbound connections closed on a message it could not
+	// decode; StrayEnvelopes the envelopes for a query or instance it
+	// does not run (a query that ended here first). None is fatal.
+	UnknownMessages int64 `json:"unknown_messages"`
+	BadStreams      int64 `json:"bad_streams"`
+	StrayEnvelopes  int64 `json:"stray_envelopes"`
+}
+
+// QueryInfo is a query's line in GET /v1/queries.
+type QueryInfo struct {
+	ID            string  `json:"id"`
+	Name          string  `json:"name"`
+	Tenant        string  `json:"tenant"`
+	State         State   `json:"state"`
+	UptimeSeconds float64 `json:"uptime_s"`
+	EventsPerSec  float64 `json:"events_per_s"`
+	LatencyTarget float64 `json:"latency_target_ms"`
+	Results       uint64  `json:"results"`
+	P99Ms         float64 `json:"p99_ms"`
+	MetRatio      float64 `json:"met_ratio"`
+}
+
+// QueryDetail is GET /v1/queries/{id} and the answer to DELETE.
+type QueryDetail struct {
+	ID     string     `json:"id"`
+	State  State      `json:"state"`
+	Error  string     `json:"error,omitempty"`
+	Spec   string     `json:"spec,omitempty"`
+	Uptime float64    `json:"uptime_s"`
+	Stats  QueryStats `json:"stats"`
+}
+
+// APIError is the body of every error response.
+type APIError struct {
+	Status   int       `json:"status"`
+	Message  string    `json:"error"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Problem is one problem of an invalid spec.
+type Problem struct {
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *APIError) Error() string {
+	s := fmt.Sprintf("%d: %s", e.Status, e.Message)
+	for _, p := range e.Problems {
+		s += "\n" + p.String()
+	}
+	return s
+}
+
+func (p Problem) String() string {
+	s := ""
+	if p.Line > 0 {
+		s = fmt.Sprintf("line %d:%d: ", p.Line, p.Column)
+	}
+	if p.Field != "" {
+		s += p.Field + ": "
+	}
+	return s + p.Message
+}
+
+// Submitted is the answer to a submit.
+type Submitted struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Tenant string `json:"tenant"`
+	State  string `json:"state"`
+}
