@@ -45,16 +45,16 @@ func (e *Event) Env(scratch map[string]any) map[string]any {
 
 // Stateless runs a filter, map or key_by step.
 type Stateless struct {
-	op *Operator
-	r  runner
+	op   *Operator
+	kind Kind
+	r    runner
 }
 
 // NewStateless returns the state machine of a filter, map or key_by step of
 // a parsed spec.
 func NewStateless(op *Operator) (*Stateless, error) {
-	switch op.Kind() {
-	case "filter", "map", "key_by", "process":
-		return &Stateless{op: op, r: newRunner(op.Programs)}, nil
+	if op.Kind().Stateless() {
+		return &Stateless{op: op, kind: op.Kind(), r: newRunner(op.Programs)}, nil
 	}
 	return nil, fmt.Errorf("query: %s is not a stateless step", op.Kind())
 }
@@ -81,8 +81,8 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 	}
 	for i := range in {
 		ev := in[i]
-		switch s.op.Kind() {
-		case "filter":
+		switch s.kind {
+		case KindFilter:
 			keep, err := s.r.run(s.op.Programs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("filter %q: %w", s.op.Filter, err))
@@ -91,7 +91,7 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 			if keep == true {
 				out = append(out, ev)
 			}
-		case "key_by":
+		case KindKeyBy:
 			k, err := s.r.run(s.op.Programs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("key_by %q: %w", s.op.KeyBy, err))
@@ -99,7 +99,7 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 			}
 			ev.Key = keyString(k)
 			out = append(out, ev)
-		case "map":
+		case KindMap:
 			fields := make(map[string]any, len(s.op.Map))
 			var failed error
 			for j, ne := range s.op.Map {
@@ -125,7 +125,7 @@ func (s *Stateless) label() string {
 	if s.op.Label != "" {
 		return s.op.Label
 	}
-	return s.op.Kind()
+	return s.op.Kind().String()
 }
 
 // usesBuiltins reports whether a program reads key, arrival or event_time;

@@ -42,7 +42,7 @@ func TestQuickstartFields(t *testing.T) {
 	}
 	kinds := []string{}
 	for _, op := range s.Pipeline {
-		kinds = append(kinds, op.Kind())
+		kinds = append(kinds, op.Kind().String())
 	}
 	if got := strings.Join(kinds, " "); got != "filter key_by window" {
 		t.Errorf("kinds %s", got)

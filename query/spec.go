@@ -163,26 +163,25 @@ type Operator struct {
 // (nothing, to drop it). An error drops ev and is counted.
 type ProcessFunc func(ev Event, out []Event) ([]Event, error)
 
-// Kind returns the operator's kind: filter, map, key_by, window, join,
-// union or process (a user function).
-func (o Operator) Kind() string {
+// Kind returns the operator's kind: which of its fields is set.
+func (o Operator) Kind() Kind {
 	switch {
 	case o.Process != nil:
-		return "process"
+		return KindProcess
 	case o.Filter != "":
-		return "filter"
+		return KindFilter
 	case o.Map != nil:
-		return "map"
+		return KindMap
 	case o.KeyBy != "" || o.KeyFunc != nil:
-		return "key_by"
+		return KindKeyBy
 	case o.Window != nil:
-		return "window"
+		return KindWindow
 	case o.Join != nil:
-		return "join"
+		return KindJoin
 	case o.Union != nil:
-		return "union"
+		return KindUnion
 	}
-	return ""
+	return KindNone
 }
 
 // NamedExpr is an output field and the expression that computes it.

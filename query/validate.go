@@ -396,10 +396,10 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 		op := &s.Pipeline[i]
 		f := fmt.Sprintf("pipeline[%d]", i)
 		switch op.Kind() {
-		case "filter":
+		case KindFilter:
 			prog, _ := p.compile(op.Pos, f+".filter", op.Filter, cur, "bool")
 			op.Programs = []*vm.Program{prog}
-		case "map":
+		case KindMap:
 			next := schema{}
 			op.Programs = nil
 			for _, ne := range op.Map {
@@ -417,15 +417,15 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 				p.fail(op.Pos, f+".map", "%d output fields: at most %d", len(op.Map), MaxFields)
 			}
 			cur = next
-		case "key_by":
+		case KindKeyBy:
 			if op.KeyFunc == nil {
 				prog, _ := p.compile(op.Pos, f+".key_by", op.KeyBy, cur, "")
 				op.Programs = []*vm.Program{prog}
 			}
 			keyed = true
-		case "process":
+		case KindProcess:
 			cur = nil // a user function's output has no declared schema
-		case "window":
+		case KindWindow:
 			w := op.Window
 			switch {
 			case !keyed:
@@ -477,7 +477,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 				p.fail(w.Pos, f+".aggregate", "no aggregates")
 			}
 			cur = next
-		case "join":
+		case KindJoin:
 			j := op.Join
 			if !keyed {
 				p.fail(op.Pos, f+".join", "missing key: add a key_by step before the join")
@@ -493,7 +493,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			if cur != nil {
 				cur[j.With] = "map"
 			}
-		case "union":
+		case KindUnion:
 			if len(op.Union) == 0 {
 				p.fail(op.Pos, f+".union", "no sources")
 			}

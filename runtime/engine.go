@@ -405,7 +405,7 @@ func fanOut(spec *query.Spec) int64 {
 	p := int64(spec.Parallelism)
 	amp := int64(1)
 	for i := 1; i < len(spec.Pipeline); i++ {
-		if spec.Pipeline[i-1].Kind() == "key_by" {
+		if spec.Pipeline[i-1].Kind() == query.KindKeyBy {
 			amp = priority.MulSat(amp, p)
 		}
 	}
@@ -443,15 +443,15 @@ func checkCompiled(s *query.Spec) error {
 	for i, op := range s.Pipeline {
 		need := 0
 		switch op.Kind() {
-		case "filter", "join":
+		case query.KindFilter, query.KindJoin:
 			need = 1
-		case "key_by":
+		case query.KindKeyBy:
 			if op.KeyFunc == nil {
 				need = 1
 			}
-		case "map":
+		case query.KindMap:
 			need = len(op.Map)
-		case "window":
+		case query.KindWindow:
 			need = len(op.Window.Aggregates)
 		}
 		if len(op.Programs) != need {

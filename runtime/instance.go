@@ -67,18 +67,18 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	x.in = newInputs(n)
 	var err error
 	switch st.kind {
-	case "filter", "map", "key_by", "process":
+	case query.KindFilter, query.KindMap, query.KindKeyBy, query.KindProcess:
 		x.state.stateless, err = query.NewStateless(st.op)
-	case "window":
+	case query.KindWindow:
 		x.state.window, err = query.NewWindowAgg(st.op, q.windowLateness())
-	case "join":
+	case query.KindJoin:
 		x.state.join, err = query.NewJoinOp(st.op, q.windowLateness())
 		x.side = make([]int8, n)
 		for i := st.inputs; i < n; i++ {
 			x.side[i] = 1
 		}
-	case "union":
-	case "sink":
+	case query.KindUnion:
+	case query.KindSink:
 		x.state.sink, err = q.newSinkWriter()
 	default:
 		err = fmt.Errorf("unknown operator kind %q", st.kind)
@@ -166,7 +166,7 @@ func (x *instance) run(b *batch, remote bool) {
 		queueing = max(0, start-b.sent)
 	}
 	var emitted int
-	if x.st.kind == "sink" {
+	if x.st.kind == query.KindSink {
 		emitted = x.sinkMessage(b, start)
 	} else {
 		emitted = x.operatorMessage(b, start)

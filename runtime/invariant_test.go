@@ -359,7 +359,7 @@ func reference(t *testing.T, _ *query.Spec, s *query.Spec) (results []string, la
 	for i := range s.Pipeline {
 		op := &s.Pipeline[i]
 		switch op.Kind() {
-		case "filter", "map", "key_by", "process":
+		case query.KindFilter, query.KindMap, query.KindKeyBy, query.KindProcess:
 			st, err := query.NewStateless(op)
 			if err != nil {
 				t.Fatal(err)
@@ -367,15 +367,15 @@ func reference(t *testing.T, _ *query.Spec, s *query.Spec) (results []string, la
 			var errs []error
 			cur, errs = st.Apply(cur, nil)
 			dropped += len(errs)
-		case "union":
+		case query.KindUnion:
 			for _, name := range op.Union {
 				cur = append(cur, streams[name]...)
 			}
-		case "window":
+		case query.KindWindow:
 			var l int
 			cur, l = refWindow(op, cur, axis, lateness)
 			late += l
-		case "join":
+		case query.KindJoin:
 			right := slices.Clone(streams[op.Join.With])
 			j, _ := query.NewJoinOp(op, 0)
 			for i := range right {

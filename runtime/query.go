@@ -326,7 +326,7 @@ const (
 type stage struct {
 	label   string
 	op      *query.Operator // nil for the sink
-	kind    string          // an Operator.Kind, or "sink"
+	kind    query.Kind      // its operator's kind, or query.KindSink
 	insts   []*instance
 	keyed   bool      // the stream entering it is partitioned by key
 	in      partition // how its input from the stream is partitioned
@@ -392,7 +392,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 	q.sources = append(q.sources, main)
 
 	// Stages and their partitioning.
-	keyed, prevKind, prevN, afterState := false, "source", 1, false
+	keyed, prevKind, prevN, afterState := false, query.KindNone, 1, false // KindNone before the first step: the source
 	for i := range spec.Pipeline {
 		op := &spec.Pipeline[i]
 		st := &stage{label: fmt.Sprintf("pipeline[%d] %s", i, op.Kind()), op: op, kind: op.Kind()}
@@ -400,11 +400,11 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 			st.label = fmt.Sprintf("pipeline[%d] %s", i, op.Label)
 		}
 		switch {
-		case prevKind == "source" && p == 1:
+		case prevKind == query.KindNone && p == 1:
 			st.in = single
-		case prevKind == "source":
+		case prevKind == query.KindNone:
 			st.in = roundRobin
-		case prevKind == "key_by":
+		case prevKind == query.KindKeyBy:
 			st.in = hashKey
 		default:
 			st.in = forward
@@ -416,10 +416,10 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 			st.inputs = 1
 		}
 		switch st.kind {
-		case "window":
+		case query.KindWindow:
 			w := priority.Window{Size: int64(op.Window.Size), Slide: int64(op.Window.Slide)}
 			st.window = &w
-		case "join":
+		case query.KindJoin:
 			w := priority.Tumbling(int64(op.Join.Window))
 			st.window = &w
 			st.joins = make([]*sharedJoin, p)
@@ -431,7 +431,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 				return nil, err
 			}
 			st.extra = append(st.extra, src)
-		case "union":
+		case query.KindUnion:
 			for _, name := range op.Union {
 				src, err := newSource(byName[name], nil)
 				if err != nil {
@@ -442,15 +442,15 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 		}
 		q.sources = append(q.sources, st.extra...)
 		q.stages = append(q.stages, st)
-		if st.kind == "key_by" {
+		if st.kind == query.KindKeyBy {
 			keyed = true
 		}
-		if st.kind == "window" || st.kind == "join" {
+		if st.kind == query.KindWindow || st.kind == query.KindJoin {
 			afterState = true
 		}
 		prevKind, prevN = st.kind, p
 	}
-	sink := &stage{label: "sink", kind: "sink", in: single, inputs: prevN, keyed: keyed}
+	sink := &stage{label: "sink", kind: query.KindSink, in: single, inputs: prevN, keyed: keyed}
 	q.stages = append(q.stages, sink)
 
 	// Instances, then the routers that point at them.
@@ -582,12 +582,12 @@ func (r joinRule) Next(s priority.Stamp) priority.Frontier {
 // ruleFor returns the frontier rule of one edge into receiver x.
 func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule {
 	switch st.kind {
-	case "window":
+	case query.KindWindow:
 		if q.et != nil {
 			return priority.NewEventTimeFrontier(*st.window, q.ooo(), q.lateness())
 		}
 		return priority.NewWindowFrontier(*st.window)
-	case "join":
+	case query.KindJoin:
 		j := st.joins[x.idx]
 		return joinRule{j: j, side: j.rule.Side(side)}
 	}
@@ -599,12 +599,12 @@ func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule 
 		// A stateless step upstream of a window feeds that window's result:
 		// its messages take the window's frontier.
 		for i := slices.Index(q.stages, st) + 1; i < len(q.stages); i++ {
-			if w := q.stages[i]; w.kind == "window" {
+			if w := q.stages[i]; w.kind == query.KindWindow {
 				if q.et != nil {
 					return priority.NewEventTimeFrontier(*w.window, q.ooo(), q.lateness())
 				}
 				return priority.NewWindowFrontier(*w.window)
-			} else if w.kind == "join" {
+			} else if w.kind == query.KindJoin {
 				break
 			}
 		}

@@ -50,7 +50,7 @@ func (q *Query) newRouter(from *instance, to *stage, extra int) *router {
 	if extra >= 0 {
 		input, side = to.inputs+extra, 1
 		r.mode = roundRobin
-		if to.keyed || to.kind == "join" {
+		if to.keyed || to.kind == query.KindJoin {
 			r.mode = hashKey
 		}
 	}

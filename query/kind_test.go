@@ -1,0 +1,30 @@
+package query
+
+import "testing"
+
+// Each operator field gives its kind; the names are the spec's words.
+func TestOperatorKinds(t *testing.T) {
+	for _, c := range []struct {
+		op        Operator
+		kind      Kind
+		name      string
+		stateless bool
+	}{
+		{Operator{Filter: "true"}, KindFilter, "filter", true},
+		{Operator{Map: []NamedExpr{}}, KindMap, "map", true},
+		{Operator{KeyBy: "key"}, KindKeyBy, "key_by", true},
+		{Operator{KeyFunc: func(Event) string { return "" }}, KindKeyBy, "key_by", true},
+		{Operator{Process: func(ev Event, out []Event) ([]Event, error) { return out, nil }}, KindProcess, "process", true},
+		{Operator{Window: &Window{}}, KindWindow, "window", false},
+		{Operator{Join: &Join{}}, KindJoin, "join", false},
+		{Operator{Union: []string{}}, KindUnion, "union", false},
+		{Operator{}, KindNone, "none", false},
+	} {
+		if k := c.op.Kind(); k != c.kind || k.String() != c.name || k.Stateless() != c.stateless || k.Stateful() != (k == KindWindow || k == KindJoin) {
+			t.Errorf("%+v: kind %v (%q), stateless %v; want %v (%q), %v", c.op, k, k.String(), k.Stateless(), c.kind, c.name, c.stateless)
+		}
+	}
+	if KindSink.String() != "sink" || Kind(200).String() != "kind(200)" {
+		t.Errorf("names: %q %q", KindSink, Kind(200))
+	}
+}
