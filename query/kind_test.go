@@ -28,3 +28,19 @@ func TestOperatorKinds(t *testing.T) {
 		t.Errorf("names: %q %q", KindSink, Kind(200))
 	}
 }
+
+// Every kind of step has a state machine, and only those.
+func TestNewMachine(t *testing.T) {
+	spec := mustParse(t, windowSpec)
+	for i := range spec.Pipeline {
+		if _, err := NewMachine(&spec.Pipeline[i], 0); err != nil {
+			t.Errorf("pipeline[%d] %s: %v", i, spec.Pipeline[i].Kind(), err)
+		}
+	}
+	if m, err := NewMachine(&Operator{Union: []string{"x"}}, 0); err != nil || m.Advance(1, 1) != nil {
+		t.Errorf("union: %v %v", m, err)
+	}
+	if _, err := NewMachine(&Operator{}, 0); err == nil {
+		t.Error("a step with no operator got a state machine")
+	}
+}

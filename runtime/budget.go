@@ -26,15 +26,10 @@ func (q *Query) memoryBytes() int64 {
 // chargeState records an instance's new state size and fails the query if
 // it is over its budget.
 func (x *instance) chargeState() {
-	var n int64
-	switch {
-	case x.state.window != nil:
-		n = x.state.window.StateBytes()
-	case x.state.join != nil:
-		n = x.state.join.StateBytes()
-	default:
+	if !x.st.kind.Stateful() {
 		return
 	}
+	n := x.machine.StateBytes()
 	q := x.q
 	q.stateBytes.Add(n - x.stateBytes)
 	x.stateBytes = n

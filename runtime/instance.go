@@ -27,24 +27,20 @@ type instance struct {
 	id   string
 	pid  *actor.PID
 	in   *inputs
-	side []int8 // join: input → 0 (stream) or 1 (the joined source)
+	side []int8 // input → 0 (the stream) or 1 (the source a join joins)
 	// stateBytes is what this instance last charged to the query's
 	// memory budget.
 	stateBytes int64
 	out        *router
-	state      struct {
-		stateless *query.Stateless
-		window    *query.WindowAgg
-		join      *query.JoinOp
-		sink      *sinkWriter
-	}
-	profile  *priority.CostProfile
-	paths    priority.PathCosts
-	reply    atomic.Pointer[priority.Reply]
-	queueing int64 // moving average of the inbound queueing delay
-	advanced int64 // the watermark windows were last advanced to
-	scratch  []query.Event
-	ended    bool
+	machine    query.Machine // the step's state machine; nil for the sink
+	sink       *sinkWriter   // the sink's writer
+	profile    *priority.CostProfile
+	paths      priority.PathCosts
+	reply      atomic.Pointer[priority.Reply]
+	queueing   int64 // moving average of the inbound queueing delay
+	advanced   int64 // the watermark windows were last advanced to
+	scratch    []query.Event
+	ended      bool
 
 	// In a cluster: the node it runs on, and whether that is another
 	// node (then this instance only stands for it: its pid is remote, its
@@ -65,23 +61,17 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	}
 	n := st.inputs + len(st.extra)
 	x.in = newInputs(n)
-	var err error
-	switch st.kind {
-	case query.KindFilter, query.KindMap, query.KindKeyBy, query.KindProcess:
-		x.state.stateless, err = query.NewStateless(st.op)
-	case query.KindWindow:
-		x.state.window, err = query.NewWindowAgg(st.op, q.windowLateness())
-	case query.KindJoin:
-		x.state.join, err = query.NewJoinOp(st.op, q.windowLateness())
-		x.side = make([]int8, n)
+	x.side = make([]int8, n)
+	if st.kind == query.KindJoin {
 		for i := st.inputs; i < n; i++ {
 			x.side[i] = 1
 		}
-	case query.KindUnion:
-	case query.KindSink:
-		x.state.sink, err = q.newSinkWriter()
-	default:
-		err = fmt.Errorf("unknown operator kind %q", st.kind)
+	}
+	var err error
+	if st.kind == query.KindSink {
+		x.sink, err = q.newSinkWriter()
+	} else {
+		x.machine, err = query.NewMachine(st.op, q.windowLateness())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %s: %w", q.spec.Name, st.label, err)
@@ -186,37 +176,10 @@ func (x *instance) run(b *batch, remote bool) {
 // sends what it emits on; it returns how many events it emitted.
 func (x *instance) operatorMessage(b *batch, now int64) int {
 	q := x.q
-	out := x.scratch[:0]
-	var errs []error
-	late := out[:0:0]
-	switch {
-	case x.state.stateless != nil:
-		out, errs = x.state.stateless.Apply(b.events, out)
-	case x.state.window != nil:
-		defer func(before uint64) { q.metrics.LatePartial(int(x.state.window.Partial() - before)) }(x.state.window.Partial())
-		for _, ev := range b.events {
-			isLate, err := x.state.window.Add(ev)
-			switch {
-			case err != nil:
-				errs = append(errs, err)
-			case isLate:
-				late = append(late, ev)
-			}
-		}
-	case x.state.join != nil:
-		for _, ev := range b.events {
-			var isLate bool
-			if x.side[b.input] == 0 {
-				isLate = x.state.join.AddLeft(ev)
-			} else {
-				isLate = x.state.join.AddRightKeyed(ev)
-			}
-			if isLate {
-				late = append(late, ev)
-			}
-		}
-	default: // union
-		out = append(out, b.events...)
+	partial := x.machine.Partial()
+	out, errs, late := x.machine.Run(int(x.side[b.input]), b.events, x.scratch[:0])
+	if n := x.machine.Partial() - partial; n > 0 {
+		q.metrics.LatePartial(int(n))
 	}
 	// Events, or results of a window upstream (accounting.go): the inputs
 	// past the stream's (a join's or union's own sources) carry events.
@@ -245,14 +208,9 @@ func (x *instance) operatorMessage(b *batch, now int64) int {
 	}
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
 	wm := x.in.current()
-	if (x.state.window != nil || x.state.join != nil) && wm != query.NoWatermark && wm > x.advanced {
+	if x.st.kind.Stateful() && wm != query.NoWatermark && wm > x.advanced {
 		x.advanced = wm
-		var res []query.Event
-		if x.state.window != nil {
-			res = x.state.window.Advance(wm, b.ctx.Arrival)
-		} else {
-			res = x.state.join.Advance(wm, b.ctx.Arrival)
-		}
+		res := x.machine.Advance(wm, b.ctx.Arrival)
 		if q.et == nil {
 			// Processing time: the frontier input of a window's result is
 			// the first input past its end, due at the end itself.
@@ -285,7 +243,7 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 				q.metrics.Result(now - b.events[i].Arrival)
 			}
 		}
-		if err := x.state.sink.write(b.events); err != nil {
+		if err := x.sink.write(b.events); err != nil {
 			q.fail("sink: %v", err)
 			return 0
 		}
@@ -293,7 +251,7 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
 	if x.in.closed() {
 		x.ended = true
-		if err := x.state.sink.close(); err != nil {
+		if err := x.sink.close(); err != nil {
 			q.fail("sink: %v", err)
 			return len(b.events)
 		}

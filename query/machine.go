@@ -1,0 +1,120 @@
+package query
+
+import (
+	"fmt"
+	"time"
+)
+
+// Machine is the state machine of one instance of a pipeline step. Every
+// kind implements it — Stateless (filter, map, key_by, process), WindowAgg,
+// JoinOp and Union — so the engine holds one Machine per instance and
+// never asks which kind it runs. Not safe for concurrent use.
+type Machine interface {
+	// Run takes a batch of events that came in on side (0: the stream; 1:
+	// the source a join joins) and appends what the step emits now to out.
+	// dropped are the events it could not take (one error each, why);
+	// late are the events too late for every window they belong to.
+	Run(side int, in, out []Event) (_ []Event, dropped []error, late []Event)
+	// Advance moves the watermark to wm and returns the results of the
+	// windows that fire, their Arrival set to frontierArrival; stateless
+	// steps return nil.
+	Advance(wm, frontierArrival int64) []Event
+	// StateBytes estimates the memory the step holds for its open windows.
+	StateBytes() int64
+	// Partial counts the events added to some of their windows that were
+	// too late for others (sliding windows).
+	Partial() uint64
+}
+
+var (
+	_ Machine = (*Stateless)(nil)
+	_ Machine = (*WindowAgg)(nil)
+	_ Machine = (*JoinOp)(nil)
+	_ Machine = Union{}
+)
+
+// NewMachine returns the state machine of a parsed step; windows and joins
+// wait allowedLateness past their end before they fire.
+func NewMachine(op *Operator, allowedLateness time.Duration) (Machine, error) {
+	switch k := op.Kind(); {
+	case k.Stateless():
+		return NewStateless(op)
+	case k == KindWindow:
+		return NewWindowAgg(op, allowedLateness)
+	case k == KindJoin:
+		return NewJoinOp(op, allowedLateness)
+	case k == KindUnion:
+		return Union{}, nil
+	default:
+		return nil, fmt.Errorf("query: a %s step has no state machine", k)
+	}
+}
+
+// Run implements Machine.
+func (s *Stateless) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
+	out, errs := s.Apply(in, out)
+	return out, errs, nil
+}
+
+// Advance implements Machine: a stateless step holds no windows.
+func (s *Stateless) Advance(int64, int64) []Event { return nil }
+
+// StateBytes implements Machine.
+func (s *Stateless) StateBytes() int64 { return 0 }
+
+// Partial implements Machine.
+func (s *Stateless) Partial() uint64 { return 0 }
+
+// Run implements Machine.
+func (a *WindowAgg) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
+	var errs []error
+	var late []Event
+	for _, ev := range in {
+		isLate, err := a.Add(ev)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case isLate:
+			late = append(late, ev)
+		}
+	}
+	return out, errs, late
+}
+
+// Run implements Machine: side 0 events join the stream's side, side 1
+// events the joined source's (keyed by On).
+func (j *JoinOp) Run(side int, in, out []Event) ([]Event, []error, []Event) {
+	var late []Event
+	for _, ev := range in {
+		var isLate bool
+		if side == 0 {
+			isLate = j.AddLeft(ev)
+		} else {
+			isLate = j.AddRightKeyed(ev)
+		}
+		if isLate {
+			late = append(late, ev)
+		}
+	}
+	return out, nil, late
+}
+
+// Partial implements Machine: a join's windows are tumbling.
+func (j *JoinOp) Partial() uint64 { return 0 }
+
+// Union is the state machine of a union step: it passes every event on.
+type Union struct{}
+
+// Run implements Machine.
+func (Union) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
+	return append(out, in...), nil, nil
+}
+
+// Advance implements Machine.
+func (Union) Advance(int64, int64) []Event { return nil }
+
+// StateBytes implements Machine.
+func (Union) StateBytes() int64 { return 0 }
+
+// Partial implements Machine.
+func (Union) Partial() uint64 { return 0 }
