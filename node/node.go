@@ -128,7 +128,11 @@ type Node struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
-	mu struct {
+	// submitMu makes the duplicate check and the submit one step, one
+	// submit at a time; it is held across a cluster deploy, so nothing
+	// else waits on it. Lock order: submitMu, then mu.
+	submitMu sync.Mutex
+	mu       struct {
 		sync.Mutex
 		specs map[string]string  // id → submitted text
 		rates map[string]float64 // id → events/s over the last second
@@ -223,7 +227,7 @@ func (n *Node) sample() {
 		// (Config.KeepEnded).
 		n.mu.Lock()
 		for id := range n.mu.specs {
-			if !known[id] {
+			if _, ok := n.eng.Query(id); !known[id] && !ok { // not one submitted since the list
 				delete(n.mu.specs, id)
 				delete(n.mu.rates, id)
 				delete(n.mu.last, id)
@@ -337,8 +341,8 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the spec needs what this node does not allow", ps...)
 		return
 	}
-	n.mu.Lock() // one submit at a time: the duplicate check and the submit are one step
-	defer n.mu.Unlock()
+	n.submitMu.Lock()
+	defer n.submitMu.Unlock()
 	for _, q := range n.eng.Queries() {
 		if st := q.State(); q.Spec().Name == spec.Name && q.Spec().Tenant == spec.Tenant && (st == runtime.StateRunning || st == runtime.StateDraining) {
 			writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant, spec.Name, q.ID()))
@@ -361,7 +365,9 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	n.mu.Lock()
 	n.mu.specs[q.ID()] = string(body)
+	n.mu.Unlock()
 	w.Header().Set("Location", "/v1/queries/"+q.ID())
 	writeJSON(w, http.StatusCreated, map[string]string{"id": q.ID(), "name": spec.Name, "tenant": spec.Tenant, "state": string(q.State())})
 }
