@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -51,12 +52,19 @@ type Scheduler struct {
 	}
 }
 
+// DeadlineSchedulers are the schedulers that order work by a policy's
+// keys on the shared worker pool: the ones a user-defined policy can drive.
+var DeadlineSchedulers = []string{SchedulerCameo, SchedulerLLF, SchedulerEDF, SchedulerSJF, SchedulerFair}
+
+// IsDeadlineScheduler reports whether name is one of DeadlineSchedulers.
+func IsDeadlineScheduler(name string) bool { return slices.Contains(DeadlineSchedulers, name) }
+
 // NewScheduler returns the scheduler called name, configured by opts (for
 // slots, opts configure each group's pool; WithWorkers sets its size).
 func NewScheduler(name string, opts ...Option) (*Scheduler, error) {
 	s := &Scheduler{name: name, throughput: 300}
-	switch name {
-	case SchedulerCameo, SchedulerLLF, SchedulerEDF, SchedulerSJF, SchedulerFair:
+	switch {
+	case IsDeadlineScheduler(name):
 		p, err := priority.PolicyByName(name)
 		if err != nil {
 			return nil, err
@@ -65,15 +73,15 @@ func NewScheduler(name string, opts ...Option) (*Scheduler, error) {
 		if s.shared, err = NewDispatcher(opts...); err != nil {
 			return nil, err
 		}
-	case SchedulerFIFO:
+	case name == SchedulerFIFO:
 		s.policy = priority.FIFO{}
 		var err error
 		if s.shared, err = NewDispatcher(append(opts, WithOrder(OrderFIFO))...); err != nil {
 			return nil, err
 		}
-	case SchedulerProtoactor:
+	case name == SchedulerProtoactor:
 		s.policy = priority.FIFO{}
-	case SchedulerSlots:
+	case name == SchedulerSlots:
 		s.policy = priority.FIFO{}
 		var cfg Config
 		for _, o := range opts {

@@ -109,7 +109,7 @@ func runAll(ctx context.Context, o Options, exp string, sc Scenario, scheds []st
 
 // class merges the latency histograms of one class of queries of a run.
 func class(r *RunResult, c string) (h *hdrhistogram.Histogram, met float64, eps float64) {
-	h = hdrhistogram.New(1_000, 3_600_000_000_000, 3)
+	h = runtime.NewLatencyHistogram()
 	var n, m float64
 	for _, q := range r.Queries {
 		if q.Spec.Class != c {
@@ -666,7 +666,7 @@ func simulate(workers, queries int, policy string, horizon int64) (simResult, er
 			rules[q] = priority.NewWindowFrontier(priority.Tumbling(1e9))
 		}
 	}
-	lsLat := hdrhistogram.New(1_000, 3_600_000_000_000, 3)
+	lsLat := runtime.NewLatencyHistogram()
 	met := 0
 	start := time.Now()
 	for _, a := range arr {

@@ -67,7 +67,7 @@ type recorder struct {
 }
 
 func newRecorder(target time.Duration) *recorder {
-	return &recorder{all: hdrhistogram.New(1_000, 3_600_000_000_000, 3), interval: hdrhistogram.New(1_000, 3_600_000_000_000, 3), target: int64(target)}
+	return &recorder{all: runtime.NewLatencyHistogram(), interval: runtime.NewLatencyHistogram(), target: int64(target)}
 }
 
 func (r *recorder) sink(results []query.Event) error {

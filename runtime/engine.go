@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,8 +203,8 @@ func (c *Config) validate() error {
 	if c.MaxInFlight < 2 {
 		errs = append(errs, fmt.Errorf("max in flight %d: want >= 2", c.MaxInFlight))
 	}
-	if c.Policy != nil && !slices.Contains([]string{actors.SchedulerCameo, actors.SchedulerLLF, actors.SchedulerEDF, actors.SchedulerSJF, actors.SchedulerFair}, c.Scheduler) {
-		errs = append(errs, fmt.Errorf("a policy needs a deadline scheduler (cameo, llf, edf, sjf, fair), not %q", c.Scheduler))
+	if c.Policy != nil && !actors.IsDeadlineScheduler(c.Scheduler) {
+		errs = append(errs, fmt.Errorf("a policy needs a deadline scheduler (%s), not %q", strings.Join(actors.DeadlineSchedulers, ", "), c.Scheduler))
 	}
 	if c.SourceTick <= 0 || c.SourceTick > time.Second {
 		errs = append(errs, fmt.Errorf("source tick %v: want > 0 and <= 1s", c.SourceTick))

@@ -18,6 +18,12 @@ const (
 	maxLatency = 3_600_000_000_000
 )
 
+// NewLatencyHistogram returns an empty histogram of output latencies (ns)
+// with the bounds and precision every query's uses, so that they merge.
+func NewLatencyHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(minLatency, maxLatency, 3)
+}
+
 // QueryMetrics records one query's results (output latency, as DESIGN §1
 // defines it: emit time − arrival of the frontier input) and counts what it
 // ingested, emitted, dropped and received late. Safe for concurrent use.
@@ -46,7 +52,7 @@ type QueryMetrics struct {
 // NewQueryMetrics returns the metrics of one query.
 func NewQueryMetrics(id, name, tenant string, target int64) *QueryMetrics {
 	m := &QueryMetrics{ID: id, Name: name, Tenant: tenant, Target: target}
-	m.mu.hist = hdrhistogram.New(minLatency, maxLatency, 3)
+	m.mu.hist = NewLatencyHistogram()
 	return m
 }
 
@@ -280,7 +286,7 @@ func (r *Metrics) Tenants() []TenantStats {
 	for _, m := range r.list() {
 		a := byTenant[m.Tenant]
 		if a == nil {
-			a = &acc{h: hdrhistogram.New(minLatency, maxLatency, 3), t: TenantStats{Tenant: m.Tenant}}
+			a = &acc{h: NewLatencyHistogram(), t: TenantStats{Tenant: m.Tenant}}
 			byTenant[m.Tenant] = a
 		}
 		a.t.Queries++
