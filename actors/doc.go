@@ -57,7 +57,7 @@
 //     its own. Groups × workers may exceed the cores; Go and the OS then
 //     time-slice them, as over-subscribed slots would be.
 //
-// # Where this departs from DESIGN.md
+// # Design choices
 //
 //   - Conversions between priority.PriorityContext and the protobuf context
 //     live here (ToProto, FromProto), not in priority: priority imports

@@ -1,5 +1,6 @@
-// Package experiments reproduces the paper's experiments (paper-notes
-// §4.3, E1–E10) and one beyond it (E11), scaled to a 2-core machine.
+// Package experiments reproduces the paper's experiments (E1–E10) and goes
+// beyond them (E11 the simulator at scale, E12 two nodes), scaled to a
+// 2-core machine; Soak runs a node under churn.
 //
 // A Scenario is queries on one engine under one scheduler for a duration;
 // Run runs it and returns each query's statistics, its latency

@@ -6,7 +6,7 @@ import "math"
 const NoWatermark int64 = math.MinInt64
 
 // PriorityContext is the scheduling context that travels with every message
-// (DESIGN §1). All times are int64 nanoseconds of wall-clock Unix time read
+// (the paper's scheduling context). All times are int64 nanoseconds of wall-clock Unix time read
 // from the one injected clock; LatencyTarget is a duration in nanoseconds.
 //
 // Global orders work across actors (smaller is more urgent); Local orders

@@ -5,7 +5,7 @@
 // this module. Two shells drive it: the real worker pool in package actors,
 // and the discrete-event simulator Sim in this package.
 //
-// # Priorities (DESIGN §1; the paper's slide 26)
+// # Priorities (the paper's slide 26)
 //
 // Every message carries a PriorityContext. Its Global priority orders work
 // across actors, smaller first; its Local priority orders the messages of
@@ -33,8 +33,8 @@
 // allowed lateness, assuming event time advances with wall time from the
 // message's arrival, corrected by the sender's observed watermark. Joins
 // (JoinFrontier): the later of the two sides' frontiers. The paper's text on
-// event time and joins was not available (paper-notes §2.3): these two
-// estimators are our design, as DESIGN §1 specifies them.
+// event time and joins was not available to us: these two estimators are
+// our design, as specified here.
 //
 // # The two-level scheduler
 //
@@ -67,7 +67,7 @@
 //     monotonic min-deque each are amortised O(1).
 //   - Quantising priorities (the prototype's PRIORITY_GRANULARITY_TICKS,
 //     1 tick in its last version): not done; priorities are nanoseconds.
-//     Coarser granularity is an experiment knob (paper-notes E10), not a
+//     Coarser granularity is an experiment knob (experiment E10), not a
 //     default.
 //
 // # Usage

@@ -12,7 +12,7 @@ type Frontier struct {
 	Local int64
 	// Closing is set on the first message past a window boundary: it closes
 	// the earlier window and carries that window's frontier (the boundary
-	// rule of DESIGN §1).
+	// rule).
 	Closing bool
 }
 

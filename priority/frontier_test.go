@@ -44,7 +44,7 @@ func TestWindowValidate(t *testing.T) {
 	}
 }
 
-// The boundary rule (DESIGN §1; prototype BoundaryBasedEDF): the first
+// The boundary rule (the paper's prototype, BoundaryBasedEDF): the first
 // message past a boundary carries the closing window's deadline.
 func TestWindowFrontierBoundaryRule(t *testing.T) {
 	f := NewWindowFrontier(Tumbling(100))

@@ -16,8 +16,8 @@ type MotivatingOutcome struct {
 	Finish map[string]int64
 }
 
-// MotivatingExample runs the paper's motivating example (talk slides 17–23;
-// paper-notes §2.2 and E1) under policy on the simulator, writing the
+// MotivatingExample runs the paper's motivating example (talk slides 17–23,
+// experiment E1) under policy on the simulator, writing the
 // schedule trace to trace (nil: none).
 //
 // Two tenants share one worker that is busy until T0 = 80 with a third

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// Reference: talk slides 17–23 (paper-notes E1): FIFO misses M2 and M4,
+// Reference: talk slides 17–23 (experiment E1): FIFO misses M2 and M4,
 // topology-aware LLF misses M4, Cameo misses nothing and runs M2 M4 M1 M3.
 func TestMotivatingExample(t *testing.T) {
 	for _, tc := range []struct {
@@ -34,7 +34,7 @@ func TestMotivatingExample(t *testing.T) {
 	}
 }
 
-// The priorities of paper-notes E1: topology-only 85, 90, 95, 140 for M2,
+// The priorities of experiment E1: topology-only 85, 90, 95, 140 for M2,
 // M1, M4, M3; semantic priority gives M1 and M3 the frontier deadline 140.
 func TestMotivatingExamplePriorities(t *testing.T) {
 	baQ := Query{ID: "o1", LatencyTarget: 100}

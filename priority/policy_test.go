@@ -46,7 +46,7 @@ func TestPolicyByName(t *testing.T) {
 	}
 }
 
-// Reference: talk slide 41 (paper-notes E6). Three identical backlogged
+// Reference: talk slide 41 (experiment E6). Three identical backlogged
 // dataflows with shares 20/40/40 on one worker get 20/40/40 of the work.
 func TestFairSharesInSim(t *testing.T) {
 	fair := NewFair()

@@ -2,7 +2,7 @@ package priority
 
 import "fmt"
 
-// Defaults of TurnConfig, from the prototype (paper-notes §2.6, §4.5).
+// Defaults of TurnConfig, from the paper's prototype.
 const (
 	DefaultQuantum     int64 = 100_000_000 // 100 ms: Orleans' activation quantum
 	DefaultMaxMessages int   = 0           // no limit beyond the quantum

@@ -74,7 +74,7 @@
 // closed inputs, which let the last windows flush when sources end).
 // Processing-time streams are windowed by ingestion time, the Arrival the
 // source stamped, so a result never depends on when the scheduler ran
-// anything (DESIGN §1's invariant); the engine feeds Watermarks with
+// anything (the engine's invariant); the engine feeds Watermarks with
 // arrival times for them. The window arithmetic repeats priority.Window's
 // on purpose: both packages import nothing of this module.
 //

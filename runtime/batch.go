@@ -7,7 +7,7 @@ import (
 )
 
 // batch is the in-process actor message: events of one query bound for one
-// operator instance, with their scheduling context (DESIGN §1). It never
+// operator instance, with their scheduling context (priority.PriorityContext). It never
 // straddles a window boundary of its receiver. Between processes the same
 // content travels as an actorspb.Envelope.
 //

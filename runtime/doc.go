@@ -35,7 +35,7 @@
 //
 // A message (batch) holds events of one query for one instance. A sender
 // cuts its output where the receiving window's earliest window changes, so
-// a batch never straddles a window boundary (DESIGN §1). Each message's
+// a batch never straddles a window boundary. Each message's
 // context is stamped by the query's policy: BuildAtSource at sources,
 // BuildAtOperator at operators, with the receiver's frontier rule
 // (priority.Stateless, WindowFrontier, EventTimeFrontier, or a JoinFrontier
@@ -56,7 +56,7 @@
 // reads the reply of the receiver it sends to and hands it to the policy's
 // ProcessReply, which keeps C_path = max over its downstream instances. This
 // is the paper's reply path without an acknowledgement message per message:
-// DESIGN §1 lets in-process operators read each other's published costs.
+// in-process operators read each other's published costs.
 // Across nodes replies travel as messages (below).
 //
 // # A cluster
@@ -207,7 +207,7 @@
 // the same arrival stamps (so the same results); latencies are then not
 // recorded. Benchmarks and the invariant tests use it.
 //
-// # Departures from DESIGN
+// # Design choices
 //
 //   - Replies are published values read by senders, not messages (above).
 //   - A query has one sink instance; Parallelism applies to the steps.

@@ -62,7 +62,7 @@ type Config struct {
 	// instead of their own arrival. Beyond the paper; off by default.
 	Lookahead bool
 	// Policy, when set, stamps contexts instead of the scheduler's own
-	// policy: a user-defined policy (DESIGN §1). Only the deadline
+	// policy: a user-defined policy (priority.Policy). Only the deadline
 	// schedulers (cameo, llf, edf, sjf, fair) order work by it.
 	Policy priority.Policy
 	// Cluster, when set, makes the engine one node of a cluster (see

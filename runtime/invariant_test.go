@@ -17,7 +17,7 @@ import (
 	"github.com/cameo-go/cameo/query"
 )
 
-// The invariant of DESIGN §1: scheduling changes latency, never results.
+// The invariant: scheduling changes latency, never results.
 // TestInvariantEveryScheduler runs queries of every operator kind — filter,
 // map, key_by, tumbling and sliding windows over processing and event time
 // (with late events), union, windowed join, user operators and user

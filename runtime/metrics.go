@@ -24,7 +24,7 @@ func NewLatencyHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(minLatency, maxLatency, 3)
 }
 
-// QueryMetrics records one query's results (output latency, as DESIGN §1
+// QueryMetrics records one query's results (output latency, as runtime/doc.go
 // defines it: emit time − arrival of the frontier input) and counts what it
 // ingested, emitted, dropped and received late. Safe for concurrent use.
 type QueryMetrics struct {
