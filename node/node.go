@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/cameo-go/cameo/client"
-	"github.com/cameo-go/cameo/runtime"
 	"io"
 	"net"
 	"net/http"
@@ -22,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
+	"github.com/cameo-go/cameo/client"
 	"github.com/cameo-go/cameo/query"
+	"github.com/cameo-go/cameo/runtime"
 )
 
 // DefaultListen is where a node listens unless told otherwise.

@@ -3,7 +3,6 @@ package node
 import (
 	"bufio"
 	"errors"
-	"github.com/cameo-go/cameo/runtime"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cameo-go/cameo/runtime"
 )
 
 // closedWithin reports whether the server closes c within d (a read gives

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/cameo-go/cameo/client"
-	"github.com/cameo-go/cameo/runtime"
 	"io"
 	"net/http"
 	"os"
@@ -15,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/runtime"
 )
 
 func startNode(t *testing.T, cfg NodeConfig) (*Node, string) {

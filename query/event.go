@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/expr-lang/expr/ast"
-
 	"github.com/expr-lang/expr/vm"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/cameo-go/cameo/client"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
+	"github.com/cameo-go/cameo/client"
 	"github.com/cameo-go/cameo/query"
 	"github.com/cameo-go/cameo/runtime"
 )
@@ -29,7 +31,11 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// protoactor's dead-letter throttle keeps a goroutine for its period
+	// after messages reach stopped actors; its remote's endpoint writer
+	// sleeps between attempts to reach a gone peer. Both end by themselves.
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/remote.(*endpointWriter).initialize"))
 }
 
 // nodeProc is one cameo serve process.

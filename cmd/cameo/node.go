@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/cameo-go/cameo/client"
-	"github.com/cameo-go/cameo/node"
 	"io"
 	"net"
 	"os"
@@ -19,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/node"
 	"github.com/cameo-go/cameo/runtime"
 )
 

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"github.com/cameo-go/cameo/client"
-	"github.com/cameo-go/cameo/node"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +15,8 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
+	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/node"
 	"github.com/cameo-go/cameo/runtime"
 )
 
