@@ -117,17 +117,20 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*RunResult, erro
 		return nil, err
 	}
 	stopped := false
+	var cancels sync.WaitGroup // queries stopped mid-run, draining
+	defer cancels.Wait()
 	defer func() {
 		if !stopped {
 			_ = eng.Stop(context.Background())
 		}
 	}()
 	type running struct {
-		spec QuerySpec
-		rec  *recorder
-		q    *runtime.Query
-		tl   []Point
-		last runtime.QueryStats
+		spec     QuerySpec
+		rec      *recorder
+		q        *runtime.Query
+		tl       []Point
+		last     runtime.QueryStats
+		stopping bool // cancelled at its Stop time
 	}
 	rs := make([]*running, len(sc.Queries))
 	for i, qs := range sc.Queries {
@@ -172,8 +175,9 @@ loop:
 				if r.q == nil {
 					continue
 				}
-				if r.spec.Stop > 0 && el >= r.spec.Stop && r.q.State() == runtime.StateRunning {
-					go func() { _ = r.q.Cancel(context.Background()) }()
+				if r.spec.Stop > 0 && el >= r.spec.Stop && !r.stopping {
+					r.stopping = true // it drains while the run goes on; Run waits for it
+					cancels.Go(func() { _ = r.q.Cancel(context.Background()) })
 				}
 				st := r.q.Stats()
 				p99, met := r.rec.take()

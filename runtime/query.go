@@ -55,10 +55,14 @@ type Query struct {
 	credit                    chan struct{}
 	failed                    atomic.Bool
 	stop                      chan struct{} // closed: sources end now
-	stopOnce                  sync.Once
-	done                      chan struct{}
-	doneOnce                  sync.Once
-	wg                        sync.WaitGroup // source goroutines
+	// stopCtx is cancelled with stop, for user sources (a context, not a
+	// channel, is what Go functions take).
+	stopCtx    context.Context
+	cancelStop context.CancelFunc
+	stopOnce   sync.Once
+	done       chan struct{}
+	doneOnce   sync.Once
+	wg         sync.WaitGroup // source goroutines
 
 	mu struct {
 		sync.Mutex
@@ -156,6 +160,7 @@ func (q *Query) stopSources() {
 		}
 		q.mu.Unlock()
 		close(q.stop)
+		q.cancelStop()
 	})
 }
 
@@ -351,6 +356,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 		credit:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	q.mu.state = StateRunning
+	q.stopCtx, q.cancelStop = context.WithCancel(context.Background())
 	q.metrics.SetBacklog(q.inflight.Load)
 	if f, ok := q.policy.(*priority.Fair); ok {
 		f.SetWeight(id, spec.Weight)

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -183,12 +182,7 @@ func readLine(br *bufio.Reader, stop <-chan struct{}) (line []byte, size int, er
 func (s *source) run() {
 	q := s.q
 	if s.user != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			<-q.stop
-			cancel()
-		}()
+		ctx := q.stopCtx // cancelled when the query stops its sources
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
