@@ -77,6 +77,11 @@ func remoteOptions(server ...grpc.ServerOption) []remote.ConfigOption {
 		// closing the connection it dialled before, which leaks that
 		// connection's goroutines once per retry while a peer is down; a
 		// blocking dial that fails closes its connection itself.
+		// One attempt per endpoint writer: a writer retries inside its
+		// Started handler (a dial, then a 2 s sleep, five times by default),
+		// where it cannot be stopped; heartbeats respawn a writer for a
+		// peer that is still wanted, so retries cost nothing.
+		func(c *remote.Config) { c.MaxRetryCount = 1 },
 		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithInitialWindowSize(remoteWindow), grpc.WithInitialConnWindowSize(remoteWindow),
 			grpc.WithBlock(), grpc.WithTimeout(remoteDialTimeout)), //nolint:staticcheck // grpc 1.60's way to bound a blocking Dial, which protoactor calls
