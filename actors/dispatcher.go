@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -48,10 +49,8 @@ type Config struct {
 	Throughput int
 }
 
-func (c *Config) validate() error {
-	if c.Workers < 0 {
-		return fmt.Errorf("%w: workers %d must be >= 0 (0 means GOMAXPROCS)", ErrBadConfig, c.Workers)
-	}
+// fill sets the defaults of the fields left zero.
+func (c *Config) fill() {
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -59,19 +58,27 @@ func (c *Config) validate() error {
 		t := priority.DefaultTurnConfig()
 		c.Turn = &t
 	}
-	if err := c.Turn.Validate(); err != nil {
-		return err
-	}
 	if c.Clock == nil {
 		c.Clock = SystemClock{}
-	}
-	if c.Throughput < 0 {
-		return fmt.Errorf("%w: throughput %d must be >= 0", ErrBadConfig, c.Throughput)
 	}
 	if c.Throughput == 0 {
 		c.Throughput = 300
 	}
-	return nil
+}
+
+// validate reports every problem of a filled configuration, joined.
+func (c *Config) validate() error {
+	var errs []error
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("%w: workers %d must be >= 0 (0 means GOMAXPROCS)", ErrBadConfig, c.Workers))
+	}
+	if err := c.Turn.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Throughput < 0 {
+		errs = append(errs, fmt.Errorf("%w: throughput %d must be >= 0", ErrBadConfig, c.Throughput))
+	}
+	return errors.Join(errs...)
 }
 
 // Option sets a field of Config.
@@ -127,6 +134,7 @@ func NewDispatcher(opts ...Option) (*Dispatcher, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.fill()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -130,7 +130,8 @@ func (c *ClusterConfig) fill() {
 	}
 }
 
-func (c *ClusterConfig) validate() []error {
+// validate reports every problem of a filled configuration, joined.
+func (c *ClusterConfig) validate() error {
 	var errs []error
 	if !nodeName.MatchString(c.Name) {
 		errs = append(errs, fmt.Errorf("cluster: node name %q: want 1 to 64 letters, digits, '-' or '_'", c.Name))
@@ -170,7 +171,7 @@ func (c *ClusterConfig) validate() []error {
 	if c.DeployTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("cluster: deploy timeout %v: want > 0", c.DeployTimeout))
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
 func checkHostPort(addr string) error {

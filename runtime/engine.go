@@ -210,7 +210,7 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("source tick %v: want > 0 and <= 1s", c.SourceTick))
 	}
 	if c.Cluster != nil {
-		errs = append(errs, c.Cluster.validate()...)
+		errs = append(errs, c.Cluster.validate())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
