@@ -802,8 +802,9 @@ func placementOf(d *actorspb.Deploy) (*query.Spec, *placement, error) {
 	return spec, pl, nil
 }
 
-// post sends a batch to an instance on another node as an envelope.
-func (c *cluster) post(q *Query, sender string, to *instance, b *batch) {
+// send is the remote transport: a batch to an instance on another node,
+// as an envelope.
+func (c *cluster) send(q *Query, sender string, to *instance, b *batch) {
 	env, err := c.envelopeOf(b, to.id, sender)
 	if err != nil {
 		q.fail("%s → %s: %v", sender, to.id, err)

@@ -26,8 +26,32 @@ type router struct {
 	sender string
 }
 
+// transport carries a batch from a sender to one receiving instance. The
+// engine picks one per edge when it builds a query: local for an instance
+// in this process, the cluster for one that another node runs; the
+// dataflow does not know which.
+type transport interface {
+	send(q *Query, sender string, to *instance, b *batch)
+}
+
+// local is the in-process transport: the batch itself is the actor
+// message, counted in the query's backlog.
+type local struct{}
+
+var (
+	_ transport = local{}
+	_ transport = (*cluster)(nil)
+)
+
+func (local) send(q *Query, _ string, to *instance, b *batch) {
+	q.inflight.Add(1)
+	q.backlogEvents.Add(int64(len(b.events)))
+	q.eng.sys.Root.Send(to.pid, b)
+}
+
 // edge is one sender → receiver instance connection.
 type edge struct {
+	via        transport
 	to         *instance
 	input      int // the sender's input index at the receiver
 	seq        uint64
@@ -55,7 +79,11 @@ func (q *Query) newRouter(from *instance, to *stage, extra int) *router {
 		}
 	}
 	add := func(x *instance, input int) {
-		r.edges = append(r.edges, &edge{to: x, input: input, rule: q.ruleFor(to, x, side), lastWM: query.NoWatermark})
+		var via transport = local{}
+		if x.elsewhere {
+			via = q.eng.cluster
+		}
+		r.edges = append(r.edges, &edge{via: via, to: x, input: input, rule: q.ruleFor(to, x, side), lastWM: query.NoWatermark})
 	}
 	switch {
 	case r.mode == forward:
@@ -201,13 +229,7 @@ func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []
 	e.seq++
 	e.lastWM, e.lastIdle = max(e.lastWM, m.wm), m.idle
 	e.closedSent = m.closed
-	if e.to.elsewhere {
-		q.eng.cluster.post(q, r.senderName(), e.to, b)
-		return
-	}
-	q.inflight.Add(1)
-	q.backlogEvents.Add(int64(len(b.events)))
-	q.eng.sys.Root.Send(e.to.pid, b)
+	e.via.send(q, r.senderName(), e.to, b)
 }
 
 func (r *router) senderName() string {
