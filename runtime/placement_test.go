@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,5 +70,64 @@ func TestPlaceQuery(t *testing.T) {
 	built.Text = nil
 	if _, err := placeQuery(built, "a", addrs, []string{"a", "b"}, false); err == nil || !strings.Contains(err.Error(), "cannot be shipped") {
 		t.Fatalf("a built spec placed explicitly: %v", err)
+	}
+}
+
+// The physical plan from a spec alone: each stage's partitioning, inputs,
+// whether its stream is keyed or carries results, its window axis and the
+// sources it brings in.
+func TestPhysicalPlan(t *testing.T) {
+	type row struct {
+		kind           query.Kind
+		in             partition
+		inputs         int
+		keyed, results bool
+		window         int64 // size; 0: none
+		extra          string
+	}
+	for _, c := range []struct {
+		name, pipeline string
+		parallelism    int
+		want           []row
+	}{
+		{"one instance", "[{filter: 'true'}, {map: {v: key}}]", 1, []row{
+			{query.KindFilter, single, 1, false, false, 0, ""},
+			{query.KindMap, forward, 1, false, false, 0, ""},
+			{query.KindSink, single, 1, false, false, 0, ""},
+		}},
+		{"shuffle into a window, results after it", "[{key_by: key}, {window: {sliding: {size: 2s, slide: 1s}}, aggregate: {n: count()}}, {filter: 'n > 1'}]", 3, []row{
+			{query.KindKeyBy, roundRobin, 1, false, false, 0, ""},
+			{query.KindWindow, hashKey, 3, true, false, 2e9, ""},
+			{query.KindFilter, forward, 1, true, true, 0, ""},
+			{query.KindSink, single, 3, true, true, 0, ""},
+		}},
+		{"join and union bring sources in", "[{key_by: key}, {join: {with: o, on: key, window: 1s}}, {union: [u]}]", 2, []row{
+			{query.KindKeyBy, roundRobin, 1, false, false, 0, ""},
+			{query.KindJoin, hashKey, 2, true, false, 1e9, "o"},
+			{query.KindUnion, forward, 1, true, true, 0, "u"},
+			{query.KindSink, single, 2, true, true, 0, ""},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sources := "[{name: s, generator: {rate: 10}}]"
+			if strings.Contains(c.pipeline, "join") {
+				sources = "[{name: s, generator: {rate: 10}}, {name: o, generator: {rate: 10}}, {name: u, generator: {rate: 10}}]"
+			}
+			spec, err := query.Parse("p.yaml", []byte(fmt.Sprintf("name: q\nlatency_target: 1s\nparallelism: %d\nsources: %s\npipeline: %s\n", c.parallelism, sources, c.pipeline)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []row
+			for _, sp := range physicalPlan(spec) {
+				r := row{sp.kind, sp.in, sp.inputs, sp.keyed, sp.results, 0, strings.Join(sp.extra, ",")}
+				if sp.window != nil {
+					r.window = sp.window.Size
+				}
+				got = append(got, r)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("plan\n got %v\nwant %v", got, c.want)
+			}
+		})
 	}
 }

@@ -397,67 +397,30 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 	}
 	q.sources = append(q.sources, main)
 
-	// Stages and their partitioning.
-	keyed, prevKind, prevN, afterState := false, query.KindNone, 1, false // KindNone before the first step: the source
-	for i := range spec.Pipeline {
-		op := &spec.Pipeline[i]
-		st := &stage{label: fmt.Sprintf("pipeline[%d] %s", i, op.Kind()), op: op, kind: op.Kind()}
-		if op.Label != "" {
-			st.label = fmt.Sprintf("pipeline[%d] %s", i, op.Label)
-		}
-		switch {
-		case prevKind == query.KindNone && p == 1:
-			st.in = single
-		case prevKind == query.KindNone:
-			st.in = roundRobin
-		case prevKind == query.KindKeyBy:
-			st.in = hashKey
-		default:
-			st.in = forward
-		}
-		st.keyed = keyed
-		st.results = afterState
-		st.inputs = prevN
-		if st.in == forward {
-			st.inputs = 1
-		}
-		switch st.kind {
-		case query.KindWindow:
-			w := priority.Window{Size: int64(op.Window.Size), Slide: int64(op.Window.Slide)}
-			st.window = &w
-		case query.KindJoin:
-			w := priority.Tumbling(int64(op.Join.Window))
-			st.window = &w
+	// Stages from the physical plan; sources for the joins and unions.
+	for _, sp := range physicalPlan(spec) {
+		st := &stage{label: sp.label, op: sp.op, kind: sp.kind, in: sp.in, inputs: sp.inputs, keyed: sp.keyed, results: sp.results, window: sp.window}
+		if st.kind == query.KindJoin {
 			st.joins = make([]*sharedJoin, p)
 			for j := range st.joins {
-				st.joins[j] = &sharedJoin{rule: priority.NewJoinFrontier(w, q.ooo(), q.lateness())}
+				st.joins[j] = &sharedJoin{rule: priority.NewJoinFrontier(*sp.window, q.ooo(), q.lateness())}
 			}
-			src, err := newSource(byName[op.Join.With], op)
+		}
+		for _, name := range sp.extra {
+			joinOp := sp.op
+			if st.kind != query.KindJoin {
+				joinOp = nil
+			}
+			src, err := newSource(byName[name], joinOp)
 			if err != nil {
 				return nil, err
 			}
 			st.extra = append(st.extra, src)
-		case query.KindUnion:
-			for _, name := range op.Union {
-				src, err := newSource(byName[name], nil)
-				if err != nil {
-					return nil, err
-				}
-				st.extra = append(st.extra, src)
-			}
 		}
 		q.sources = append(q.sources, st.extra...)
 		q.stages = append(q.stages, st)
-		if st.kind == query.KindKeyBy {
-			keyed = true
-		}
-		if st.kind == query.KindWindow || st.kind == query.KindJoin {
-			afterState = true
-		}
-		prevKind, prevN = st.kind, p
 	}
-	sink := &stage{label: "sink", kind: query.KindSink, in: single, inputs: prevN, keyed: keyed}
-	q.stages = append(q.stages, sink)
+	sink := q.stages[len(q.stages)-1]
 
 	// Instances, then the routers that point at them.
 	var ops []*OpMetrics
@@ -646,4 +609,61 @@ func (l *lineWriter) close() error {
 		return nil
 	}
 	return l.c.Close()
+}
+
+// stagePlan is one stage of a query's physical plan: what the engine
+// derives from the spec alone, before it creates anything.
+type stagePlan struct {
+	label   string
+	op      *query.Operator // nil for the sink
+	kind    query.Kind
+	in      partition        // how the stream into it is partitioned
+	inputs  int              // inputs of each instance from the stream
+	keyed   bool             // the stream entering it is partitioned by key
+	results bool             // the stream carries a window's or join's results
+	window  *priority.Window // the window axis its senders batch by; nil: none
+	extra   []string         // the sources a join or union brings in
+}
+
+// physicalPlan returns the stages of spec, its steps then the sink: each
+// step has Parallelism instances and the sink one; the first step takes
+// the source's batches whole (round robin over its instances), a step
+// after a key_by is a shuffle by key, any other step is fed one to one by
+// the instance of the same index. Pure.
+func physicalPlan(spec *query.Spec) []stagePlan {
+	p := spec.Parallelism
+	var out []stagePlan
+	keyed, results, prevKind, prevN := false, false, query.KindNone, 1 // KindNone before the first step: the source
+	for i := range spec.Pipeline {
+		op := &spec.Pipeline[i]
+		sp := stagePlan{label: fmt.Sprintf("pipeline[%d] %s", i, op.Kind()), op: op, kind: op.Kind(), keyed: keyed, results: results, inputs: prevN}
+		if op.Label != "" {
+			sp.label = fmt.Sprintf("pipeline[%d] %s", i, op.Label)
+		}
+		switch {
+		case prevKind == query.KindNone && p == 1:
+			sp.in = single
+		case prevKind == query.KindNone:
+			sp.in = roundRobin
+		case prevKind == query.KindKeyBy:
+			sp.in = hashKey
+		default:
+			sp.in, sp.inputs = forward, 1
+		}
+		switch sp.kind {
+		case query.KindWindow:
+			sp.window = &priority.Window{Size: int64(op.Window.Size), Slide: int64(op.Window.Slide)}
+		case query.KindJoin:
+			w := priority.Tumbling(int64(op.Join.Window))
+			sp.window = &w
+			sp.extra = []string{op.Join.With}
+		case query.KindUnion:
+			sp.extra = slices.Clone(op.Union)
+		}
+		out = append(out, sp)
+		keyed = keyed || sp.kind == query.KindKeyBy
+		results = results || sp.kind.Stateful()
+		prevKind, prevN = sp.kind, p
+	}
+	return append(out, stagePlan{label: "sink", kind: query.KindSink, in: single, inputs: prevN, keyed: keyed, results: results})
 }
