@@ -58,6 +58,9 @@ type NodeConfig struct {
 	MaxConns                                                  int
 	// DrainTimeout bounds DELETE and shutdown draining. Default 30 s.
 	DrainTimeout time.Duration
+	// SampleEvery is how often the node samples each query's event rate
+	// and forgets its records of queries the engine forgot. Default 1 s.
+	SampleEvery time.Duration
 	// Engine configures the node's engine.
 	Engine []runtime.Option
 }
@@ -80,6 +83,9 @@ func (c *NodeConfig) fill() {
 			*d.v = d.def
 		}
 	}
+	if c.SampleEvery == 0 {
+		c.SampleEvery = time.Second
+	}
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = 64 << 10
 	}
@@ -101,6 +107,9 @@ func (c *NodeConfig) validate() error {
 	}
 	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 {
 		return fmt.Errorf("%w: HTTP timeouts must be > 0: read header %v, read %v, write %v, idle %v", runtime.ErrBadConfig, c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout)
+	}
+	if c.SampleEvery < 0 {
+		return fmt.Errorf("%w: sample interval %v must be > 0", runtime.ErrBadConfig, c.SampleEvery)
 	}
 	if c.MaxHeaderBytes < 1<<10 || c.MaxConns < 1 {
 		return fmt.Errorf("%w: max header bytes %d must be >= 1024 and max connections %d >= 1", runtime.ErrBadConfig, c.MaxHeaderBytes, c.MaxConns)
@@ -135,7 +144,7 @@ type Node struct {
 	mu       struct {
 		sync.Mutex
 		specs map[string]string  // id → submitted text
-		rates map[string]float64 // id → events/s over the last second
+		rates map[string]float64 // id → events/s over the last sample interval
 		last  map[string]uint64  // id → events in at the last sample
 	}
 	shutdownOnce sync.Once
@@ -205,7 +214,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 // sample computes each query's events/s once a second.
 func (n *Node) sample() {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(n.cfg.SampleEvery)
 	defer t.Stop()
 	for {
 		select {
@@ -219,7 +228,7 @@ func (n *Node) sample() {
 			known[q.ID()] = true
 			read := q.Stats().EventsRead // monotonic, unlike in (late and drops are counted after)
 			n.mu.Lock()
-			n.mu.rates[q.ID()] = float64(read - min(read, n.mu.last[q.ID()]))
+			n.mu.rates[q.ID()] = float64(read-min(read, n.mu.last[q.ID()])) / n.cfg.SampleEvery.Seconds()
 			n.mu.last[q.ID()] = read
 			n.mu.Unlock()
 		}

@@ -249,3 +249,41 @@ func TestNodeFilesDirConfines(t *testing.T) {
 		}
 	}
 }
+
+// The node forgets what it kept of a query (its spec, its rate) once its
+// engine forgot the query (runtime.Config.KeepEnded).
+func TestNodeForgetsWhatItsEngineForgot(t *testing.T) {
+	n, base := startNode(t, NodeConfig{SampleEvery: 5 * time.Millisecond,
+		Engine: []runtime.Option{runtime.WithWorkers(1), runtime.WithKeepEnded(1, time.Hour)}})
+	var ids []string
+	for _, name := range []string{"first", "second"} {
+		a := call(t, "POST", base+"/v1/queries", "", []byte(strings.Replace(finite, "steady", name, 1)))
+		if a.status != 201 {
+			t.Fatalf("submit %s: %d %s", name, a.status, a.body)
+		}
+		var sub client.Submitted
+		_ = json.Unmarshal([]byte(a.body), &sub)
+		ids = append(ids, sub.ID)
+		q, _ := n.Engine().Query(sub.ID)
+		if err := q.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := call(t, "GET", base+"/v1/queries/"+ids[0], "", nil); a.status != 404 {
+		t.Fatalf("the first query, past KeepEnded 1: %d, want 404", a.status)
+	}
+	deadline := time.Now().Add(10 * time.Second) // bounds the test; the sampler runs every 5 ms
+	for {
+		n.mu.Lock()
+		_, spec := n.mu.specs[ids[0]]
+		_, kept := n.mu.specs[ids[1]]
+		n.mu.Unlock()
+		if !spec && kept {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node records: first kept %v, second kept %v; want only the second", spec, kept)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
