@@ -55,6 +55,14 @@ type QueryStats struct {
 	Panics uint64 `json:"panics,omitempty"`
 	// BadInputs are the first dropped inputs (ten at most), with where and why.
 	BadInputs []BadInput `json:"bad_inputs,omitempty"`
+	// SourceLagMs is how far the query's generators are behind their
+	// schedule now (the most of them): events are stamped with the time
+	// they were due, so latency counts this wait.
+	SourceLagMs float64 `json:"source_lag_ms"`
+	// EventsUnproduced counts the events a generator's schedule held
+	// before it stopped (cancelled, failed, or the node stopping) that it
+	// never produced because it was behind. They are not in EventsRead.
+	EventsUnproduced uint64 `json:"events_unproduced,omitempty"`
 	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
 	Clipped uint64 `json:"clipped,omitempty"`
 	// Backlog is the query's messages queued or running now.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cameo-go/cameo/query"
 )
@@ -178,4 +179,45 @@ func runSpecFile(t *testing.T, e *Engine, dir, spec string) *Query {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// A generator that cannot keep up shows how far behind it is, and the
+// events its schedule held that it never produced before it was cancelled
+// are counted, not lost.
+func TestSourceLagAndUnproducedEvents(t *testing.T) {
+	e := newEngine(t, WithWorkers(1), WithMaxInFlight(8), WithMaxBatch(16))
+	spec := mustParse(t, `
+name: behind
+latency_target: 1s
+sources: [{name: s, generator: {rate: 1000000, duration: 1h}}]
+pipeline: [{filter: 'true'}]
+sink: {discard: {}}
+`)
+	spec.Pipeline = append(spec.Pipeline, query.Operator{Label: "slow", Process: func(ev query.Event, out []query.Event) ([]query.Event, error) {
+		for i := 0; i < 20_000; i++ { // about 10 µs of work: 100,000 events/s at most, a tenth of the rate
+			ev.Arrival ^= int64(i)
+		}
+		return append(out, ev), nil
+	}})
+	q, err := e.Submit(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second) // bounds the test; it falls behind within milliseconds
+	for q.Stats().SourceLagMs < 50 {
+		if time.Now().After(deadline) {
+			t.Fatalf("source lag %v ms: the generator never showed it fell behind", q.Stats().SourceLagMs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := q.Stats()
+	if st.EventsUnproduced < 10_000 || st.SourceLagMs != 0 || st.EventsRead != st.EventsIn+st.Late+st.Dropped {
+		t.Fatalf("unproduced %d (want the ≥ 50 ms it was behind, ≥ 10,000 events), lag %v after the end, read %d in %d",
+			st.EventsUnproduced, st.SourceLagMs, st.EventsRead, st.EventsIn)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -104,6 +105,53 @@ func (g *Generator) rateAt(off time.Duration) float64 {
 		}
 	}
 	return r
+}
+
+// Lag returns how far the generator is behind its schedule at now: now
+// minus the time its next event was due, or 0 when it is not behind.
+func (g *Generator) Lag(now int64) int64 {
+	if g.done {
+		return 0
+	}
+	return max(0, now-g.due())
+}
+
+// Missed returns how many events the schedule holds from the next one due
+// until stop (or the generator's end, if earlier): the events a source
+// stopped at stop never produced. For poisson arrivals it is the expected
+// count. 0 once the generator is done.
+func (g *Generator) Missed(stop int64) uint64 {
+	if g.done {
+		return 0
+	}
+	to := stop
+	if g.end > 0 {
+		to = min(to, g.end)
+	}
+	return uint64(math.Round(g.scheduled(g.due(), to)))
+}
+
+// scheduled integrates the rate over [from, to) (Unix ns): the rate is
+// constant between the bursts' edges, so the integral is exact.
+func (g *Generator) scheduled(from, to int64) float64 {
+	if to <= from {
+		return 0
+	}
+	edges := []int64{from, to}
+	for _, b := range g.spec.Bursts {
+		for _, t := range []int64{g.start + int64(b.At), g.start + int64(b.At+b.For)} {
+			if t > from && t < to {
+				edges = append(edges, t)
+			}
+		}
+	}
+	slices.Sort(edges)
+	var n float64
+	for i := 1; i < len(edges); i++ {
+		a, b := edges[i-1], edges[i]
+		n += g.rateAt(time.Duration(a-g.start)) * float64(b-a) / 1e9
+	}
+	return n
 }
 
 // Emitted returns how many events the generator has produced.

@@ -202,3 +202,32 @@ func TestGeneratorAtTheLimits(t *testing.T) {
 		}
 	})
 }
+
+// A generator that falls behind knows by how much (Lag) and how many of
+// its scheduled events a stop leaves unproduced (Missed), bursts included.
+func TestGeneratorLagAndMissed(t *testing.T) {
+	gen, err := NewGenerator(genSpec(t, "{rate: 1000, duration: 10s, bursts: [{at: 1s, for: 500ms, factor: 2}]}"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := gen.Until(sec, 100, nil); len(out) != 100 {
+		t.Fatalf("%d events, want the first 100", len(out))
+	}
+	if lag := gen.Lag(sec); lag != 900_000_000 {
+		t.Errorf("lag at 1 s with 100 events produced: %d ns, want 900 ms", lag)
+	}
+	// [100 ms, 2 s): 1,900 at 1,000/s plus 500 more in the burst.
+	if m := gen.Missed(2 * sec); m != 2400 {
+		t.Errorf("missed by 2 s: %d, want 2400", m)
+	}
+	// The generator's end bounds it: [100 ms, 10 s) is 9,900 + 500.
+	if m := gen.Missed(100 * sec); m != 10400 {
+		t.Errorf("missed by 100 s: %d, want 10400", m)
+	}
+	for !gen.Done() {
+		gen.Until(20*sec, 0, nil)
+	}
+	if gen.Lag(20*sec) != 0 || gen.Missed(20*sec) != 0 {
+		t.Errorf("a finished generator: lag %d, missed %d", gen.Lag(20*sec), gen.Missed(20*sec))
+	}
+}

@@ -44,6 +44,8 @@ type QueryMetrics struct {
 	bad                              badInputs
 
 	out, clipped atomic.Uint64
+	unproduced   atomic.Uint64
+	lag          func() int64 // ns behind schedule now; nil: none
 	ops          []*OpMetrics
 	dropReason   atomic.Pointer[lastDrop]
 	backlog      func() int64
@@ -123,6 +125,13 @@ func (m *QueryMetrics) LatePartial(n int) { m.latePartial.Add(uint64(n)) }
 // Panicked counts a panic recovered on the query's path.
 func (m *QueryMetrics) Panicked() { m.panics.Add(1) }
 
+// Unproduced counts n events a generator never produced (see
+// QueryStats.EventsUnproduced).
+func (m *QueryMetrics) Unproduced(n uint64) { m.unproduced.Add(n) }
+
+// SetLag attaches what reports how far the query's sources are behind.
+func (m *QueryMetrics) SetLag(f func() int64) { m.lag = f }
+
 // SetBacklog attaches what reports the query's messages queued or running.
 func (m *QueryMetrics) SetBacklog(f func() int64) { m.backlog = f }
 
@@ -196,6 +205,10 @@ func (m *QueryMetrics) Stats() QueryStats {
 	if m.backlog != nil {
 		s.Backlog = m.backlog()
 	}
+	if m.lag != nil {
+		s.SourceLagMs = float64(m.lag()) * msPerNs
+	}
+	s.EventsUnproduced = m.unproduced.Load()
 	if r := m.dropReason.Load(); r != nil {
 		s.LastDropReason = safeReason(r.where + ": " + r.err.Error())
 	}
@@ -323,6 +336,8 @@ var (
 	descDropped = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped, by reason.", append(labels[:3:3], "reason"), nil)
 	descResults = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
 	descBacklog = prometheus.NewDesc("cameo_query_backlog_messages", "A query's messages queued or running.", labels, nil)
+	descLag     = prometheus.NewDesc("cameo_source_lag_seconds", "How far a query's generators are behind their schedule.", labels, nil)
+	descUnprod  = prometheus.NewDesc("cameo_events_unproduced_total", "Events a generator's schedule held before it stopped that it never produced.", labels, nil)
 
 	opLabels   = []string{"query", "name", "tenant", "step"}
 	descOpMsgs = prometheus.NewDesc("cameo_operator_messages_total", "Messages an operator (all its instances) ran.", opLabels, nil)
@@ -335,7 +350,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descResults, descBacklog, descOpMsgs, descOpCost, descOpWait, descOpMax} {
+	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descResults, descBacklog, descLag, descUnprod, descOpMsgs, descOpCost, descOpWait, descOpMax} {
 		ch <- d
 	}
 }
@@ -374,6 +389,10 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 		if m.backlog != nil {
 			ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(m.backlog()), lv...)
 		}
+		if m.lag != nil {
+			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(m.lag())/1e9, lv...)
+		}
+		ch <- prometheus.MustNewConstMetric(descUnprod, prometheus.CounterValue, float64(m.unproduced.Load()), lv...)
 		for _, o := range m.ops {
 			ov := append(lv[:3:3], o.Step)
 			ch <- prometheus.MustNewConstMetric(descOpMsgs, prometheus.CounterValue, float64(o.messages.Load()), ov...)

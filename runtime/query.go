@@ -358,6 +358,13 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 	q.mu.state = StateRunning
 	q.stopCtx, q.cancelStop = context.WithCancel(context.Background())
 	q.metrics.SetBacklog(q.inflight.Load)
+	q.metrics.SetLag(func() int64 { // q.sources is complete before the query starts
+		var lag int64
+		for _, s := range q.sources {
+			lag = max(lag, s.lag.Load())
+		}
+		return lag
+	})
 	if f, ok := q.policy.(*priority.Fair); ok {
 		f.SetWeight(id, spec.Weight)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/cameo-go/cameo/priority"
@@ -36,6 +37,7 @@ type source struct {
 	buf          []query.Event
 	pendingLines []lineChunk
 	pendingUser  []query.Event
+	lag          atomic.Int64 // ns a generator is behind its schedule
 }
 
 type lineChunk struct {
@@ -219,6 +221,9 @@ func (s *source) run() {
 		}
 		now := q.clock.Now()
 		events, done, err := s.next(now)
+		if s.gen != nil {
+			s.lag.Store(s.gen.Lag(q.clock.Now()))
+		}
 		full := len(events) == q.eng.cfg.MaxBatch
 		if err != nil {
 			q.fail("source %s: %v", s.spec.Name, err)
@@ -259,6 +264,10 @@ func (s *source) run() {
 		}
 	}
 end:
+	if s.gen != nil { // what its schedule held until now that it never produced
+		q.metrics.Unproduced(s.gen.Missed(q.clock.Now()))
+		s.lag.Store(0)
+	}
 	if q.failed.Load() {
 		return
 	}
