@@ -3,7 +3,9 @@ package runtime
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/cameo-go/cameo/query"
 )
@@ -97,6 +99,14 @@ func safeReason(s string) string {
 	if len(s) > maxReasonBytes {
 		s = s[:maxReasonBytes] + "…"
 	}
-	q := strconv.QuoteToGraphic(s)
-	return q[1 : len(q)-1]
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsGraphic(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\n', '\x00', '\u2028'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }

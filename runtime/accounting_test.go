@@ -221,3 +221,20 @@ sink: {discard: {}}
 			st.EventsUnproduced, st.SourceLagMs, st.EventsRead, st.EventsIn)
 	}
 }
+
+// A reason keeps what a person reads (quotes included) and escapes what a
+// terminal would act on; it is bounded.
+func TestSafeReason(t *testing.T) {
+	for in, want := range map[string]string{
+		`map x = "x * 1e300": gave +Inf`: `map x = "x * 1e300": gave +Inf`,
+		"line\nwith\x00control\x1b[31m":  `line\nwith\x00control\x1b[31m`,
+		"über ünïcode":                    "über ünïcode",
+	} {
+		if got := safeReason(in); got != want {
+			t.Errorf("safeReason(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := safeReason(strings.Repeat("x", 1000)); len(got) > maxReasonBytes+len("…") {
+		t.Errorf("a 1,000-byte reason kept %d bytes", len(got))
+	}
+}
