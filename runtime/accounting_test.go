@@ -228,7 +228,7 @@ func TestSafeReason(t *testing.T) {
 	for in, want := range map[string]string{
 		`map x = "x * 1e300": gave +Inf`: `map x = "x * 1e300": gave +Inf`,
 		"line\nwith\x00control\x1b[31m":  `line\nwith\x00control\x1b[31m`,
-		"über ünïcode":                    "über ünïcode",
+		"über ünïcode":                   "über ünïcode",
 	} {
 		if got := safeReason(in); got != want {
 			t.Errorf("safeReason(%q) = %q, want %q", in, got, want)
