@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -80,6 +81,31 @@ func (j *JoinOp) add(side int, ev Event) bool {
 	keys[ev.Key] = append(keys[ev.Key], ev)
 	j.buffered++
 	return false
+}
+
+// Output implements Machine: the pairs of the windows that close at wm,
+// per key the product of its two sides (saturated).
+func (j *JoinOp) Output(wm int64) int64 {
+	if wm <= j.wm {
+		return 0
+	}
+	var n int64
+	for k, left := range j.sides[0] {
+		if (k+1)*j.size+j.lateness > wm {
+			continue
+		}
+		right := j.sides[1][k]
+		for key, l := range left {
+			if r := int64(len(right[key])); r > 0 {
+				if p := int64(len(l)) * r; n <= math.MaxInt64-p {
+					n += p
+				} else {
+					return math.MaxInt64
+				}
+			}
+		}
+	}
+	return n
 }
 
 // Advance moves the watermark to wm and returns the joined pairs of the

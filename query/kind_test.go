@@ -44,3 +44,28 @@ func TestNewMachine(t *testing.T) {
 		t.Error("a step with no operator got a state machine")
 	}
 }
+
+// Output counts what a firing would emit without firing: a window's due
+// groups, a join's pairs per key.
+func TestMachineOutput(t *testing.T) {
+	spec := mustParse(t, windowSpec)
+	w, _ := NewWindowAgg(&spec.Pipeline[1], 0)
+	for i, k := range []string{"a", "b", "a"} {
+		_, _ = w.Add(Event{Key: k, EventTime: int64(i), Watermark: NoWatermark, Fields: map[string]any{"v": 1, "x": 0.5}})
+	}
+	// Windows of 30 ns every 10: [−20,10), [−10,20), [0,30) hold t = 0..2.
+	if n, fired := w.Output(1<<40), len(w.Advance(1<<40, 0)); n != int64(fired) || n != 6 {
+		t.Errorf("window: Output %d, Advance emitted %d; want 6 (three windows × two keys)", n, fired)
+	}
+	j := &JoinOp{size: 10, wm: NoWatermark, sides: [2]map[int64]map[string][]Event{{}, {}}}
+	for i := range 4 {
+		j.add(0, Event{Key: "k", EventTime: int64(i)})
+	}
+	for i := range 3 {
+		j.add(1, Event{Key: "k", EventTime: int64(i), Fields: map[string]any{}})
+	}
+	j.add(1, Event{Key: "other", EventTime: 1})
+	if n, fired := j.Output(100), len(j.Advance(100, 0)); n != 12 || fired != 12 {
+		t.Errorf("join: Output %d, Advance emitted %d; want 4 × 3 = 12", n, fired)
+	}
+}

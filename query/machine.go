@@ -19,6 +19,10 @@ type Machine interface {
 	// windows that fire, their Arrival set to frontierArrival; stateless
 	// steps return nil.
 	Advance(wm, frontierArrival int64) []Event
+	// Output returns how many results Advance(wm) would return, without
+	// advancing: what a firing will cost before it happens (a join's
+	// output is the product of its two sides per key).
+	Output(wm int64) int64
 	// StateBytes estimates the memory the step holds for its open windows.
 	StateBytes() int64
 	// Partial counts the events added to some of their windows that were
@@ -61,6 +65,9 @@ func (s *Stateless) Advance(int64, int64) []Event { return nil }
 
 // StateBytes implements Machine.
 func (s *Stateless) StateBytes() int64 { return 0 }
+
+// Output implements Machine.
+func (s *Stateless) Output(int64) int64 { return 0 }
 
 // Partial implements Machine.
 func (s *Stateless) Partial() uint64 { return 0 }
@@ -115,6 +122,9 @@ func (Union) Advance(int64, int64) []Event { return nil }
 
 // StateBytes implements Machine.
 func (Union) StateBytes() int64 { return 0 }
+
+// Output implements Machine.
+func (Union) Output(int64) int64 { return 0 }
 
 // Partial implements Machine.
 func (Union) Partial() uint64 { return 0 }

@@ -216,6 +216,20 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 	return !added, nil
 }
 
+// Output implements Machine: the groups of the windows that fire at wm.
+func (a *WindowAgg) Output(wm int64) int64 {
+	if wm <= a.wm {
+		return 0
+	}
+	var n int64
+	for k, keys := range a.open {
+		if a.end(k)+a.lateness <= wm {
+			n += int64(len(keys))
+		}
+	}
+	return n
+}
+
 // Partial returns how many events were added to some of their windows but
 // came too late for others (sliding windows), which had fired.
 func (a *WindowAgg) Partial() uint64 { return a.partial }

@@ -238,3 +238,50 @@ func TestSafeReason(t *testing.T) {
 		t.Errorf("a 1,000-byte reason kept %d bytes", len(got))
 	}
 }
+
+// A join whose closing window would emit the product of two large sides
+// of one key fails its query before it allocates them; the budget counts
+// what a firing emits, not only what the state holds.
+func TestJoinCrossProductOverBudgetFails(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources(), WithQueryMemory(4<<20))
+	q, err := e.Submit(context.Background(), mustParse(t, `
+name: cross
+latency_target: 1s
+sources:
+  - {name: l, generator: {rate: 100000, duration: 30ms, seed: 1}}
+  - {name: r, generator: {rate: 100000, duration: 30ms, seed: 2}}
+pipeline:
+  - key_by: key
+  - join: {with: r, on: key, window: 1h}
+sink: {discard: {}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.Wait(waitCtx(t))
+	if !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), "would emit 9000000 results at once") {
+		t.Fatalf("a 3,000 × 3,000 join on one key: %v", err)
+	}
+	// The same join with a budget that holds it completes.
+	small := mustParse(t, strings.NewReplacer("duration: 30ms", "duration: 300us").Replace(`
+name: cross-small
+latency_target: 1s
+sources:
+  - {name: l, generator: {rate: 100000, duration: 30ms, seed: 1}}
+  - {name: r, generator: {rate: 100000, duration: 30ms, seed: 2}}
+pipeline:
+  - key_by: key
+  - join: {with: r, on: key, window: 1h}
+sink: {discard: {}}
+`))
+	q, err = e.Submit(context.Background(), small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := q.Stats(); st.Results != 900 {
+		t.Fatalf("30 × 30 on one key: %d results, want 900", st.Results)
+	}
+}

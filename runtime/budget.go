@@ -1,5 +1,7 @@
 package runtime
 
+import "github.com/cameo-go/cameo/priority"
+
 // The per-query memory budget. A query's memory is what its spec and its
 // input make it hold: the open groups of its windows (one per window and
 // key), the events its joins buffer, and the events of its messages
@@ -21,6 +23,25 @@ const queuedEventBytes = 256
 // memoryBytes returns the query's estimated memory now.
 func (q *Query) memoryBytes() int64 {
 	return q.stateBytes.Load() + q.backlogEvents.Load()*queuedEventBytes
+}
+
+// affordFiring checks, before windows fire at wm, that the results they
+// would emit fit the query's budget beside what it holds; a join's output
+// is the product of its sides per key, so one firing can ask for far more
+// than its state. Over the budget the query fails with the figures.
+func (x *instance) affordFiring(wm int64) bool {
+	q := x.q
+	b := q.eng.cfg.QueryMemory
+	if b <= 0 {
+		return true
+	}
+	n := x.machine.Output(wm)
+	if n <= (b-q.memoryBytes())/queuedEventBytes {
+		return true
+	}
+	q.fail("memory budget: %s would emit %d results at once (about %d MiB) beside about %d MiB held, over the query's budget of %d MiB",
+		x.st.label, n, priority.MulSat(n, queuedEventBytes)>>20, q.memoryBytes()>>20, b>>20)
+	return false
 }
 
 // chargeState records an instance's new state size and fails the query if

@@ -209,6 +209,9 @@ func (x *instance) operatorMessage(b *batch, now int64) int {
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
 	wm := x.in.current()
 	if x.st.kind.Stateful() && wm != query.NoWatermark && wm > x.advanced {
+		if !x.affordFiring(wm) {
+			return 0
+		}
 		x.advanced = wm
 		res := x.machine.Advance(wm, b.ctx.Arrival)
 		if q.et == nil {
