@@ -23,6 +23,7 @@ import (
 	"github.com/cameo-go/cameo/actors"
 	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // ErrCluster wraps every failure of the cluster layer: a placement that
@@ -291,13 +292,13 @@ func (c *cluster) guardUnary(ctx context.Context, req any, _ *grpc.UnaryServerIn
 func (c *cluster) receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) { // Message unwraps a MessageEnvelope
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
-	case *actorspb.Deploy:
-		res := &actorspb.DeployResult{QueryId: m.GetQueryId(), Node: c.cfg.Name}
+	case *clusterpb.Deploy:
+		res := &clusterpb.DeployResult{QueryId: m.GetQueryId(), Node: c.cfg.Name}
 		if err := c.onDeploy(m); err != nil {
 			res.Error = err.Error()
 		}
 		ctx.Respond(res)
-	case *actorspb.Undeploy:
+	case *clusterpb.Undeploy:
 		if q, ok := c.e.Query(m.GetQueryId()); ok {
 			q.quiet.Store(true)
 			if m.GetReason() != "" {
@@ -306,11 +307,11 @@ func (c *cluster) receive(ctx actor.Context) {
 				q.finish(nil)
 			}
 		}
-	case *actorspb.PartFailed:
+	case *clusterpb.PartFailed:
 		if q, ok := c.e.Query(m.GetQueryId()); ok {
 			q.fail("its part on node %s failed: %s", m.GetNode(), m.GetReason())
 		}
-	case *actorspb.DrainPart:
+	case *clusterpb.DrainPart:
 		if q, ok := c.e.Query(m.GetQueryId()); ok && q.pl != nil && q.pl.coordinator == c.cfg.Name {
 			c.e.cfg.Logger.Info("draining query: a node it runs on is shutting down", "id", q.id, "node", m.GetNode())
 			q.drain("node " + m.GetNode() + " is shutting down")
@@ -325,11 +326,11 @@ func (c *cluster) receive(ctx actor.Context) {
 func (c *cluster) receiveWire(ctx actor.Context) {
 	switch m := ctx.Message().(type) { // Message unwraps a MessageEnvelope
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
-	case *actorspb.Ping:
+	case *clusterpb.Ping:
 		c.onPing(m)
-	case *actorspb.Pong:
+	case *clusterpb.Pong:
 		c.onPong(m)
-	case *actorspb.EdgeReply:
+	case *clusterpb.EdgeReply:
 		c.onReply(m)
 	default:
 		c.ignore(m)
@@ -344,7 +345,7 @@ func (c *cluster) ignore(msg any) {
 
 // onReply takes a receiver's costs back to the instance that stands for
 // it here, and releases the message from the query's backlog.
-func (c *cluster) onReply(m *actorspb.EdgeReply) {
+func (c *cluster) onReply(m *clusterpb.EdgeReply) {
 	q, ok := c.e.Query(m.GetQueryId())
 	if !ok {
 		return // the query ended here first
@@ -383,7 +384,7 @@ func (c *cluster) reply(x *instance, env *actorspb.Envelope, rep priority.Reply,
 	offset, oneWay := from.clock()
 	delay := started - (env.GetSentNs() - offset)
 	rep.Queueing, rep.Network = max(0, delay-oneWay), oneWay
-	c.e.sys.Root.Send(from.pid, &actorspb.EdgeReply{
+	c.e.sys.Root.Send(from.pid, &clusterpb.EdgeReply{
 		QueryId: x.q.id, Receiver: x.id, Reply: actors.ReplyToProto(rep),
 		SentNs: env.GetSentNs(), StartedNs: started, RepliedNs: c.e.cfg.Clock.Now(),
 	})

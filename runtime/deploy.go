@@ -6,7 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/cameo-go/cameo/actors/actorspb"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // Deploy: the coordinator asks each node of a placement to run its part
@@ -16,9 +16,9 @@ import (
 // deploy places the query's parts on the other nodes; on any refusal it
 // takes back the parts it placed.
 func (c *cluster) deploy(q *Query) error {
-	d := &actorspb.Deploy{QueryId: q.id, Coordinator: c.cfg.Name, Spec: q.spec.Text, SpecFile: q.spec.File, Lookahead: c.e.cfg.Lookahead, Addresses: q.pl.addrs, Scheduler: c.e.cfg.Scheduler}
+	d := &clusterpb.Deploy{QueryId: q.id, Coordinator: c.cfg.Name, Spec: q.spec.Text, SpecFile: q.spec.File, Lookahead: c.e.cfg.Lookahead, Addresses: q.pl.addrs, Scheduler: c.e.cfg.Scheduler}
 	for _, st := range q.pl.nodes {
-		d.Stages = append(d.Stages, &actorspb.StagePlacement{Nodes: st})
+		d.Stages = append(d.Stages, &clusterpb.StagePlacement{Nodes: st})
 	}
 	type result struct {
 		node string
@@ -30,7 +30,7 @@ func (c *cluster) deploy(q *Query) error {
 			f := c.e.sys.Root.RequestFuture(actor.NewPID(q.pl.addrs[node], clusterActor), d, c.cfg.DeployTimeout)
 			res, err := f.Result()
 			switch r := res.(type) {
-			case *actorspb.DeployResult:
+			case *clusterpb.DeployResult:
 				if r.GetError() != "" {
 					err = errors.New(r.GetError())
 				}
@@ -51,7 +51,7 @@ func (c *cluster) deploy(q *Query) error {
 	}
 	if len(errs) > 0 {
 		for _, node := range q.pl.others {
-			c.e.sys.Root.Send(actor.NewPID(q.pl.addrs[node], clusterActor), &actorspb.Undeploy{QueryId: q.id, Reason: "the query could not be placed"})
+			c.e.sys.Root.Send(actor.NewPID(q.pl.addrs[node], clusterActor), &clusterpb.Undeploy{QueryId: q.id, Reason: "the query could not be placed"})
 		}
 		return fmt.Errorf("%w: placing query %s: %w", ErrCluster, q.spec.Name, errors.Join(errs...))
 	}
@@ -60,7 +60,7 @@ func (c *cluster) deploy(q *Query) error {
 
 // onDeploy builds and registers this node's part of a query placed by a
 // peer.
-func (c *cluster) onDeploy(d *actorspb.Deploy) error {
+func (c *cluster) onDeploy(d *clusterpb.Deploy) error {
 	if d.GetScheduler() != c.e.cfg.Scheduler {
 		return fmt.Errorf("the coordinator %s schedules with %q and this node with %q: the keys its messages carry cannot be ordered against this node's (run every node with the same --scheduler)",
 			d.GetCoordinator(), d.GetScheduler(), c.e.cfg.Scheduler)

@@ -68,7 +68,7 @@
 // each step's instances run where the spec's node:/nodes: put them
 // (instance i on Nodes[i mod len]), or, without placement, step i's
 // instance j on the (i+j)-th of the nodes that are up. The coordinator
-// sends each peer an actorspb.Deploy with the spec's text and the
+// sends each peer an clusterpb.Deploy with the spec's text and the
 // placement; every node builds the same plan and spawns, under
 // deterministic names, the instances placed on it, so each knows the
 // others' PIDs. A spec built in Go has no text to ship: it runs on the
@@ -85,7 +85,7 @@
 // query with the field's name), and the edge's input, sequence, watermark,
 // idle and closed marks, so results are the same as on one node. The
 // receiving node's deadline mailbox orders it by its context like local
-// work. After running it the receiver sends an actorspb.EdgeReply to the
+// work. After running it the receiver sends an clusterpb.EdgeReply to the
 // sender's node: its cost profile, its own C_path, its queueing (from the
 // post to the start of the work, corrected by the measured clock offset,
 // less the hop's one-way delay) and the one-way delay as the network cost;

@@ -17,9 +17,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cameo-go/cameo/actors"
-	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // Config is the engine's one configuration. The zero value of each field
@@ -537,7 +537,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		// A part of a query another node coordinates drains when its
 		// coordinator stops the query's sources: ask it to.
 		if q.pl != nil && e.cluster != nil && q.pl.coordinator != e.cluster.cfg.Name && q.State() == StateRunning {
-			e.sys.Root.Send(actor.NewPID(q.pl.addrs[q.pl.coordinator], clusterActor), &actorspb.DrainPart{QueryId: q.id, Node: e.cluster.cfg.Name})
+			e.sys.Root.Send(actor.NewPID(q.pl.addrs[q.pl.coordinator], clusterActor), &clusterpb.DrainPart{QueryId: q.id, Node: e.cluster.cfg.Name})
 		}
 		q.stopSources()
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // Membership: the peers a node knows, heartbeats that find which are up
@@ -57,7 +57,7 @@ func (c *cluster) heartbeats() {
 		now := time.Now()
 		for _, name := range c.names {
 			p := c.peers[name]
-			c.e.sys.Root.Send(p.pid, &actorspb.Ping{From: c.cfg.Name, SentNs: c.e.cfg.Clock.Now(), Backlog: backlog[name]})
+			c.e.sys.Root.Send(p.pid, &clusterpb.Ping{From: c.cfg.Name, SentNs: c.e.cfg.Clock.Now(), Backlog: backlog[name]})
 			p.mu.Lock()
 			silent := now.Sub(p.seen)
 			down := p.up && silent > c.cfg.PeerTimeout
@@ -128,7 +128,7 @@ func (c *cluster) isUp(node string) bool {
 	defer p.mu.Unlock()
 	return p.up
 }
-func (c *cluster) onPing(m *actorspb.Ping) {
+func (c *cluster) onPing(m *clusterpb.Ping) {
 	p := c.peers[m.GetFrom()]
 	if p == nil {
 		c.unknown.Add(1)
@@ -141,9 +141,9 @@ func (c *cluster) onPing(m *actorspb.Ping) {
 			q.setPeerBacklog(p.name, n)
 		}
 	}
-	c.e.sys.Root.Send(p.pid, &actorspb.Pong{From: c.cfg.Name, PingSentNs: m.GetSentNs(), ReceivedNs: recv, SentNs: c.e.cfg.Clock.Now()})
+	c.e.sys.Root.Send(p.pid, &clusterpb.Pong{From: c.cfg.Name, PingSentNs: m.GetSentNs(), ReceivedNs: recv, SentNs: c.e.cfg.Clock.Now()})
 }
-func (c *cluster) onPong(m *actorspb.Pong) {
+func (c *cluster) onPong(m *clusterpb.Pong) {
 	p := c.peers[m.GetFrom()]
 	if p == nil {
 		c.unknown.Add(1)

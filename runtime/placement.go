@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/query"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // Placement: where each instance of a query runs. placeQuery decides it
@@ -104,7 +104,7 @@ func sorted(s []string) []string {
 
 // placementOf reads a Deploy from a peer: the spec (parsed and validated
 // as any submitted spec) and where each instance runs, checked against it.
-func placementOf(d *actorspb.Deploy) (*query.Spec, *placement, error) {
+func placementOf(d *clusterpb.Deploy) (*query.Spec, *placement, error) {
 	spec, err := query.Parse(d.GetSpecFile(), d.GetSpec())
 	if err != nil {
 		return nil, nil, fmt.Errorf("the spec does not parse here: %w", err)

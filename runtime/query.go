@@ -14,9 +14,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cameo-go/cameo/actors"
-	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // Query is a submitted query: a handle to watch, wait for and cancel it.
@@ -259,12 +259,12 @@ func (q *Query) tellPeers(err error) {
 			reason = err.Error()
 		}
 		for _, node := range q.pl.others {
-			q.eng.sys.Root.Send(actor.NewPID(q.pl.addrs[node], clusterActor), &actorspb.Undeploy{QueryId: q.id, Reason: reason})
+			q.eng.sys.Root.Send(actor.NewPID(q.pl.addrs[node], clusterActor), &clusterpb.Undeploy{QueryId: q.id, Reason: reason})
 		}
 		return
 	}
 	if err != nil {
-		q.eng.sys.Root.Send(actor.NewPID(q.pl.addrs[q.pl.coordinator], clusterActor), &actorspb.PartFailed{QueryId: q.id, Node: self, Reason: err.Error()})
+		q.eng.sys.Root.Send(actor.NewPID(q.pl.addrs[q.pl.coordinator], clusterActor), &clusterpb.PartFailed{QueryId: q.id, Node: self, Reason: err.Error()})
 	}
 }
 

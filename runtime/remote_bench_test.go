@@ -19,6 +19,7 @@ import (
 	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // benchEnvelope is a realistic message: 16 events with three fields and a
@@ -37,7 +38,7 @@ func benchEnvelope(b *testing.B) *actorspb.Envelope {
 	return env
 }
 
-var benchReply = &actorspb.EdgeReply{QueryId: "a.q1", Receiver: "a.q1/1/0", Reply: &actorspb.Reply{From: "a.q1/1/0", CostNs: 1000, PathCostNs: 2000}}
+var benchReply = &clusterpb.EdgeReply{QueryId: "a.q1", Receiver: "a.q1/1/0", Reply: &actorspb.Reply{From: "a.q1/1/0", CostNs: 1000, PathCostNs: 2000}}
 
 // remotePair starts two actor systems with remotes on loopback, set up
 // as a node's (remoteOptions): an echo actor on the second answers every
@@ -66,7 +67,7 @@ func remotePair(b *testing.B, inline, stock bool) (send func(any), got chan stru
 	sb, rb := newSys()
 	got = make(chan struct{}, 1<<16)
 	sink, err := sa.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
-		if _, ok := c.Message().(*actorspb.EdgeReply); ok {
+		if _, ok := c.Message().(*clusterpb.EdgeReply); ok {
 			got <- struct{}{}
 		}
 	}, opts...), "sink")
@@ -138,7 +139,7 @@ func grpcPair(b *testing.B) (send func(any), got chan struct{}, stop func()) {
 	got = make(chan struct{}, 1<<16)
 	go func() {
 		for {
-			if err := st.RecvMsg(new(actorspb.EdgeReply)); err != nil {
+			if err := st.RecvMsg(new(clusterpb.EdgeReply)); err != nil {
 				return
 			}
 			got <- struct{}{}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cameo-go/cameo/actors/actorspb"
 	"github.com/cameo-go/cameo/query"
+	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
 // The decoders of what peers send. Bytes from the network must never
@@ -64,21 +65,21 @@ func FuzzEnvelope(f *testing.F) {
 }
 
 func FuzzDeploy(f *testing.F) {
-	ok := &actorspb.Deploy{QueryId: "a.q1", Coordinator: "a", SpecFile: "s.yaml", Scheduler: "cameo",
+	ok := &clusterpb.Deploy{QueryId: "a.q1", Coordinator: "a", SpecFile: "s.yaml", Scheduler: "cameo",
 		Spec:      []byte("name: q\nlatency_target: 1s\nsources: [{name: s, generator: {rate: 10}}]\npipeline: [{filter: 'true'}]\n"),
 		Addresses: map[string]string{"a": "127.0.0.1:1", "b": "127.0.0.1:2"},
-		Stages:    []*actorspb.StagePlacement{{Nodes: []string{"b"}}, {Nodes: []string{"a"}}}}
+		Stages:    []*clusterpb.StagePlacement{{Nodes: []string{"b"}}, {Nodes: []string{"a"}}}}
 	b, err := proto.Marshal(ok)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(b)
-	bad := proto.Clone(ok).(*actorspb.Deploy)
-	bad.Stages = []*actorspb.StagePlacement{{Nodes: []string{"zz"}}}
+	bad := proto.Clone(ok).(*clusterpb.Deploy)
+	bad.Stages = []*clusterpb.StagePlacement{{Nodes: []string{"zz"}}}
 	b, _ = proto.Marshal(bad)
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var d actorspb.Deploy
+		var d clusterpb.Deploy
 		if proto.Unmarshal(data, &d) != nil {
 			return
 		}

@@ -8,9 +8,10 @@
 // 	protoc        v3.21.12
 // source: cluster.proto
 
-package actorspb
+package clusterpb
 
 import (
+	actorspb "github.com/cameo-go/cameo/actors/actorspb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -413,7 +414,7 @@ type EdgeReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
 	Receiver      string                 `protobuf:"bytes,2,opt,name=receiver,proto3" json:"receiver,omitempty"` // the instance that processed the envelope
-	Reply         *Reply                 `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
+	Reply         *actorspb.Reply        `protobuf:"bytes,3,opt,name=reply,proto3" json:"reply,omitempty"`
 	SentNs        int64                  `protobuf:"varint,4,opt,name=sent_ns,json=sentNs,proto3" json:"sent_ns,omitempty"`          // the envelope's sent_ns, echoed (sender's clock)
 	StartedNs     int64                  `protobuf:"varint,5,opt,name=started_ns,json=startedNs,proto3" json:"started_ns,omitempty"` // when the receiver began it (receiver's clock)
 	RepliedNs     int64                  `protobuf:"varint,6,opt,name=replied_ns,json=repliedNs,proto3" json:"replied_ns,omitempty"` // when the receiver replied (receiver's clock)
@@ -465,7 +466,7 @@ func (x *EdgeReply) GetReceiver() string {
 	return ""
 }
 
-func (x *EdgeReply) GetReply() *Reply {
+func (x *EdgeReply) GetReply() *actorspb.Reply {
 	if x != nil {
 		return x.Reply
 	}
@@ -628,15 +629,15 @@ var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\rcluster.proto\x12\x0fcameo.actors.v1\x1a\x0eenvelope.proto\"\xef\x02\n" +
+	"\rcluster.proto\x12\x10cameo.cluster.v1\x1a\x0eenvelope.proto\"\xf1\x02\n" +
 	"\x06Deploy\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12 \n" +
 	"\vcoordinator\x18\x02 \x01(\tR\vcoordinator\x12\x12\n" +
 	"\x04spec\x18\x03 \x01(\fR\x04spec\x12\x1b\n" +
-	"\tspec_file\x18\x04 \x01(\tR\bspecFile\x127\n" +
-	"\x06stages\x18\x05 \x03(\v2\x1f.cameo.actors.v1.StagePlacementR\x06stages\x12\x1c\n" +
-	"\tlookahead\x18\x06 \x01(\bR\tlookahead\x12D\n" +
-	"\taddresses\x18\a \x03(\v2&.cameo.actors.v1.Deploy.AddressesEntryR\taddresses\x12\x1c\n" +
+	"\tspec_file\x18\x04 \x01(\tR\bspecFile\x128\n" +
+	"\x06stages\x18\x05 \x03(\v2 .cameo.cluster.v1.StagePlacementR\x06stages\x12\x1c\n" +
+	"\tlookahead\x18\x06 \x01(\bR\tlookahead\x12E\n" +
+	"\taddresses\x18\a \x03(\v2'.cameo.cluster.v1.Deploy.AddressesEntryR\taddresses\x12\x1c\n" +
 	"\tscheduler\x18\b \x01(\tR\tscheduler\x1a<\n" +
 	"\x0eAddressesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -666,11 +667,11 @@ const file_cluster_proto_rawDesc = "" +
 	"\n" +
 	"started_ns\x18\x05 \x01(\x03R\tstartedNs\x12\x1d\n" +
 	"\n" +
-	"replied_ns\x18\x06 \x01(\x03R\trepliedNs\"\xad\x01\n" +
+	"replied_ns\x18\x06 \x01(\x03R\trepliedNs\"\xae\x01\n" +
 	"\x04Ping\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\tR\x04from\x12\x17\n" +
-	"\asent_ns\x18\x02 \x01(\x03R\x06sentNs\x12<\n" +
-	"\abacklog\x18\x03 \x03(\v2\".cameo.actors.v1.Ping.BacklogEntryR\abacklog\x1a:\n" +
+	"\asent_ns\x18\x02 \x01(\x03R\x06sentNs\x12=\n" +
+	"\abacklog\x18\x03 \x03(\v2#.cameo.cluster.v1.Ping.BacklogEntryR\abacklog\x1a:\n" +
 	"\fBacklogEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"v\n" +
@@ -680,7 +681,7 @@ const file_cluster_proto_rawDesc = "" +
 	"pingSentNs\x12\x1f\n" +
 	"\vreceived_ns\x18\x03 \x01(\x03R\n" +
 	"receivedNs\x12\x17\n" +
-	"\asent_ns\x18\x04 \x01(\x03R\x06sentNsB+Z)github.com/cameo-go/cameo/actors/actorspbb\x06proto3"
+	"\asent_ns\x18\x04 \x01(\x03R\x06sentNsB-Z+github.com/cameo-go/cameo/runtime/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -696,24 +697,24 @@ func file_cluster_proto_rawDescGZIP() []byte {
 
 var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_cluster_proto_goTypes = []any{
-	(*Deploy)(nil),         // 0: cameo.actors.v1.Deploy
-	(*StagePlacement)(nil), // 1: cameo.actors.v1.StagePlacement
-	(*DeployResult)(nil),   // 2: cameo.actors.v1.DeployResult
-	(*Undeploy)(nil),       // 3: cameo.actors.v1.Undeploy
-	(*PartFailed)(nil),     // 4: cameo.actors.v1.PartFailed
-	(*DrainPart)(nil),      // 5: cameo.actors.v1.DrainPart
-	(*EdgeReply)(nil),      // 6: cameo.actors.v1.EdgeReply
-	(*Ping)(nil),           // 7: cameo.actors.v1.Ping
-	(*Pong)(nil),           // 8: cameo.actors.v1.Pong
-	nil,                    // 9: cameo.actors.v1.Deploy.AddressesEntry
-	nil,                    // 10: cameo.actors.v1.Ping.BacklogEntry
-	(*Reply)(nil),          // 11: cameo.actors.v1.Reply
+	(*Deploy)(nil),         // 0: cameo.cluster.v1.Deploy
+	(*StagePlacement)(nil), // 1: cameo.cluster.v1.StagePlacement
+	(*DeployResult)(nil),   // 2: cameo.cluster.v1.DeployResult
+	(*Undeploy)(nil),       // 3: cameo.cluster.v1.Undeploy
+	(*PartFailed)(nil),     // 4: cameo.cluster.v1.PartFailed
+	(*DrainPart)(nil),      // 5: cameo.cluster.v1.DrainPart
+	(*EdgeReply)(nil),      // 6: cameo.cluster.v1.EdgeReply
+	(*Ping)(nil),           // 7: cameo.cluster.v1.Ping
+	(*Pong)(nil),           // 8: cameo.cluster.v1.Pong
+	nil,                    // 9: cameo.cluster.v1.Deploy.AddressesEntry
+	nil,                    // 10: cameo.cluster.v1.Ping.BacklogEntry
+	(*actorspb.Reply)(nil), // 11: cameo.actors.v1.Reply
 }
 var file_cluster_proto_depIdxs = []int32{
-	1,  // 0: cameo.actors.v1.Deploy.stages:type_name -> cameo.actors.v1.StagePlacement
-	9,  // 1: cameo.actors.v1.Deploy.addresses:type_name -> cameo.actors.v1.Deploy.AddressesEntry
-	11, // 2: cameo.actors.v1.EdgeReply.reply:type_name -> cameo.actors.v1.Reply
-	10, // 3: cameo.actors.v1.Ping.backlog:type_name -> cameo.actors.v1.Ping.BacklogEntry
+	1,  // 0: cameo.cluster.v1.Deploy.stages:type_name -> cameo.cluster.v1.StagePlacement
+	9,  // 1: cameo.cluster.v1.Deploy.addresses:type_name -> cameo.cluster.v1.Deploy.AddressesEntry
+	11, // 2: cameo.cluster.v1.EdgeReply.reply:type_name -> cameo.actors.v1.Reply
+	10, // 3: cameo.cluster.v1.Ping.backlog:type_name -> cameo.cluster.v1.Ping.BacklogEntry
 	4,  // [4:4] is the sub-list for method output_type
 	4,  // [4:4] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
@@ -726,7 +727,6 @@ func file_cluster_proto_init() {
 	if File_cluster_proto != nil {
 		return
 	}
-	file_envelope_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
