@@ -244,17 +244,20 @@ func TestSafeReason(t *testing.T) {
 // what a firing emits, not only what the state holds.
 func TestJoinCrossProductOverBudgetFails(t *testing.T) {
 	e := newEngine(t, WithUnpacedSources(), WithQueryMemory(4<<20))
-	q, err := e.Submit(context.Background(), mustParse(t, `
-name: cross
+	join := func(name, d string) *query.Spec { // one key: every event of l pairs with every one of r
+		return mustParse(t, strings.NewReplacer("NAME", name, "D", d).Replace(`
+name: NAME
 latency_target: 1s
 sources:
-  - {name: l, generator: {rate: 100000, duration: 30ms, seed: 1}}
-  - {name: r, generator: {rate: 100000, duration: 30ms, seed: 2}}
+  - {name: l, generator: {rate: 100000, duration: D, seed: 1}}
+  - {name: r, generator: {rate: 100000, duration: D, seed: 2}}
 pipeline:
   - key_by: key
   - join: {with: r, on: key, window: 1h}
 sink: {discard: {}}
 `))
+	}
+	q, err := e.Submit(context.Background(), join("cross", "30ms"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,19 +265,8 @@ sink: {discard: {}}
 	if !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), "would emit 9000000 results at once") {
 		t.Fatalf("a 3,000 × 3,000 join on one key: %v", err)
 	}
-	// The same join with a budget that holds it completes.
-	small := mustParse(t, strings.NewReplacer("duration: 30ms", "duration: 300us").Replace(`
-name: cross-small
-latency_target: 1s
-sources:
-  - {name: l, generator: {rate: 100000, duration: 30ms, seed: 1}}
-  - {name: r, generator: {rate: 100000, duration: 30ms, seed: 2}}
-pipeline:
-  - key_by: key
-  - join: {with: r, on: key, window: 1h}
-sink: {discard: {}}
-`))
-	q, err = e.Submit(context.Background(), small)
+	// A join whose output the budget holds completes.
+	q, err = e.Submit(context.Background(), join("cross-small", "300us"))
 	if err != nil {
 		t.Fatal(err)
 	}
