@@ -41,8 +41,9 @@ removes), GET /v1/tenants, GET /metrics (Prometheus), GET /healthz, GET /readyz.
 
 The node listens on loopback unless told otherwise; any other address needs a
 bearer token (--token or CAMEO_TOKEN). Specs may not touch the node's files
-unless --allow-files DIR, and then only regular files inside DIR. SIGINT or SIGTERM: stop accepting, drain every query,
-exit 0.
+unless --allow-files DIR, and then only regular files inside DIR. SIGINT or
+SIGTERM: stop accepting, drain every query, exit 0; a node that runs part of
+a query another node coordinates asks it to drain that query first.
 
 A cluster: give each node a --name, its --remote address and every other
 node as --peer name=host:port. A query submitted to any node runs its
