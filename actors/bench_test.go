@@ -38,7 +38,7 @@ func newBenchScheduler(b *testing.B, name string) (*Scheduler, *actor.ActorSyste
 
 func spawnOn(b *testing.B, s *Scheduler, sys *actor.ActorSystem, f actor.ReceiveFunc) *actor.PID {
 	b.Helper()
-	opts, err := s.PropsOptions("bench")
+	opts, err := s.PropsOptions(Group{Query: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,11 +1,13 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -47,6 +49,12 @@ type Config struct {
 	// Throughput is what Throughput reports to protoactor's default
 	// mailboxes run on this dispatcher; default 300.
 	Throughput int
+	// Shares configures the tenant shares of the run queue (zero fields:
+	// the defaults). OrderFIFO ignores it: one flat FIFO.
+	Shares priority.ShareConfig
+	// TenantWeights are the tenants' weights; a tenant not listed has
+	// weight 1. SetTenantWeight changes them at run time.
+	TenantWeights map[string]float64
 }
 
 // fill sets the defaults of the fields left zero.
@@ -64,6 +72,10 @@ func (c *Config) fill() {
 	if c.Throughput == 0 {
 		c.Throughput = 300
 	}
+	if c.Order == OrderFIFO {
+		// The baseline: every group always eligible, no deferral.
+		c.Shares = priority.ShareConfig{Slack: math.MaxInt64 / 4, DeferAfter: -1}
+	}
 }
 
 // validate reports every problem of a filled configuration, joined.
@@ -77,6 +89,14 @@ func (c *Config) validate() error {
 	}
 	if c.Throughput < 0 {
 		errs = append(errs, fmt.Errorf("%w: throughput %d must be >= 0", ErrBadConfig, c.Throughput))
+	}
+	if _, err := priority.NewShareQueue[*Mailbox](c.Shares); err != nil {
+		errs = append(errs, err)
+	}
+	for t, w := range c.TenantWeights {
+		if err := priority.CheckWeight(w); err != nil {
+			errs = append(errs, fmt.Errorf("%w: tenant %q: %w", ErrBadConfig, t, err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -96,6 +116,14 @@ func WithOrder(o Order) Option { return func(c *Config) { c.Order = o } }
 // WithClock sets the clock read for the quantum.
 func WithClock(clk Clock) Option { return func(c *Config) { c.Clock = clk } }
 
+// WithShares sets the share queue's configuration.
+func WithShares(sc priority.ShareConfig) Option { return func(c *Config) { c.Shares = sc } }
+
+// WithTenantWeights sets the tenants' weights.
+func WithTenantWeights(w map[string]float64) Option {
+	return func(c *Config) { c.TenantWeights = w }
+}
+
 // Dispatcher is the process-wide scheduler: a fixed pool of worker
 // goroutines over one run queue of actors ordered by the global priority of
 // their most urgent message. It implements protoactor's actor.Dispatcher, so
@@ -107,15 +135,21 @@ type Dispatcher struct {
 
 	mu struct {
 		sync.Mutex // after Mailbox.mu when both are held
-		rq         priority.RunQueue[*Mailbox]
+		rq         *priority.ShareQueue[*Mailbox]
+		tenants    map[string]*tenant
+		weights    map[string]float64
+		deflt      *priority.Group[*Mailbox] // the leaf of mailboxes given no group
 		funcs      []func()
 		parked     []*worker
 		stopped    bool
 	}
 	// headKey is the key at the run queue head (math.MaxInt64 when empty),
 	// published under mu and read without it by workers deciding whether
-	// to keep their actor.
-	headKey atomic.Int64
+	// to keep their actor; headGroup is the head's leaf (nil for the
+	// system lane or when empty): another group than the running actor's
+	// means the turn is contended.
+	headKey   atomic.Int64
+	headGroup atomic.Pointer[priority.Group[*Mailbox]]
 	// lastKey is the key of the actor most recently taken by a worker; a
 	// message with no context is keyed with it ("due now").
 	lastKey atomic.Int64
@@ -139,6 +173,20 @@ func NewDispatcher(opts ...Option) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{cfg: cfg}
+	rq, err := priority.NewShareQueue[*Mailbox](cfg.Shares)
+	if err != nil {
+		return nil, err
+	}
+	d.cfg.Shares = rq.Config()
+	d.mu.rq = rq
+	d.mu.tenants = map[string]*tenant{}
+	d.mu.weights = map[string]float64{}
+	for t, w := range cfg.TenantWeights {
+		d.mu.weights[t] = w
+	}
+	if d.mu.deflt, err = d.leafLocked(Group{}); err != nil {
+		return nil, err
+	}
 	d.headKey.Store(math.MaxInt64)
 	d.workers = make([]*worker, cfg.Workers)
 	for i := range d.workers {
@@ -155,9 +203,133 @@ func NewDispatcher(opts ...Option) (*Dispatcher, error) {
 func (d *Dispatcher) Config() Config { return d.cfg }
 
 // PropsOptions returns the props options that put an actor on this
-// dispatcher with a deadline mailbox.
+// dispatcher with a deadline mailbox, in the default group (tenant "",
+// query "").
 func (d *Dispatcher) PropsOptions(mw ...actor.MailboxMiddleware) []actor.PropsOption {
 	return []actor.PropsOption{actor.WithMailbox(NewMailbox(mw...)), actor.WithDispatcher(d)}
+}
+
+// Group names the share an actor's work is charged to: its tenant and its
+// query, the query's weight inside the tenant and its latency target
+// (what deferral measures lateness against; 0: never deferred).
+type Group struct {
+	Tenant, Query string
+	Weight        float64 // inside the tenant; 0 means 1
+	Target        int64   // ns
+}
+
+type tenant struct {
+	g       *priority.Group[*Mailbox]
+	queries map[string]*priority.Group[*Mailbox]
+}
+
+// PropsOptionsIn returns the props options that put an actor on this
+// dispatcher with a deadline mailbox in group g, creating the tenant and
+// the query's share on first use.
+func (d *Dispatcher) PropsOptionsIn(g Group, mw ...actor.MailboxMiddleware) ([]actor.PropsOption, error) {
+	d.mu.Lock()
+	leaf, err := d.leafLocked(g)
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	prod := func() actor.Mailbox {
+		m := &Mailbox{middlewares: mw}
+		m.entry = priority.NewEntryIn(m, leaf)
+		return m
+	}
+	return []actor.PropsOption{actor.WithMailbox(prod), actor.WithDispatcher(d)}, nil
+}
+
+func (d *Dispatcher) leafLocked(g Group) (*priority.Group[*Mailbox], error) {
+	t, ok := d.mu.tenants[g.Tenant]
+	if !ok {
+		w, set := d.mu.weights[g.Tenant]
+		if !set {
+			w = 1
+		}
+		tg, err := d.mu.rq.NewGroup(nil, g.Tenant, w)
+		if err != nil {
+			return nil, fmt.Errorf("%w: tenant %q: %w", ErrBadConfig, g.Tenant, err)
+		}
+		t = &tenant{g: tg, queries: map[string]*priority.Group[*Mailbox]{}}
+		d.mu.tenants[g.Tenant] = t
+	}
+	if leaf, ok := t.queries[g.Query]; ok {
+		return leaf, nil
+	}
+	w := g.Weight
+	if w == 0 {
+		w = 1
+	}
+	leaf, err := d.mu.rq.NewLeaf(t.g, g.Query, w, g.Target)
+	if err != nil {
+		return nil, fmt.Errorf("%w: query %q of tenant %q: %w", ErrBadConfig, g.Query, g.Tenant, err)
+	}
+	t.queries[g.Query] = leaf
+	return leaf, nil
+}
+
+// ReleaseGroup forgets the share of a query that ended: actors spawned in
+// its group afterwards get a new share. Work still queued in it runs.
+func (d *Dispatcher) ReleaseGroup(tenant, query string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.mu.tenants[tenant]
+	if !ok {
+		return
+	}
+	delete(t.queries, query)
+	if len(t.queries) == 0 && !(tenant == "" && query == "") {
+		delete(d.mu.tenants, tenant)
+	}
+}
+
+// SetTenantWeight sets a tenant's weight, for the service charged from now
+// on and for the tenant if it comes later.
+func (d *Dispatcher) SetTenantWeight(tenant string, w float64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.mu.tenants[tenant]; ok {
+		if err := d.mu.rq.SetWeight(t.g, w); err != nil {
+			return fmt.Errorf("%w: tenant %q: %w", ErrBadConfig, tenant, err)
+		}
+	} else if err := priority.CheckWeight(w); err != nil {
+		return fmt.Errorf("%w: tenant %q: %w", ErrBadConfig, tenant, err)
+	}
+	d.mu.weights[tenant] = w
+	return nil
+}
+
+// ShareStats is the scheduling figures of one query's share.
+type ShareStats struct {
+	Tenant, Query  string
+	TenantWeight   float64
+	Weight         float64
+	TenantServedNs int64 // worker time charged to the tenant
+	ServedNs       int64 // worker time charged to the query
+	Deferred       bool  // its work is deferred now (over target for a while)
+	Deferrals      uint64
+}
+
+// Shares returns the figures of every query's share, sorted by tenant and
+// query.
+func (d *Dispatcher) Shares() []ShareStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []ShareStats
+	for tn, t := range d.mu.tenants {
+		ts := t.g.Stats()
+		for qn, leaf := range t.queries {
+			ls := leaf.Stats()
+			out = append(out, ShareStats{Tenant: tn, Query: qn, TenantWeight: t.g.Weight(), Weight: leaf.Weight(),
+				TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals})
+		}
+	}
+	slices.SortFunc(out, func(a, b ShareStats) int {
+		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Query, b.Query))
+	})
+	return out
 }
 
 // Schedule implements actor.Dispatcher for mailboxes other than ours: fn
@@ -248,13 +420,21 @@ func (d *Dispatcher) Stats() Stats {
 }
 
 func (d *Dispatcher) publishHeadLocked() {
-	switch k, ok := d.mu.rq.Peek(); {
+	switch h, ok := d.mu.rq.Peek(); {
 	case len(d.mu.funcs) > 0:
 		d.headKey.Store(priority.SystemKey)
+		d.headGroup.Store(nil)
+	case ok && h.Spare:
+		// Work only a busy pool would take: it must not cut a turn short
+		// by its key, only by the share budget.
+		d.headKey.Store(math.MaxInt64)
+		d.headGroup.Store(h.Group)
 	case ok:
-		d.headKey.Store(k)
+		d.headKey.Store(h.Key)
+		d.headGroup.Store(h.Group)
 	default:
 		d.headKey.Store(math.MaxInt64)
+		d.headGroup.Store(nil)
 	}
 }
 
@@ -311,9 +491,15 @@ func (d *Dispatcher) readySystemLocked(m *Mailbox) *worker {
 	return nil
 }
 
-// requeueLocked ends a turn: m goes back to the run queue if it has work it
-// may run. Called with m.mu and d.mu held by the worker that ran m.
-func (d *Dispatcher) requeueLocked(m *Mailbox) {
+// requeueLocked ends a turn that ran for ns: m's groups are charged, and m
+// goes back to the run queue if it has work it may run. keyed says m was
+// taken from its group (not the system lane). Called with m.mu and d.mu
+// held by the worker that ran m.
+func (d *Dispatcher) requeueLocked(m *Mailbox, keyed bool, ns int64) {
+	d.mu.rq.Charge(m.entry, ns)
+	if keyed {
+		defer d.mu.rq.Done(m.entry) // after the push below: its groups stay busy
+	}
 	m.drainLocked()
 	if len(m.mu.sys) == 0 && (m.mu.suspended || m.mu.user.Len() == 0) {
 		// Leave the running state first, then look at the inbox once more:
@@ -390,15 +576,19 @@ func (w *worker) loop() {
 			d.mu.Lock()
 			continue
 		}
-		if e, sys, ok := d.mu.rq.Pop(); ok {
+		if e, sys, ok := d.mu.rq.Pop(d.cfg.Clock.Now()); ok {
 			m := e.Value
+			budget := d.cfg.Shares.Slack
 			if !sys {
 				d.lastKey.Store(e.Key())
+				if b, limited := d.mu.rq.Budget(e); limited {
+					budget = min(b, budget)
+				}
 			}
 			m.state.Store(stateRunning)
 			d.publishHeadLocked()
 			d.mu.Unlock()
-			w.turn(m, !sys) // returns with d.mu held
+			w.turn(m, !sys, budget) // returns with d.mu held
 			// Give the P back to Go's scheduler between turns. A goroutine
 			// this worker woke (a sender that waited on a lock, a sink fed
 			// by a channel) sits in this P's runnext and would otherwise
@@ -421,13 +611,16 @@ func (w *worker) loop() {
 // turn rules. The first user message runs unconditionally when m was taken
 // for its key; an actor taken from the system lane asks first. turn ends
 // with d.mu held, so that requeueing m and taking the next actor is one
-// critical section.
-func (w *worker) turn(m *Mailbox, keyed bool) {
+// critical section. budget bounds the turn while another group's work
+// waits.
+func (w *worker) turn(m *Mailbox, keyed bool, budget int64) {
 	d := w.d
 	w.turns.Add(1)
 	now := d.cfg.Clock.Now()
 	start := now
 	t := d.cfg.Turn.Begin(now)
+	t.LimitShare(budget)
+	group := m.entry.Group()
 	m.mu.Lock()
 	for {
 		m.drainLocked()
@@ -443,13 +636,15 @@ func (w *worker) turn(m *Mailbox, keyed bool) {
 			break
 		}
 		if !keyed || t.Count() > 0 {
-			if d.cfg.Turn.Quantum > 0 {
+			hg := d.headGroup.Load()
+			contended := hg != nil && hg != group
+			if d.cfg.Turn.Quantum > 0 || contended {
 				now = d.cfg.Clock.Now()
 			}
 			key, _ := m.mu.user.Key()
 			local, _ := m.mu.user.PeekLocal()
 			head := d.headKey.Load()
-			if dec := t.Next(now, key, local, true, head, head != math.MaxInt64); dec != priority.Continue {
+			if dec := t.Next(now, key, local, true, head, head != math.MaxInt64, contended); dec != priority.Continue {
 				w.yields[dec].Add(1)
 				break
 			}
@@ -470,8 +665,9 @@ func (w *worker) turn(m *Mailbox, keyed bool) {
 			break
 		}
 	}
-	w.busy.Add(d.cfg.Clock.Now() - start)
+	ns := d.cfg.Clock.Now() - start
+	w.busy.Add(ns)
 	d.mu.Lock()
-	d.requeueLocked(m)
+	d.requeueLocked(m, keyed, ns)
 	m.mu.Unlock()
 }

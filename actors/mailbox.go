@@ -75,6 +75,9 @@ func (m *Mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher acto
 	m.invoker = invoker
 	if d, ok := dispatcher.(*Dispatcher); ok {
 		m.d = d
+		if m.entry.Group() == nil {
+			m.entry = priority.NewEntryIn(m, d.mu.deflt) // set once in NewDispatcher
+		}
 	} else {
 		m.foreign = dispatcher
 	}

@@ -70,6 +70,10 @@ func NewScheduler(name string, opts ...Option) (*Scheduler, error) {
 			return nil, err
 		}
 		s.policy = p
+		if name == SchedulerSJF || name == SchedulerFair {
+			// Their keys are not times: lateness means nothing.
+			opts = append(slices.Clone(opts), func(c *Config) { c.Shares.DeferAfter = -1 })
+		}
 		if s.shared, err = NewDispatcher(opts...); err != nil {
 			return nil, err
 		}
@@ -104,12 +108,13 @@ func (s *Scheduler) Name() string { return s.name }
 // Policy returns the policy senders stamp contexts with.
 func (s *Scheduler) Policy() priority.Policy { return s.policy }
 
-// PropsOptions returns the options that run an actor of group (a query id)
-// on this scheduler.
-func (s *Scheduler) PropsOptions(group string) ([]actor.PropsOption, error) {
+// PropsOptions returns the options that run an actor of group g on this
+// scheduler: its share on the shared pool, its own pool under slots.
+func (s *Scheduler) PropsOptions(g Group) ([]actor.PropsOption, error) {
+	group := g.Query
 	switch {
 	case s.shared != nil:
-		return s.shared.PropsOptions(), nil
+		return s.shared.PropsOptionsIn(g)
 	case s.name == SchedulerProtoactor:
 		return []actor.PropsOption{actor.WithMailbox(actor.Unbounded()), actor.WithDispatcher(actor.NewDefaultDispatcher(s.throughput))}, nil
 	}
@@ -127,6 +132,23 @@ func (s *Scheduler) PropsOptions(group string) ([]actor.PropsOption, error) {
 		s.mu.groups[group] = d
 	}
 	return d.PropsOptions(), nil
+}
+
+// ReleaseGroup forgets the share of a query that ended (see
+// Dispatcher.ReleaseGroup); under slots it changes nothing.
+func (s *Scheduler) ReleaseGroup(g Group) {
+	if s.shared != nil {
+		s.shared.ReleaseGroup(g.Tenant, g.Query)
+	}
+}
+
+// Shares returns the figures of every query's share on the shared pool;
+// nil for the schedulers without one.
+func (s *Scheduler) Shares() []ShareStats {
+	if s.shared == nil {
+		return nil
+	}
+	return s.shared.Shares()
 }
 
 // Dispatchers returns the worker pools of the scheduler: one for the

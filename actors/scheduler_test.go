@@ -28,7 +28,7 @@ func TestSchedulersDeliver(t *testing.T) {
 			var wg sync.WaitGroup
 			wg.Add(2 * per)
 			for _, group := range []string{"q1", "q2"} {
-				opts, err := s.PropsOptions(group)
+				opts, err := s.PropsOptions(Group{Tenant: "t-" + group, Query: group})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -62,7 +62,7 @@ func TestSlotsGiveEachGroupItsOwnPool(t *testing.T) {
 	}
 	defer s.Stop(context.Background())
 	for _, g := range []string{"a", "b", "a"} {
-		if _, err := s.PropsOptions(g); err != nil {
+		if _, err := s.PropsOptions(Group{Query: g}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,7 +78,7 @@ func TestSlotsGiveEachGroupItsOwnPool(t *testing.T) {
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PropsOptions("c"); err == nil {
+	if _, err := s.PropsOptions(Group{Query: "c"}); err == nil {
 		t.Error("a stopped slots scheduler made a new pool")
 	}
 }

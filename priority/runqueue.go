@@ -15,10 +15,17 @@ type Entry[T any] struct {
 	index  int // position in the heap, -1 when not in the heap
 	system bool
 	queued bool
+	group  *Group[T] // its leaf in a ShareQueue
 }
 
-// NewEntry returns an unqueued entry holding v.
+// NewEntry returns an unqueued entry holding v, for a RunQueue.
 func NewEntry[T any](v T) *Entry[T] { return &Entry[T]{Value: v, index: -1} }
+
+// NewEntryIn returns an unqueued entry holding v for the ShareQueue leaf g.
+func NewEntryIn[T any](v T, g *Group[T]) *Entry[T] { return &Entry[T]{Value: v, index: -1, group: g} }
+
+// Group returns the entry's leaf group; nil for a RunQueue entry.
+func (e *Entry[T]) Group() *Group[T] { return e.group }
 
 // Key returns the key the entry was queued with.
 func (e *Entry[T]) Key() int64 { return e.key }
@@ -49,7 +56,16 @@ func (q *RunQueue[T]) Push(e *Entry[T], key int64) {
 		panic("priority: RunQueue.Push of an entry already queued")
 	}
 	q.seq++
-	e.key, e.seq, e.queued, e.system = key, q.seq, true, false
+	q.pushSeq(e, key, q.seq)
+}
+
+// pushSeq queues e with key and the queue order seq (a ShareQueue numbers
+// entries across all its leaves).
+func (q *RunQueue[T]) pushSeq(e *Entry[T], key int64, seq uint64) {
+	if e.queued {
+		panic("priority: RunQueue.Push of an entry already queued")
+	}
+	e.key, e.seq, e.queued, e.system = key, seq, true, false
 	e.index = len(q.heap)
 	q.heap = append(q.heap, e)
 	q.up(e.index)

@@ -10,6 +10,9 @@ import (
 type SimConfig struct {
 	Workers int // > 0
 	Turn    TurnConfig
+	// Shares configures the share queue; its zero value means the
+	// defaults. Actors added with AddActor share one leaf: the flat order.
+	Shares ShareConfig
 	// Trace, when non-nil, receives one line per scheduling event: every
 	// start, finish and end of turn, with the virtual time.
 	Trace io.Writer
@@ -17,6 +20,12 @@ type SimConfig struct {
 
 // ActorID names an actor of a Sim.
 type ActorID int
+
+// GroupID names a group of a Sim's share queue; SimRoot is the root.
+type GroupID int
+
+// SimRoot is the root group of every Sim.
+const SimRoot GroupID = 0
 
 // SimMessage is one message of a simulation: a context (whose Global and
 // Local order it), a virtual execution cost, and an optional continuation
@@ -49,7 +58,9 @@ type Sim struct {
 	now     int64
 	seq     uint64
 	events  simEvents
-	rq      RunQueue[*simActor]
+	rq      *ShareQueue[*simActor]
+	groups  []*Group[*simActor] // by GroupID
+	deflt   GroupID             // the leaf of AddActor
 	actors  []*simActor
 	workers []simWorker
 	results []SimResult
@@ -115,13 +126,60 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 	if err := cfg.Turn.Validate(); err != nil {
 		return nil, err
 	}
-	return &Sim{cfg: cfg, workers: make([]simWorker, cfg.Workers)}, nil
+	rq, err := NewShareQueue[*simActor](cfg.Shares)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sim{cfg: cfg, rq: rq, groups: []*Group[*simActor]{rq.Root()}, workers: make([]simWorker, cfg.Workers)}
+	s.cfg.Shares = rq.Config()
+	if s.deflt, err = s.AddLeaf(SimRoot, "", 1, 0); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// AddActor adds an actor and returns its id.
-func (s *Sim) AddActor(name string) ActorID {
+// AddGroup adds an inner group (a tenant) of weight under parent.
+func (s *Sim) AddGroup(parent GroupID, name string, weight float64) (GroupID, error) {
+	g, err := s.rq.NewGroup(s.group(parent), name, weight)
+	return s.addGroup(g, err)
+}
+
+// AddLeaf adds a leaf group (a query) of weight and latency target under
+// parent; actors join it with AddActorIn.
+func (s *Sim) AddLeaf(parent GroupID, name string, weight float64, target int64) (GroupID, error) {
+	g, err := s.rq.NewLeaf(s.group(parent), name, weight, target)
+	return s.addGroup(g, err)
+}
+
+func (s *Sim) addGroup(g *Group[*simActor], err error) (GroupID, error) {
+	if err != nil {
+		return 0, err
+	}
+	s.groups = append(s.groups, g)
+	return GroupID(len(s.groups) - 1), nil
+}
+
+func (s *Sim) group(id GroupID) *Group[*simActor] {
+	if id < 0 || int(id) >= len(s.groups) {
+		panic(fmt.Sprintf("priority: Sim has no group %d", id))
+	}
+	return s.groups[id]
+}
+
+// GroupStats returns the figures of a group.
+func (s *Sim) GroupStats(id GroupID) GroupStats { return s.group(id).Stats() }
+
+// AddActor adds an actor to the default leaf and returns its id.
+func (s *Sim) AddActor(name string) ActorID { return s.AddActorIn(name, s.deflt) }
+
+// AddActorIn adds an actor to the leaf group and returns its id.
+func (s *Sim) AddActorIn(name string, leaf GroupID) ActorID {
+	g := s.group(leaf)
+	if !g.leaf {
+		panic(fmt.Sprintf("priority: Sim group %d (%q) is not a leaf", leaf, g.name))
+	}
 	a := &simActor{id: ActorID(len(s.actors)), name: name}
-	a.entry = NewEntry(a)
+	a.entry = NewEntryIn(a, g)
 	s.actors = append(s.actors, a)
 	return a.id
 }
@@ -182,13 +240,14 @@ func (s *Sim) dispatch() {
 		if s.workers[w].actor != nil {
 			continue
 		}
-		e, _, ok := s.rq.Pop()
+		e, _, ok := s.rq.Pop(s.now)
 		if !ok {
 			return
 		}
 		a := e.Value
 		a.busy = true
 		s.workers[w] = simWorker{actor: a, turn: s.cfg.Turn.Begin(s.now)}
+		s.workers[w].turn.LimitShare(s.shareBudget(e))
 		s.startNext(w)
 	}
 }
@@ -202,9 +261,20 @@ func (s *Sim) startNext(w int) {
 	heap.Push(&s.events, simEvent{at: s.now + p.m.Cost, kind: 1, seq: s.seq, worker: w})
 }
 
+// shareBudget is the time a turn of e may run while another group waits:
+// its share budget, at most the slack.
+func (s *Sim) shareBudget(e *Entry[*simActor]) int64 {
+	b, ok := s.rq.Budget(e)
+	if !ok {
+		return s.cfg.Shares.Slack
+	}
+	return min(b, s.cfg.Shares.Slack)
+}
+
 func (s *Sim) complete(w int) {
 	wk := &s.workers[w]
 	a := wk.actor
+	s.rq.Charge(a.entry, s.now-wk.start)
 	r := SimResult{Name: wk.cur.m.Name, Actor: a.id, Worker: w, Ctx: wk.cur.m.Ctx, Sent: wk.cur.sent, Start: wk.start, Finish: s.now}
 	s.results = append(s.results, r)
 	s.tracef("t=%d w%d finish %s %s", s.now, w, a.name, r.Name)
@@ -215,7 +285,11 @@ func (s *Sim) complete(w int) {
 	key, has := a.q.Key()
 	local, _ := a.q.PeekLocal()
 	head, hasHead := s.rq.Peek()
-	d := wk.turn.Next(s.now, key, local, has, head, hasHead)
+	contended := hasHead && head.Group != nil && head.Group != a.entry.Group()
+	if head.Spare {
+		hasHead = false // cuts the turn by the share budget only, not by its key
+	}
+	d := wk.turn.Next(s.now, key, local, has, head.Key, hasHead, contended)
 	if d == Continue {
 		s.startNext(w)
 		return
@@ -225,6 +299,7 @@ func (s *Sim) complete(w int) {
 	if has {
 		s.rq.Push(a.entry, key)
 	}
+	s.rq.Done(a.entry)
 	*wk = simWorker{}
 }
 

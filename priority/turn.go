@@ -45,10 +45,11 @@ const (
 	Boundary           // the next message is of another window
 	MaxCount           // MaxMessages ran
 	Quantum            // the quantum elapsed
+	Share              // another group is waiting and the turn used its share budget
 	Preempted          // the run queue head is more urgent
 )
 
-var decisionNames = [...]string{"continue", "empty", "boundary", "max-messages", "quantum", "preempted"}
+var decisionNames = [...]string{"continue", "empty", "boundary", "max-messages", "quantum", "share", "preempted"}
 
 func (d Decision) String() string {
 	if int(d) < len(decisionNames) {
@@ -63,10 +64,20 @@ type Turn struct {
 	start     int64
 	ran       int
 	lastLocal int64
+	budget    int64 // ns the turn may run while another group waits; 0: no limit
 }
 
 // Begin starts a turn at now.
 func (c TurnConfig) Begin(now int64) Turn { return Turn{cfg: c, start: now} }
+
+// LimitShare bounds the time the turn may run while another group's work
+// waits (ShareQueue.Budget, capped by the queue's slack); ns <= 0 is taken
+// as 1 ns: one message always runs.
+func (t *Turn) LimitShare(ns int64) { t.budget = max(ns, 1) }
+
+// Budgeted reports whether the turn has a share budget, so the caller must
+// read the clock for Next.
+func (t *Turn) Budgeted() bool { return t.budget > 0 }
 
 // Ran records that a message of local priority local ran.
 func (t *Turn) Ran(local int64) {
@@ -80,8 +91,9 @@ func (t *Turn) Count() int { return t.ran }
 // Next decides, after at least one message ran, whether the actor keeps the
 // worker for its next message. next describes the actor's queue (key and
 // local priority of the message that runs next; has false when empty) and
-// head the run queue (hasHead false when empty).
-func (t *Turn) Next(now int64, nextKey, nextLocal int64, has bool, headKey int64, hasHead bool) Decision {
+// head the run queue (hasHead false when empty); contended reports that
+// the head belongs to another group of a ShareQueue.
+func (t *Turn) Next(now int64, nextKey, nextLocal int64, has bool, headKey int64, hasHead, contended bool) Decision {
 	switch {
 	case !has:
 		return Empty
@@ -91,6 +103,8 @@ func (t *Turn) Next(now int64, nextKey, nextLocal int64, has bool, headKey int64
 		return MaxCount
 	case t.cfg.Quantum > 0 && now-t.start >= t.cfg.Quantum:
 		return Quantum
+	case contended && t.budget > 0 && now-t.start >= t.budget:
+		return Share
 	case hasHead && nextKey > headKey:
 		return Preempted
 	}

@@ -186,6 +186,7 @@ func (q *Query) finish(err error) {
 		for _, pid := range q.pids {
 			q.eng.sys.Root.Stop(pid)
 		}
+		q.eng.sched.ReleaseGroup(q.group())
 		if q.pl != nil && !q.quiet.Load() {
 			q.tellPeers(err)
 		}
@@ -202,6 +203,12 @@ func (q *Query) finish(err error) {
 			q.eng.cfg.Logger.Info("query ended", "id", q.id, "name", q.spec.Name, "state", string(state))
 		}
 	})
+}
+
+// group is the query's share of the worker pool: its tenant, its weight
+// inside the tenant and its latency target.
+func (q *Query) group() actors.Group {
+	return actors.Group{Tenant: q.spec.Tenant, Query: q.id, Weight: q.spec.Weight, Target: int64(q.spec.LatencyTarget)}
 }
 
 // fail ends the query with a reason.
@@ -475,7 +482,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 
 	// Spawn the actors on the scheduler; in a cluster by name, so that
 	// the other nodes know their PIDs.
-	popts, err := e.sched.PropsOptions(id)
+	popts, err := e.sched.PropsOptions(q.group())
 	if err != nil {
 		return nil, err
 	}
