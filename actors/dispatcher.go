@@ -53,8 +53,11 @@ type Config struct {
 	// the defaults). OrderFIFO ignores it: one flat FIFO.
 	Shares priority.ShareConfig
 	// TenantWeights are the tenants' weights; a tenant not listed has
-	// weight 1. SetTenantWeight changes them at run time.
+	// DefaultTenantWeight. SetTenantWeight changes them at run time.
 	TenantWeights map[string]float64
+	// DefaultTenantWeight is the weight of tenants TenantWeights does not
+	// list; default 1.
+	DefaultTenantWeight float64
 }
 
 // fill sets the defaults of the fields left zero.
@@ -71,6 +74,9 @@ func (c *Config) fill() {
 	}
 	if c.Throughput == 0 {
 		c.Throughput = 300
+	}
+	if c.DefaultTenantWeight == 0 {
+		c.DefaultTenantWeight = 1
 	}
 	if c.Order == OrderFIFO {
 		// The baseline: every group always eligible, no deferral.
@@ -92,6 +98,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := priority.NewShareQueue[*Mailbox](c.Shares); err != nil {
 		errs = append(errs, err)
+	}
+	if err := priority.CheckWeight(c.DefaultTenantWeight); err != nil {
+		errs = append(errs, fmt.Errorf("%w: default tenant weight: %w", ErrBadConfig, err))
 	}
 	for t, w := range c.TenantWeights {
 		if err := priority.CheckWeight(w); err != nil {
@@ -119,9 +128,10 @@ func WithClock(clk Clock) Option { return func(c *Config) { c.Clock = clk } }
 // WithShares sets the share queue's configuration.
 func WithShares(sc priority.ShareConfig) Option { return func(c *Config) { c.Shares = sc } }
 
-// WithTenantWeights sets the tenants' weights.
-func WithTenantWeights(w map[string]float64) Option {
-	return func(c *Config) { c.TenantWeights = w }
+// WithTenantWeights sets the tenants' weights and the weight of the
+// tenants not listed (0: 1).
+func WithTenantWeights(w map[string]float64, deflt float64) Option {
+	return func(c *Config) { c.TenantWeights, c.DefaultTenantWeight = w, deflt }
 }
 
 // Dispatcher is the process-wide scheduler: a fixed pool of worker
@@ -246,7 +256,7 @@ func (d *Dispatcher) leafLocked(g Group) (*priority.Group[*Mailbox], error) {
 	if !ok {
 		w, set := d.mu.weights[g.Tenant]
 		if !set {
-			w = 1
+			w = d.cfg.DefaultTenantWeight
 		}
 		tg, err := d.mu.rq.NewGroup(nil, g.Tenant, w)
 		if err != nil {
@@ -310,6 +320,33 @@ type ShareStats struct {
 	ServedNs       int64 // worker time charged to the query
 	Deferred       bool  // its work is deferred now (over target for a while)
 	Deferrals      uint64
+}
+
+// ShareOf returns the figures of the share of group g, if it has one.
+func (d *Dispatcher) ShareOf(g Group) (ShareStats, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.mu.tenants[g.Tenant]
+	if !ok {
+		return ShareStats{}, false
+	}
+	leaf, ok := t.queries[g.Query]
+	if !ok {
+		return ShareStats{}, false
+	}
+	ts, ls := t.g.Stats(), leaf.Stats()
+	return ShareStats{Tenant: g.Tenant, Query: g.Query, TenantWeight: t.g.Weight(), Weight: leaf.Weight(),
+		TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals}, true
+}
+
+// TenantWeight returns the weight a tenant has or would have.
+func (d *Dispatcher) TenantWeight(tenant string) float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if w, ok := d.mu.weights[tenant]; ok {
+		return w
+	}
+	return d.cfg.DefaultTenantWeight
 }
 
 // Shares returns the figures of every query's share, sorted by tenant and

@@ -151,6 +151,23 @@ func (s *Scheduler) Shares() []ShareStats {
 	return s.shared.Shares()
 }
 
+// ShareOf returns the figures of group g's share on the shared pool.
+func (s *Scheduler) ShareOf(g Group) (ShareStats, bool) {
+	if s.shared == nil {
+		return ShareStats{}, false
+	}
+	return s.shared.ShareOf(g)
+}
+
+// TenantWeight returns a tenant's weight on the shared pool; 0 for the
+// schedulers without one.
+func (s *Scheduler) TenantWeight(tenant string) float64 {
+	if s.shared == nil {
+		return 0
+	}
+	return s.shared.TenantWeight(tenant)
+}
+
 // Dispatchers returns the worker pools of the scheduler: one for the
 // deadline policies and fifo, one per group for slots, none for protoactor.
 func (s *Scheduler) Dispatchers() []*Dispatcher {

@@ -77,7 +77,7 @@ func TestDispatcherSharesBetweenTenants(t *testing.T) {
 }
 
 func TestDispatcherGroupsAreValidated(t *testing.T) {
-	if _, err := NewDispatcher(WithTenantWeights(map[string]float64{"a": -1})); err == nil {
+	if _, err := NewDispatcher(WithTenantWeights(map[string]float64{"a": -1}, 0)); err == nil {
 		t.Error("a negative tenant weight was accepted")
 	}
 	d, err := NewDispatcher(WithWorkers(1))

@@ -20,6 +20,10 @@ const (
 	StateFailed    State = "failed"
 )
 
+// Ended reports whether a query in state s has ended: done, cancelled or
+// failed.
+func (s State) Ended() bool { return s == StateDone || s == StateCancelled || s == StateFailed }
+
 // QueryStats is a snapshot of a query's metrics; latencies in milliseconds.
 type QueryStats struct {
 	ID              string  `json:"id"`
@@ -67,6 +71,14 @@ type QueryStats struct {
 	Clipped uint64 `json:"clipped,omitempty"`
 	// Backlog is the query's messages queued or running now.
 	Backlog int64 `json:"backlog"`
+	// ServedMs is the worker time charged to the query's share of the
+	// pool (under a scheduler with shares). Deferred reports that its work
+	// is deferred now: it has been served more than its target late for a
+	// while, so other queries' feasible work goes first within its share;
+	// Deferrals counts the times that began.
+	ServedMs  float64 `json:"served_ms,omitempty"`
+	Deferred  bool    `json:"deferred,omitempty"`
+	Deferrals uint64  `json:"deferrals,omitempty"`
 	// LastDropReason is why the last dropped event was dropped.
 	LastDropReason string          `json:"last_drop_reason,omitempty"`
 	Operators      []OperatorStats `json:"operators,omitempty"`
@@ -88,8 +100,15 @@ type OperatorStats struct {
 // all their results; the met ratio counts each result against its own
 // query's target.
 type TenantStats struct {
-	Tenant   string  `json:"tenant"`
-	Queries  int     `json:"queries"`
+	Tenant  string `json:"tenant"`
+	Queries int    `json:"queries"`
+	// Weight is the tenant's weight in the worker pool (0 under a
+	// scheduler without shares); ServedMs the worker time its queries the
+	// node remembers were charged, and ShareUsed that time's fraction of
+	// all tenants'.
+	Weight    float64 `json:"weight,omitempty"`
+	ServedMs  float64 `json:"served_ms"`
+	ShareUsed float64 `json:"share_used"`
 	EventsIn uint64  `json:"events_in"`
 	Results  uint64  `json:"results"`
 	P50Ms    float64 `json:"p50_ms"`

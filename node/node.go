@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -369,6 +370,9 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, runtime.ErrCluster):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	case errors.Is(err, runtime.ErrTenantQuota):
+		writeError(w, http.StatusTooManyRequests, strings.TrimPrefix(err.Error(), "runtime: "))
 		return
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/query"
 	"github.com/cameo-go/cameo/runtime"
 )
 
@@ -285,5 +286,22 @@ func TestNodeForgetsWhatItsEngineForgot(t *testing.T) {
 			t.Fatalf("node records: first kept %v, second kept %v; want only the second", spec, kept)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A tenant over its max_queries is answered 429 with the figures.
+func TestSubmitOverTenantQuotaIs429(t *testing.T) {
+	ts, err := query.ParseTenants("tenants.yaml", []byte("tenants:\n  keep: {max_queries: 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, base := startNode(t, NodeConfig{Engine: []runtime.Option{runtime.WithTenants(ts)}})
+	if a := call(t, "POST", base+"/v1/queries", "", []byte(finite)); a.status != 201 {
+		t.Fatalf("first submit: %d %s", a.status, a.body)
+	}
+	other := strings.Replace(finite, "name: steady", "name: other", 1)
+	a := call(t, "POST", base+"/v1/queries", "", []byte(other))
+	if a.status != 429 || !strings.Contains(a.err.Message, `tenant quota reached: tenant "keep" runs 1 queries, its quota is 1`) {
+		t.Fatalf("second submit: %d %+v", a.status, a.err)
 	}
 }

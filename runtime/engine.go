@@ -86,7 +86,20 @@ type Config struct {
 	// (budget.go); the node and the other queries go on. Default 512 MiB;
 	// < 0: no budget.
 	QueryMemory int64
+	// Tenants holds each tenant's weight in the worker pool and its
+	// quotas (a tenant file, query.ParseTenantsFile). nil: equal weights,
+	// no quotas.
+	Tenants *query.Tenants
+	// Shares tunes the tenant and query shares of the deadline
+	// schedulers (priority.ShareConfig); nil: the defaults.
+	Shares *priority.ShareConfig
 }
+
+// WithTenants sets Config.Tenants.
+func WithTenants(t *query.Tenants) Option { return func(c *Config) { c.Tenants = t } }
+
+// WithShares sets Config.Shares.
+func WithShares(sc priority.ShareConfig) Option { return func(c *Config) { c.Shares = &sc } }
 
 // WithQueryMemory sets Config.QueryMemory.
 func WithQueryMemory(bytes int64) Option { return func(c *Config) { c.QueryMemory = bytes } }
@@ -295,6 +308,12 @@ func New(opts ...Option) (*Engine, error) {
 	if cfg.Turn != nil {
 		dopts = append(dopts, actors.WithTurn(*cfg.Turn))
 	}
+	if cfg.Tenants != nil {
+		dopts = append(dopts, actors.WithTenantWeights(cfg.Tenants.Weights(), cfg.Tenants.Default.Weight))
+	}
+	if cfg.Shares != nil {
+		dopts = append(dopts, actors.WithShares(*cfg.Shares))
+	}
 	sched, err := actors.NewScheduler(cfg.Scheduler, dopts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
@@ -305,6 +324,11 @@ func New(opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched, files: fs}
 	e.mu.queries = map[string]*Query{}
+	if actors.IsDeadlineScheduler(cfg.Scheduler) {
+		cfg.Metrics.mu.Lock()
+		cfg.Metrics.weight = sched.TenantWeight
+		cfg.Metrics.mu.Unlock()
+	}
 	if cfg.Cluster != nil {
 		if e.cluster, err = startCluster(e, *cfg.Cluster); err != nil {
 			e.shutdown.Do(e.sys.Shutdown)
@@ -353,6 +377,18 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 	if e.mu.stopped {
 		e.mu.Unlock()
 		return nil, ErrStopped
+	}
+	if max := e.cfg.Tenants.Policy(spec.Tenant).MaxQueries; max > 0 {
+		running := 0
+		for _, q := range e.mu.queries {
+			if q.spec.Tenant == spec.Tenant && !q.State().Ended() {
+				running++
+			}
+		}
+		if running >= max {
+			e.mu.Unlock()
+			return nil, fmt.Errorf("%w: tenant %q runs %d queries, its quota is %d (tenant file %s)", ErrTenantQuota, spec.Tenant, running, max, e.cfg.Tenants.File)
+		}
 	}
 	e.mu.seq++
 	id := e.idPrefix + "q" + strconv.Itoa(e.mu.seq)

@@ -20,6 +20,9 @@ var (
 	// ErrQueryFailed wraps the reason a query failed: an operator or user
 	// function panicked, a source or sink could not read or write.
 	ErrQueryFailed = errors.New("runtime: query failed")
+	// ErrTenantQuota is returned by Submit when the query's tenant already
+	// runs as many queries as its quota allows.
+	ErrTenantQuota = errors.New("runtime: tenant quota reached")
 )
 
 // minLevel passes on records at or above min; the actor system logs

@@ -49,6 +49,8 @@ type QueryMetrics struct {
 	ops          []*OpMetrics
 	dropReason   atomic.Pointer[lastDrop]
 	backlog      func() int64
+	share        func() (actors.ShareStats, bool) // nil: no share
+	shareLast    atomic.Pointer[actors.ShareStats] // kept once the query ended
 }
 
 // NewQueryMetrics returns the metrics of one query.
@@ -209,6 +211,9 @@ func (m *QueryMetrics) Stats() QueryStats {
 		s.SourceLagMs = float64(m.lag()) * msPerNs
 	}
 	s.EventsUnproduced = m.unproduced.Load()
+	if sh := m.shareStats(); sh != nil {
+		s.ServedMs, s.Deferred, s.Deferrals = float64(sh.ServedNs)*msPerNs, sh.Deferred, sh.Deferrals
+	}
 	if r := m.dropReason.Load(); r != nil {
 		s.LastDropReason = safeReason(r.where + ": " + r.err.Error())
 	}
@@ -219,6 +224,16 @@ func (m *QueryMetrics) Stats() QueryStats {
 		s.Operators = append(s.Operators, o.Stats())
 	}
 	return s
+}
+
+// shareStats reads the query's share now, or the last figures read.
+func (m *QueryMetrics) shareStats() *actors.ShareStats {
+	if m.share != nil {
+		if st, ok := m.share(); ok {
+			m.shareLast.Store(&st)
+		}
+	}
+	return m.shareLast.Load()
 }
 
 // accounts fills the accounting identity's figures. Counters are read
@@ -248,6 +263,7 @@ func (m *QueryMetrics) accounts(s *QueryStats) {
 type Metrics struct {
 	mu      sync.Mutex
 	queries map[string]*QueryMetrics
+	weight  func(tenant string) float64 // nil: no shares
 }
 
 // NewMetrics returns an empty registry.
@@ -303,6 +319,9 @@ func (r *Metrics) Tenants() []TenantStats {
 			byTenant[m.Tenant] = a
 		}
 		a.t.Queries++
+		if sh := m.shareStats(); sh != nil {
+			a.t.ServedMs += float64(sh.ServedNs) * msPerNs
+		}
 		var qs QueryStats
 		m.accounts(&qs)
 		a.t.EventsIn += qs.EventsIn
@@ -314,8 +333,21 @@ func (r *Metrics) Tenants() []TenantStats {
 		a.met += m.mu.met
 		m.mu.Unlock()
 	}
+	r.mu.Lock()
+	weight := r.weight
+	r.mu.Unlock()
+	var served float64
+	for _, a := range byTenant {
+		served += a.t.ServedMs
+	}
 	out := make([]TenantStats, 0, len(byTenant))
 	for _, a := range byTenant {
+		if weight != nil {
+			a.t.Weight = weight(a.t.Tenant)
+		}
+		if served > 0 {
+			a.t.ShareUsed = a.t.ServedMs / served
+		}
 		var s QueryStats
 		statsOf(a.h, a.met, &s)
 		a.t.P50Ms, a.t.P99Ms, a.t.MaxMs, a.t.MetRatio = s.P50Ms, s.P99Ms, s.MaxMs, s.MetRatio

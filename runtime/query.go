@@ -186,6 +186,7 @@ func (q *Query) finish(err error) {
 		for _, pid := range q.pids {
 			q.eng.sys.Root.Stop(pid)
 		}
+		q.metrics.shareStats() // the last figures, kept after the release
 		q.eng.sched.ReleaseGroup(q.group())
 		if q.pl != nil && !q.quiet.Load() {
 			q.tellPeers(err)
@@ -365,6 +366,8 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, er
 	q.mu.state = StateRunning
 	q.stopCtx, q.cancelStop = context.WithCancel(context.Background())
 	q.metrics.SetBacklog(q.inflight.Load)
+	g := q.group()
+	q.metrics.share = func() (actors.ShareStats, bool) { return e.sched.ShareOf(g) }
 	q.metrics.SetLag(func() int64 { // q.sources is complete before the query starts
 		var lag int64
 		for _, s := range q.sources {

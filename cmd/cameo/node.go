@@ -19,6 +19,7 @@ import (
 	"github.com/cameo-go/cameo/actors"
 	"github.com/cameo-go/cameo/client"
 	"github.com/cameo-go/cameo/node"
+	"github.com/cameo-go/cameo/query"
 	"github.com/cameo-go/cameo/runtime"
 )
 
@@ -32,6 +33,7 @@ func newServeCmd() *cobra.Command {
 	var keepEnded int
 	var keepEndedFor time.Duration
 	var queryMemoryMiB int64
+	var tenantsFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a node: the engine behind an HTTP API that many users submit queries to",
@@ -60,6 +62,13 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
 			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB))}
+			if tenantsFile != "" {
+				ts, err := query.ParseTenantsFile(tenantsFile)
+				if err != nil {
+					return fmt.Errorf("--tenants: %w", err)
+				}
+				cfg.Engine = append(cfg.Engine, runtime.WithTenants(ts))
+			}
 			if cl.Name != "" || len(peers) > 0 {
 				if cl.Name == "" {
 					return fmt.Errorf("--peer needs --name: this node's name in the cluster")
@@ -92,6 +101,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", 60*time.Second, "how long a keep-alive connection may stay idle between requests")
 	fl.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header accepted")
 	fl.IntVar(&cfg.MaxConns, "max-conns", 1024, "most HTTP connections open at once; more wait to be accepted")
+	fl.StringVar(&tenantsFile, "tenants", "", "tenant file (YAML): each tenant's weight in the worker pool and its max_queries (default: equal weights, no quotas)")
 	fl.Int64Var(&queryMemoryMiB, "query-memory", runtime.DefaultQueryMemory>>20, "each query's memory budget in MiB (window state and queued events); a query over it fails (-1: none)")
 	fl.IntVar(&keepEnded, "keep-ended", 100, "ended queries the node remembers (newest first; -1: all)")
 	fl.DurationVar(&keepEndedFor, "keep-ended-for", time.Hour, "how long the node remembers an ended query (-1s: forever)")

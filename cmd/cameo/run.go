@@ -29,6 +29,7 @@ type runFlags struct {
 	interval       time.Duration
 	quiet          bool
 	queryMemoryMiB int64
+	tenants        string
 }
 
 func newRunCmd() *cobra.Command {
@@ -62,6 +63,7 @@ Exits 1 when a spec is invalid or a query failed.`,
 	fl.StringVar(&f.summary, "summary", "", "write a JSON summary of every query to this file")
 	fl.DurationVar(&f.interval, "interval", time.Second, "how often to print the live lines")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live lines")
+	fl.StringVar(&f.tenants, "tenants", "", "tenant file (YAML): each tenant's weight in the worker pool and its max_queries (default: equal weights, no quotas)")
 	fl.Int64Var(&f.queryMemoryMiB, "query-memory", runtime.DefaultQueryMemory>>20, "each query's memory budget in MiB (window state and queued events); a query over it fails (-1: none)")
 	return cmd
 }
@@ -99,7 +101,16 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, files []s
 	if f.interval <= 0 {
 		return fmt.Errorf("--interval %v: want > 0", f.interval)
 	}
-	eng, err := runtime.New(runtime.WithWorkers(f.workers), runtime.WithScheduler(f.scheduler), runtime.WithStdout(stdout), runtime.WithQueryMemory(mib(f.queryMemoryMiB)))
+	opts := []runtime.Option{runtime.WithWorkers(f.workers), runtime.WithScheduler(f.scheduler), runtime.WithStdout(stdout), runtime.WithQueryMemory(mib(f.queryMemoryMiB))}
+	if f.tenants != "" {
+		ts, err := query.ParseTenantsFile(f.tenants)
+		if err != nil {
+			printSpecError(stderr, f.tenants, err)
+			return exitError{code: 1}
+		}
+		opts = append(opts, runtime.WithTenants(ts))
+	}
+	eng, err := runtime.New(opts...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,85 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cameo-go/cameo/query"
+)
+
+func tenantSpec(t *testing.T, tenant, name string, rate int) *query.Spec {
+	t.Helper()
+	return mustParse(t, fmt.Sprintf(`
+name: %s
+tenant: %s
+latency_target: 50ms
+sources: [{name: s, generator: {rate: %d, keys: {count: 10}}}]
+pipeline: [{filter: 'key != "k3"'}]
+sink: {discard: {}}
+`, name, tenant, rate))
+}
+
+// A tenant's max_queries refuses its next submit with the figures, leaves
+// other tenants alone, and frees a place when one of its queries ends.
+func TestTenantQuota(t *testing.T) {
+	ts, err := query.ParseTenants("tenants.yaml", []byte("tenants:\n  a: {max_queries: 2, weight: 3}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, WithTenants(ts), WithWorkers(1))
+	ctx := context.Background()
+	q1, err := e.Submit(ctx, tenantSpec(t, "a", "one", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submit(ctx, tenantSpec(t, "a", "two", 100)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Submit(ctx, tenantSpec(t, "a", "three", 100))
+	if !errors.Is(err, ErrTenantQuota) || !strings.Contains(err.Error(), `tenant "a" runs 2 queries, its quota is 2 (tenant file tenants.yaml)`) {
+		t.Fatalf("third submit: %v", err)
+	}
+	if _, err := e.Submit(ctx, tenantSpec(t, "b", "other", 100)); err != nil {
+		t.Fatalf("tenant b: %v", err)
+	}
+	if err := q1.Cancel(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submit(ctx, tenantSpec(t, "a", "three", 100)); err != nil {
+		t.Fatalf("after one ended: %v", err)
+	}
+	var weights []string
+	for _, tn := range e.Metrics().Tenants() {
+		weights = append(weights, fmt.Sprintf("%s=%v", tn.Tenant, tn.Weight))
+	}
+	if got := strings.Join(weights, " "); got != "a=3 b=1" {
+		t.Errorf("tenant weights %q, want a=3 b=1", got)
+	}
+}
+
+// Every query's share is charged the worker time it used; the tenant
+// figures add them up.
+func TestQueryStatsShowServedTime(t *testing.T) {
+	e := newEngine(t, WithWorkers(1), WithUnpacedSources())
+	s := tenantSpec(t, "a", "served", 1000)
+	s.Sources[0].Generator.Duration = 20 * time.Second // 20,000 events, unpaced
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	st := q.Stats()
+	if st.ServedMs <= 0 {
+		t.Errorf("served %v ms for 20,000 events", st.ServedMs)
+	}
+	tn := e.Metrics().Tenants()
+	if len(tn) != 1 || tn[0].ServedMs != st.ServedMs || tn[0].ShareUsed != 1 || tn[0].Weight != 1 {
+		t.Errorf("tenants %+v, query served %v", tn, st.ServedMs)
+	}
+}
