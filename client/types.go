@@ -109,14 +109,14 @@ type TenantStats struct {
 	Weight    float64 `json:"weight,omitempty"`
 	ServedMs  float64 `json:"served_ms"`
 	ShareUsed float64 `json:"share_used"`
-	EventsIn uint64  `json:"events_in"`
-	Results  uint64  `json:"results"`
-	P50Ms    float64 `json:"p50_ms"`
-	P99Ms    float64 `json:"p99_ms"`
-	MaxMs    float64 `json:"max_ms"`
-	MetRatio float64 `json:"met_ratio"`
-	Late     uint64  `json:"late"`
-	Dropped  uint64  `json:"dropped"`
+	EventsIn  uint64  `json:"events_in"`
+	Results   uint64  `json:"results"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	MetRatio  float64 `json:"met_ratio"`
+	Late      uint64  `json:"late"`
+	Dropped   uint64  `json:"dropped"`
 }
 
 // BadInput is one dropped input as the stats show it. Error never quotes

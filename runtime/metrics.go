@@ -49,7 +49,7 @@ type QueryMetrics struct {
 	ops          []*OpMetrics
 	dropReason   atomic.Pointer[lastDrop]
 	backlog      func() int64
-	share        func() (actors.ShareStats, bool) // nil: no share
+	share        func() (actors.ShareStats, bool)  // nil: no share
 	shareLast    atomic.Pointer[actors.ShareStats] // kept once the query ended
 }
 
