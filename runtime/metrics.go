@@ -358,18 +358,20 @@ func (r *Metrics) Tenants() []TenantStats {
 }
 
 var (
-	labels      = []string{"query", "name", "tenant"}
-	descLatency = prometheus.NewDesc("cameo_output_latency_seconds", "Output latency of a query's results: emit time minus arrival of the frontier input.", labels, nil)
-	descTarget  = prometheus.NewDesc("cameo_latency_target_seconds", "A query's latency target.", labels, nil)
-	descMet     = prometheus.NewDesc("cameo_deadline_met_ratio", "Share of a query's results that met the latency target.", labels, nil)
-	descRead    = prometheus.NewDesc("cameo_events_read_total", "Events a query's sources read, generated or were handed: in + late + dropped.", labels, nil)
-	descIn      = prometheus.NewDesc("cameo_events_in_total", "Events a query computed with: read, neither late nor dropped.", labels, nil)
-	descLate    = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
-	descDropped = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped, by reason.", append(labels[:3:3], "reason"), nil)
-	descResults = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
-	descBacklog = prometheus.NewDesc("cameo_query_backlog_messages", "A query's messages queued or running.", labels, nil)
-	descLag     = prometheus.NewDesc("cameo_source_lag_seconds", "How far a query's generators are behind their schedule.", labels, nil)
-	descUnprod  = prometheus.NewDesc("cameo_events_unproduced_total", "Events a generator's schedule held before it stopped that it never produced.", labels, nil)
+	labels       = []string{"query", "name", "tenant"}
+	descLatency  = prometheus.NewDesc("cameo_output_latency_seconds", "Output latency of a query's results: emit time minus arrival of the frontier input.", labels, nil)
+	descTarget   = prometheus.NewDesc("cameo_latency_target_seconds", "A query's latency target.", labels, nil)
+	descMet      = prometheus.NewDesc("cameo_deadline_met_ratio", "Share of a query's results that met the latency target.", labels, nil)
+	descRead     = prometheus.NewDesc("cameo_events_read_total", "Events a query's sources read, generated or were handed: in + late + dropped.", labels, nil)
+	descIn       = prometheus.NewDesc("cameo_events_in_total", "Events a query computed with: read, neither late nor dropped.", labels, nil)
+	descLate     = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
+	descDropped  = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped, by reason.", append(labels[:3:3], "reason"), nil)
+	descResults  = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
+	descBacklog  = prometheus.NewDesc("cameo_query_backlog_messages", "A query's messages queued or running.", labels, nil)
+	descLag      = prometheus.NewDesc("cameo_source_lag_seconds", "How far a query's generators are behind their schedule.", labels, nil)
+	descUnprod   = prometheus.NewDesc("cameo_events_unproduced_total", "Events a generator's schedule held before it stopped that it never produced.", labels, nil)
+	descServed   = prometheus.NewDesc("cameo_query_served_seconds_total", "Worker time charged to the query's share of the pool.", labels, nil)
+	descDeferred = prometheus.NewDesc("cameo_query_deferred", "1 while the query's work is deferred (served more than its target late for a while), else 0.", labels, nil)
 
 	opLabels   = []string{"query", "name", "tenant", "step"}
 	descOpMsgs = prometheus.NewDesc("cameo_operator_messages_total", "Messages an operator (all its instances) ran.", opLabels, nil)
@@ -382,7 +384,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descResults, descBacklog, descLag, descUnprod, descOpMsgs, descOpCost, descOpWait, descOpMax} {
+	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descResults, descBacklog, descLag, descUnprod, descOpMsgs, descOpCost, descOpWait, descOpMax, descServed, descDeferred} {
 		ch <- d
 	}
 }
@@ -425,6 +427,14 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(m.lag())/1e9, lv...)
 		}
 		ch <- prometheus.MustNewConstMetric(descUnprod, prometheus.CounterValue, float64(m.unproduced.Load()), lv...)
+		if sh := m.shareStats(); sh != nil {
+			deferred := 0.0
+			if sh.Deferred {
+				deferred = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descServed, prometheus.CounterValue, float64(sh.ServedNs)/1e9, lv...)
+			ch <- prometheus.MustNewConstMetric(descDeferred, prometheus.GaugeValue, deferred, lv...)
+		}
 		for _, o := range m.ops {
 			ov := append(lv[:3:3], o.Step)
 			ch <- prometheus.MustNewConstMetric(descOpMsgs, prometheus.CounterValue, float64(o.messages.Load()), ov...)

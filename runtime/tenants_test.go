@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cameo-go/cameo/query"
 )
@@ -77,6 +80,24 @@ func TestQueryStatsShowServedTime(t *testing.T) {
 	st := q.Stats()
 	if st.ServedMs <= 0 {
 		t.Errorf("served %v ms for 20,000 events", st.ServedMs)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Metrics())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "cameo_query_served_seconds_total" {
+			found = true
+			if v := mf.GetMetric()[0].GetCounter().GetValue(); math.Abs(v*1e3-st.ServedMs) > 1e-6 {
+				t.Errorf("served %v s in /metrics, %v ms in stats", v, st.ServedMs)
+			}
+		}
+	}
+	if !found {
+		t.Error("no cameo_query_served_seconds_total in /metrics")
 	}
 	tn := e.Metrics().Tenants()
 	if len(tn) != 1 || tn[0].ServedMs != st.ServedMs || tn[0].ShareUsed != 1 || tn[0].Weight != 1 {
