@@ -10,7 +10,7 @@ import (
 )
 
 func TestShapesBuild(t *testing.T) {
-	for _, q := range append(mix(1, true), stages(0.5)) {
+	for _, q := range append(append(mix(1, true), stages(0.5)), gaming()...) {
 		if _, err := q.Build(1, func([]query.Event) error { return nil }); err != nil {
 			t.Errorf("%s: %v", q.Name, err)
 		}

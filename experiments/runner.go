@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 	"github.com/cameo-go/cameo/runtime"
 )
@@ -106,11 +108,17 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*RunResult, erro
 	if sc.Sample == 0 {
 		sc.Sample = time.Second
 	}
-	// "NAME+lookahead" is scheduler NAME with runtime.WithLookahead.
+	// "NAME+lookahead" is scheduler NAME with runtime.WithLookahead;
+	// "NAME+flat" is NAME with every tenant and query always eligible:
+	// the flat deadline order, without shares or deferral.
 	sched, lookahead := strings.CutSuffix(sc.Scheduler, "+lookahead")
+	sched, flat := strings.CutSuffix(sched, "+flat")
 	opts := append([]runtime.Option{runtime.WithWorkers(sc.Workers), runtime.WithScheduler(sched)}, sc.Engine...)
 	if lookahead {
 		opts = append(opts, runtime.WithLookahead())
+	}
+	if flat {
+		opts = append(opts, runtime.WithShares(priority.ShareConfig{Slack: math.MaxInt64 / 4, DeferAfter: -1}))
 	}
 	eng, err := runtime.New(opts...)
 	if err != nil {

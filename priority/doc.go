@@ -48,6 +48,46 @@
 // a quantum (default 100 ms, Orleans' activation quantum) or after a maximum
 // number of messages. There is no preemption inside a message.
 //
+// # Shares above deadlines (ShareQueue)
+//
+// The deadline order alone lets whoever declares the most urgent keys take
+// the pool: a tenant with 1 ms targets, or one whose backlog is older than
+// its target (every message of a hopeless backlog outranks every new
+// message: the domino effect of deadline order). The dispatcher's level-1
+// queue is therefore a ShareQueue: a tree root → tenants → queries whose
+// leaves are RunQueues of actors. Each group has a weight and a virtual
+// time, its charged worker time divided by its weight (start-time fair
+// queueing's); a group is eligible while its virtual time is within Slack
+// (default 5 ms) of the least-served busy sibling's. From the root down
+// the queue takes, among eligible children, the one whose head is best by
+// (band, key, queue order), so:
+//
+//   - deadlines decide among tenants and queries that stay within their
+//     shares: with no contention the order is the flat RunQueue's;
+//   - a group ahead of its share waits, however urgent its keys, until its
+//     siblings catch up; its share is all a target can buy;
+//   - a group is busy while it has queued or running actors, and comes back
+//     from idle at its siblings' virtual time: no credit banked;
+//   - work-conserving: if no eligible group has queued work, the
+//     least-served ineligible one runs (Head.Spare), but cannot cut a
+//     running turn short by its key;
+//   - overload: a leaf whose served work stays more than its latency
+//     target late for DeferAfter (CoDel's 100 ms interval) is Deferred: it
+//     yields to Feasible work among the eligible groups but keeps its share,
+//     so hopeless work never outranks feasible work and is not starved;
+//   - Budget bounds a turn while another group waits (Turn.LimitShare,
+//     decision Share), so one actor cannot hold a worker for a quantum
+//     while its tenant is over its share.
+//
+// Designs weighed for the shares: CockroachDB's admission WorkQueue (a heap
+// of tenants by usage above each tenant's priority/create-time heap) serves
+// the least-used tenant first, which breaks the deadline order even when
+// nothing is contended; deficit round robin needs a quantum per round and
+// gives no order inside one; a weight folded into the key (the Fair
+// policy) is one more way to game keys. Eligibility within a slack keeps
+// deadlines in charge until a share is exceeded, like Linux's EEVDF keeps
+// virtual deadlines among eligible tasks.
+//
 // # Designs considered and rejected
 //
 //   - Keying an actor by the message that runs next (the head of its local
