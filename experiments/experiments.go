@@ -572,7 +572,7 @@ func e11(ctx context.Context, o Options) (*Report, error) {
 	ser := map[string]*Series{}
 	cost := map[string]*Series{}
 	for _, sz := range sizes {
-		for _, pol := range []string{"cameo", "llf", "fifo"} {
+		for _, pol := range e11Policies {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -602,7 +602,7 @@ func e11(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	var a, b []Series
-	for _, pol := range []string{"cameo", "llf", "fifo"} {
+	for _, pol := range e11Policies {
 		a, b = append(a, *ser[pol]), append(b, *cost[pol])
 	}
 	if err := plotTo(o, rep, "E11-ls-p99.png", "E11: LS p99 as the simulated cluster grows (load 0.9)", "workers (queries = 10 × workers)", "LS p99 (ms)", true, a); err != nil {
@@ -610,6 +610,11 @@ func e11(ctx context.Context, o Options) (*Report, error) {
 	}
 	return rep, plotTo(o, rep, "E11-cost.png", "E11: simulator's scheduling cost per message", "workers", "ns per message", false, b)
 }
+
+// e11Policies are the simulated policies: "+shares" puts every query in a
+// leaf of its own under one of 100 tenants (the hierarchical queue);
+// without it all actors share one leaf (the flat order).
+var e11Policies = []string{"cameo", "cameo+shares", "llf", "fifo"}
 
 type simResult struct {
 	ls                  int
@@ -624,6 +629,7 @@ type simResult struct {
 // actor, 2 ms messages, 1 s tumbling windows, 5 s target); Poisson
 // arrivals.
 func simulate(workers, queries int, policy string, horizon int64) (simResult, error) {
+	policy, shares := strings.CutSuffix(policy, "+shares")
 	pol, err := priority.PolicyByName(policy)
 	if err != nil {
 		return simResult{}, err
@@ -659,8 +665,31 @@ func simulate(workers, queries int, policy string, horizon int64) (simResult, er
 	sort.Slice(arr, func(i, j int) bool { return arr[i].at < arr[j].at })
 	actors := make([]priority.ActorID, queries)
 	rules := make([]priority.FrontierRule, queries)
+	var tenants []priority.GroupID
+	for t := range min(100, queries) {
+		if !shares {
+			break
+		}
+		g, err := sim.AddGroup(priority.SimRoot, fmt.Sprint("t", t), 1)
+		if err != nil {
+			return simResult{}, err
+		}
+		tenants = append(tenants, g)
+	}
 	for q := range actors {
-		actors[q] = sim.AddActor(fmt.Sprint("q", q))
+		if shares {
+			target := int64(5e9)
+			if q < nLS {
+				target = 50e6
+			}
+			leaf, err := sim.AddLeaf(tenants[q%len(tenants)], fmt.Sprint("q", q), 1, target)
+			if err != nil {
+				return simResult{}, err
+			}
+			actors[q] = sim.AddActorIn(fmt.Sprint("q", q), leaf)
+		} else {
+			actors[q] = sim.AddActor(fmt.Sprint("q", q))
+		}
 		if q < nLS {
 			rules[q] = priority.Stateless{}
 		} else {

@@ -42,6 +42,12 @@ type Config struct {
 	Metrics *Metrics
 	// MaxBatch bounds the events of one source batch. Default 1024.
 	MaxBatch int
+	// MessageWork is the most work one message should carry: a sender
+	// cuts a batch into messages of at most MessageWork / (the receiver's
+	// measured cost per event) events, so that no message holds a worker
+	// for long while other work waits (workers do not preempt a message).
+	// Default 2 ms; < 0: batches are cut only at window boundaries.
+	MessageWork time.Duration
 	// MaxInFlight bounds the messages of one query that are queued or
 	// running; its sources wait above it (backpressure). Default 4096.
 	MaxInFlight int
@@ -136,6 +142,12 @@ func WithMetrics(m *Metrics) Option { return func(c *Config) { c.Metrics = m } }
 // WithMaxBatch sets Config.MaxBatch.
 func WithMaxBatch(n int) Option { return func(c *Config) { c.MaxBatch = n } }
 
+// DefaultMessageWork is Config.MessageWork's default.
+const DefaultMessageWork = 2 * time.Millisecond
+
+// WithMessageWork sets Config.MessageWork.
+func WithMessageWork(d time.Duration) Option { return func(c *Config) { c.MessageWork = d } }
+
 // WithMaxInFlight sets Config.MaxInFlight.
 func WithMaxInFlight(n int) Option { return func(c *Config) { c.MaxInFlight = n } }
 
@@ -175,6 +187,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1024
+	}
+	if c.MessageWork == 0 {
+		c.MessageWork = DefaultMessageWork
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 4096

@@ -38,6 +38,9 @@ type instance struct {
 	paths      priority.PathCosts
 	reply      atomic.Pointer[priority.Reply]
 	queueing   int64 // moving average of the inbound queueing delay
+	// eventCost is a moving average of the cost of one event here (ns),
+	// read by the senders to size their messages (router.sendEdge).
+	eventCost atomic.Int64
 	advanced   int64 // the watermark windows were last advanced to
 	scratch    []query.Event
 	ended      bool
@@ -164,6 +167,13 @@ func (x *instance) run(b *batch, remote bool) {
 	end := q.clock.Now()
 	cost := max(0, end-start)
 	x.profile.Observe(cost)
+	if n := int64(len(b.events)); n > 0 {
+		per := cost / n
+		if old := x.eventCost.Load(); old > 0 {
+			per = old + (per-old)/8
+		}
+		x.eventCost.Store(max(per, 1))
+	}
 	if !remote {
 		x.queueing += (queueing - x.queueing) / 8
 	}

@@ -163,7 +163,7 @@ func (r *router) sendEdge(now int64, i int, in priority.PriorityContext, events 
 	}
 	w := r.to.window
 	if w == nil {
-		r.post(now, e, in, events, m)
+		r.postSized(now, e, in, events, m)
 		return
 	}
 	// A batch never straddles a window boundary of the receiver: cut it
@@ -173,11 +173,28 @@ func (r *router) sendEdge(now int64, i int, in priority.PriorityContext, events 
 	k := w.Earliest(r.q.axis(&events[0]))
 	for j := 1; j < len(events); j++ {
 		if kj := w.Earliest(r.q.axis(&events[j])); kj != k {
-			r.post(now, e, in, events[start:j], mark{wm: e.lastWM, idle: e.lastIdle})
+			r.postSized(now, e, in, events[start:j], mark{wm: e.lastWM, idle: e.lastIdle})
 			start, k = j, kj
 		}
 	}
-	r.post(now, e, in, events[start:], m)
+	r.postSized(now, e, in, events[start:], m)
+}
+
+// postSized posts events in messages of at most MessageWork of the
+// receiver's measured work each (none cut before the receiver has run a
+// message); only the last carries the mark m. The pieces go in order to
+// one mailbox in one window, so the receiver runs them in order.
+func (r *router) postSized(now int64, e *edge, in priority.PriorityContext, events []query.Event, m mark) {
+	if work := int64(r.q.eng.cfg.MessageWork); work > 0 && !e.to.elsewhere {
+		if per := e.to.eventCost.Load(); per > 0 {
+			n := int(max(1, min(work/per, int64(len(events)))))
+			for len(events) > n {
+				r.post(now, e, in, events[:n], mark{wm: e.lastWM, idle: e.lastIdle})
+				events = events[n:]
+			}
+		}
+	}
+	r.post(now, e, in, events, m)
 }
 
 // post stamps and sends one message.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cameo-go/cameo/actors"
 	"github.com/cameo-go/cameo/query"
 )
 
@@ -102,5 +103,47 @@ func TestQueryStatsShowServedTime(t *testing.T) {
 	tn := e.Metrics().Tenants()
 	if len(tn) != 1 || tn[0].ServedMs != st.ServedMs || tn[0].ShareUsed != 1 || tn[0].Weight != 1 {
 		t.Errorf("tenants %+v, query served %v", tn, st.ServedMs)
+	}
+}
+
+// A sender cuts its batches so that each message carries about
+// MessageWork of the receiver's measured work: 1 ms of 50 µs events is 20
+// events a message (the batches sent before the first measurement are whole).
+// Without the bound, a message is a source batch of up to 1,024 events.
+func TestMessagesCarryBoundedWork(t *testing.T) {
+	for _, tc := range []struct {
+		work      time.Duration
+		maxPerMsg float64
+		minPerMsg float64
+	}{
+		{time.Millisecond, 30, 1},
+		{-1, 1024, 500},
+	} {
+		clk := actors.NewManualClock(1e18)
+		// An in-flight bound of 2 lets at most two whole batches go before
+		// the first measurement.
+		e := newEngine(t, WithClock(clk), WithUnpacedSources(), WithWorkers(1), WithMessageWork(tc.work), WithMaxInFlight(2))
+		s, err := query.NewBuilder("costly").Tenant("t").LatencyTarget(time.Second).
+			Generator("in", query.Generator{Rate: 10000, Duration: time.Second, Seed: 1, Keys: query.Keys{Count: 10}}).
+			Process("work", func(ev query.Event, out []query.Event) ([]query.Event, error) {
+				clk.Advance(50_000)
+				return append(out, ev), nil
+			}).Discard().Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := e.Submit(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Wait(waitCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		st := q.Stats()
+		op := st.Operators[0]
+		per := float64(op.EventsIn) / float64(op.Messages)
+		if op.EventsIn != 10000 || per > tc.maxPerMsg || per < tc.minPerMsg {
+			t.Errorf("work %v: %d events in %d messages (%.1f each), want %v–%v each", tc.work, op.EventsIn, op.Messages, per, tc.minPerMsg, tc.maxPerMsg)
+		}
 	}
 }
