@@ -41,9 +41,9 @@ type instance struct {
 	// eventCost is a moving average of the cost of one event here (ns),
 	// read by the senders to size their messages (router.sendEdge).
 	eventCost atomic.Int64
-	advanced   int64 // the watermark windows were last advanced to
-	scratch    []query.Event
-	ended      bool
+	advanced  int64 // the watermark windows were last advanced to
+	scratch   []query.Event
+	ended     bool
 
 	// In a cluster: the node it runs on, and whether that is another
 	// node (then this instance only stands for it: its pid is remote, its
