@@ -12,9 +12,13 @@
 // deadline mailbox reads the message's context (ContextOf: an
 // *actorspb.Envelope or anything with GetContext, also inside a protoactor
 // *actor.MessageEnvelope), queues it in a priority.ActorQueue and, if the
-// actor was idle, puts it in the dispatcher's priority.RunQueue under its
-// key. N workers (default GOMAXPROCS) take the most urgent actor, run a turn
-// by the priority.TurnConfig rules and put it back. No goroutine per actor,
+// actor was idle, puts it in the dispatcher's run queue under its key. The
+// run queue is a priority.ShareQueue: every actor belongs to a Group (its
+// tenant and query, from Dispatcher.PropsOptionsIn; PropsOptions puts it in
+// a default group), tenants and queries hold weighted shares, and deadlines
+// decide among the groups within their shares. N workers (default
+// GOMAXPROCS) take the next actor, run a turn by the priority.TurnConfig
+// rules, charge the turn's time to its groups and put it back. No goroutine per actor,
 // no slot per operator. System messages (start, stop, supervision) go to the
 // run queue's system lane, ahead of every key. A panic in a message goes to
 // protoactor's EscalateFailure, whose Suspend arrives before the actor's
@@ -44,11 +48,13 @@
 //
 // # Schedulers by name (NewScheduler)
 //
-//   - cameo, llf, edf, sjf, fair: the deadline Dispatcher; senders stamp
-//     contexts with that priority.Policy.
+//   - cameo, llf, edf, sjf, fair: the deadline Dispatcher with tenant and
+//     query shares; senders stamp contexts with that priority.Policy. cameo,
+//     llf and edf defer a query whose work runs later than its target (their
+//     keys are times); sjf and fair do not.
 //   - fifo: the same worker pool in OrderFIFO: messages keyed by the order
 //     they were posted, one global FIFO of messages that keeps actor
-//     semantics.
+//     semantics; every group always eligible, so no shares.
 //   - protoactor: unmodified protoactor-go, its default mailbox and goroutine
 //     dispatcher (a goroutine per busy mailbox, FIFO inside): the paper's
 //     "simple actor system".

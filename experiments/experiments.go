@@ -382,7 +382,10 @@ func e6(ctx context.Context, o Options) (*Report, error) {
 	// is what the scheduler lets it process, and stopping drains quickly.
 	sc := Scenario{Name: "E6", Variant: "weights 1:2:2", Duration: 3*gap + pick(o, 3*time.Second, 90*time.Second), Queries: qs, Seed: 6,
 		Engine: []runtime.Option{runtime.WithMaxBatch(32), runtime.WithMaxInFlight(16)}}
-	runs, rows, err := runAll(ctx, o, "E6", sc, []string{"fair"})
+	// The plug-in policy alone: "+flat" turns the tenant shares off (each
+	// flow is its own tenant of weight 1, and shares would split the pool
+	// equally before the policy's weights could).
+	runs, rows, err := runAll(ctx, o, "E6", sc, []string{"fair+flat"})
 	if err != nil {
 		return nil, err
 	}
