@@ -226,6 +226,9 @@ type Group struct {
 	Tenant, Query string
 	Weight        float64 // inside the tenant; 0 means 1
 	Target        int64   // ns
+	// BestEffort puts the query's work always after feasible work (within
+	// its share): a query admitted while the node was full.
+	BestEffort bool
 }
 
 type tenant struct {
@@ -276,6 +279,9 @@ func (d *Dispatcher) leafLocked(g Group) (*priority.Group[*Mailbox], error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: query %q of tenant %q: %w", ErrBadConfig, g.Query, g.Tenant, err)
 	}
+	if g.BestEffort {
+		d.mu.rq.SetBestEffort(leaf, true)
+	}
 	t.queries[g.Query] = leaf
 	return leaf, nil
 }
@@ -320,6 +326,7 @@ type ShareStats struct {
 	ServedNs       int64 // worker time charged to the query
 	Deferred       bool  // its work is deferred now (over target for a while)
 	Deferrals      uint64
+	BestEffort     bool
 }
 
 // ShareOf returns the figures of the share of group g, if it has one.
@@ -336,7 +343,7 @@ func (d *Dispatcher) ShareOf(g Group) (ShareStats, bool) {
 	}
 	ts, ls := t.g.Stats(), leaf.Stats()
 	return ShareStats{Tenant: g.Tenant, Query: g.Query, TenantWeight: t.g.Weight(), Weight: leaf.Weight(),
-		TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals}, true
+		TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals, BestEffort: ls.BestEffort}, true
 }
 
 // TenantWeight returns the weight a tenant has or would have.
@@ -360,7 +367,7 @@ func (d *Dispatcher) Shares() []ShareStats {
 		for qn, leaf := range t.queries {
 			ls := leaf.Stats()
 			out = append(out, ShareStats{Tenant: tn, Query: qn, TenantWeight: t.g.Weight(), Weight: leaf.Weight(),
-				TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals})
+				TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals, BestEffort: ls.BestEffort})
 		}
 	}
 	slices.SortFunc(out, func(a, b ShareStats) int {
@@ -433,6 +440,10 @@ type Stats struct {
 	// BusyNs is the time workers spent running turns and functions; its
 	// rate over Workers is the pool's utilisation.
 	BusyNs int64
+	// DeferredNs is the part of BusyNs charged to deferred and
+	// best-effort queries: work that yields to feasible work, so it is
+	// not demand an admission decision must protect.
+	DeferredNs int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -444,6 +455,7 @@ func (d *Dispatcher) Stats() Stats {
 		s.Turns += w.turns.Load()
 		s.Parks += w.parks.Load()
 		s.BusyNs += w.busy.Load()
+		s.DeferredNs += w.deferred.Load()
 		for i := range w.yields {
 			if n := w.yields[i].Load(); n > 0 {
 				s.Yields[priority.Decision(i).String()] += n
@@ -575,6 +587,7 @@ type worker struct {
 
 	messages, funcs, turns, parks atomic.Uint64
 	busy                          atomic.Int64 // ns spent in turns and functions, by the dispatcher's clock
+	deferred                      atomic.Int64 // the part of busy charged to deferred groups
 	yields                        [priority.Preempted + 1]atomic.Uint64
 }
 
@@ -705,6 +718,9 @@ func (w *worker) turn(m *Mailbox, keyed bool, budget int64) {
 	ns := d.cfg.Clock.Now() - start
 	w.busy.Add(ns)
 	d.mu.Lock()
+	if group.Band() == priority.Deferred {
+		w.deferred.Add(ns)
+	}
 	d.requeueLocked(m, keyed, ns)
 	m.mu.Unlock()
 }

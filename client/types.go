@@ -79,6 +79,9 @@ type QueryStats struct {
 	ServedMs  float64 `json:"served_ms,omitempty"`
 	Deferred  bool    `json:"deferred,omitempty"`
 	Deferrals uint64  `json:"deferrals,omitempty"`
+	// BestEffort: admitted while the node was full; its work goes after
+	// feasible work, within its tenant's share.
+	BestEffort bool `json:"best_effort,omitempty"`
 	// LastDropReason is why the last dropped event was dropped.
 	LastDropReason string          `json:"last_drop_reason,omitempty"`
 	Operators      []OperatorStats `json:"operators,omitempty"`
@@ -117,6 +120,23 @@ type TenantStats struct {
 	MetRatio  float64 `json:"met_ratio"`
 	Late      uint64  `json:"late"`
 	Dropped   uint64  `json:"dropped"`
+}
+
+// Load is GET /v1/load: what the node measured of its capacity over its
+// admission window, and the threshold it admits below.
+type Load struct {
+	SpanSeconds float64 `json:"span_s"`
+	Workers     int     `json:"workers"`
+	// Utilisation is the workers' busy time over their capacity;
+	// Feasible the part not charged to deferred or best-effort queries,
+	// what admission compares with AdmitBelow (0: admission off).
+	Utilisation float64 `json:"utilisation"`
+	Feasible    float64 `json:"feasible"`
+	AdmitBelow  float64 `json:"admit_below"`
+	// SchedP99Ms is the 99th percentile of Go's scheduling latency.
+	SchedP99Ms float64 `json:"sched_p99_ms"`
+	// Full is why a submit would be refused now; "" when there is room.
+	Full string `json:"full,omitempty"`
 }
 
 // BadInput is one dropped input as the stats show it. Error never quotes

@@ -7,7 +7,7 @@
 // (YAML or JSON) and answers 201 with the id, 400 with every problem's line
 // and field, 409 for a name its tenant already runs, 413 over the size
 // limit; GET /v1/queries, GET and DELETE /v1/queries/{id} (DELETE drains),
-// GET /v1/tenants, GET /v1/cluster, GET /metrics (the Metrics collector, a
+// GET /v1/tenants, GET /v1/load (capacity and admission), GET /v1/cluster, GET /metrics (the Metrics collector, a
 // SchedulerCollector with worker busy time and queue depth, a
 // ClusterCollector with each peer's state, clock offset and round trips,
 // Go and process metrics), /healthz and /readyz. Every error is a

@@ -223,6 +223,7 @@ func (n *Node) sample() {
 			return
 		case <-t.C:
 		}
+		n.eng.SampleLoad()
 		qs := n.eng.Queries()
 		known := make(map[string]bool, len(qs))
 		for _, q := range qs {
@@ -255,6 +256,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/queries/{id}", n.auth(n.get))
 	mux.HandleFunc("DELETE /v1/queries/{id}", n.auth(n.cancel))
 	mux.HandleFunc("GET /v1/tenants", n.auth(n.tenants))
+	mux.HandleFunc("GET /v1/load", n.auth(n.loadInfo))
 	mux.HandleFunc("GET /v1/cluster", n.auth(n.clusterInfo))
 	mux.Handle("GET /metrics", n.auth(promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -274,7 +276,7 @@ func (n *Node) Handler() http.Handler {
 		mux.HandleFunc("GET /debug/pprof/symbol", n.auth(pprof.Symbol))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (the API: /v1/queries, /v1/tenants, /v1/cluster, /metrics, /healthz, /readyz)", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (the API: /v1/queries, /v1/tenants, /v1/load, /v1/cluster, /metrics, /healthz, /readyz)", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -371,7 +373,7 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, runtime.ErrCluster):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
-	case errors.Is(err, runtime.ErrTenantQuota):
+	case errors.Is(err, runtime.ErrTenantQuota), errors.Is(err, runtime.ErrOverloaded):
 		writeError(w, http.StatusTooManyRequests, strings.TrimPrefix(err.Error(), "runtime: "))
 		return
 	case err != nil:
@@ -461,6 +463,12 @@ func (n *Node) forget(id string) {
 	delete(n.mu.rates, id)
 	delete(n.mu.last, id)
 	n.mu.Unlock()
+}
+
+// loadInfo is GET /v1/load: the capacity the node measured and whether it
+// admits queries now.
+func (n *Node) loadInfo(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, n.eng.LoadInfo())
 }
 
 func (n *Node) tenants(w http.ResponseWriter, _ *http.Request) {

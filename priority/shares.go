@@ -116,12 +116,13 @@ type Group[T any] struct {
 	pv      float64      // virtual time: the least vtime among busy children, never decreasing
 
 	// Leaves.
-	rq        RunQueue[T]
-	target    int64 // latency target, for deferral
-	late      bool  // the last entry served was more than target late
-	lateSince int64 // since when, while late
-	deferred  bool
-	deferrals uint64
+	rq         RunQueue[T]
+	target     int64 // latency target, for deferral
+	late       bool  // the last entry served was more than target late
+	lateSince  int64 // since when, while late
+	deferred   bool
+	deferrals  uint64
+	bestEffort bool // always in the Deferred band
 }
 
 // Name returns the group's name.
@@ -135,16 +136,17 @@ func (g *Group[T]) Parent() *Group[T] { return g.parent }
 
 // GroupStats is a snapshot of a group's scheduling figures.
 type GroupStats struct {
-	Served    int64 // ns of worker time charged to the group
-	Deferred  bool  // the leaf is deferred now
-	Deferrals uint64
-	Queued    int // entries queued in the leaf
-	Running   int // entries popped and not yet Done
+	Served     int64 // ns of worker time charged to the group
+	Deferred   bool  // the leaf is deferred now
+	Deferrals  uint64
+	Queued     int // entries queued in the leaf
+	Running    int // entries popped and not yet Done
+	BestEffort bool
 }
 
 // Stats returns the group's figures.
 func (g *Group[T]) Stats() GroupStats {
-	return GroupStats{Served: g.served, Deferred: g.deferred, Deferrals: g.deferrals, Queued: g.rq.Len(), Running: g.running}
+	return GroupStats{Served: g.served, Deferred: g.deferred, Deferrals: g.deferrals, Queued: g.rq.Len(), Running: g.running, BestEffort: g.bestEffort}
 }
 
 // hasWork reports whether entries are queued under g.
@@ -167,13 +169,31 @@ func (g *Group[T]) next() *Group[T] {
 func (g *Group[T]) computeHead() rank {
 	if g.leaf {
 		e := g.rq.heap[0]
-		b := Feasible
-		if g.deferred {
-			b = Deferred
-		}
-		return rank{band: b, key: e.key, seq: e.seq}
+		return rank{band: g.Band(), key: e.key, seq: e.seq}
 	}
 	return g.next().head
+}
+
+// Band returns the band of a leaf's work: Deferred while it is deferred or
+// if it is best effort.
+func (g *Group[T]) Band() Band {
+	if g.deferred || g.bestEffort {
+		return Deferred
+	}
+	return Feasible
+}
+
+// SetBestEffort makes leaf g's work always Deferred: it runs after the
+// feasible work of the eligible groups, within its share (a query
+// admitted while the node was full).
+func (q *ShareQueue[T]) SetBestEffort(g *Group[T], on bool) {
+	if !g.leaf {
+		panic("priority: SetBestEffort of a group that is not a leaf")
+	}
+	g.bestEffort = on
+	if g.busy && g.hasWork() {
+		q.changedHead(g)
+	}
 }
 
 // ShareQueue is the level-1 queue of the scheduler with tenant shares: a
@@ -495,6 +515,12 @@ func (q *ShareQueue[T]) leafOf(e *Entry[T]) *Group[T] {
 		panic("priority: ShareQueue entry without a leaf group of this queue (use NewEntryIn)")
 	}
 	return g
+}
+
+// changedHead propagates a change of g's band: its head's rank changed.
+func (q *ShareQueue[T]) changedHead(g *Group[T]) {
+	g.head.band = g.Band() + 1 // differs from the new head: changed goes up
+	q.changed(g)
 }
 
 // changed propagates a change of g's queued or running entries up to the

@@ -458,3 +458,26 @@ func TestShareQueueSpareHead(t *testing.T) {
 		t.Fatalf("popped %v, want a2: a worker must not idle", e.Value)
 	}
 }
+
+// A best-effort leaf's work goes after feasible work however urgent its
+// keys, and is still taken when nothing feasible is queued.
+func TestShareQueueBestEffort(t *testing.T) {
+	q, _ := NewShareQueue[string](ShareConfig{Slack: 1000, DeferAfter: -1})
+	be, _ := q.NewLeaf(nil, "be", 1, 0)
+	ok, _ := q.NewLeaf(nil, "ok", 1, 0)
+	b1, o1 := NewEntryIn("b1", be), NewEntryIn("o1", ok)
+	q.Push(b1, -100)
+	q.Push(o1, 50)
+	if h, _ := q.Peek(); h.Group != be {
+		t.Fatalf("before: head %v", h.Group.Name())
+	}
+	q.SetBestEffort(be, true)
+	if h, _ := q.Peek(); h.Group != ok || h.Band != Feasible {
+		t.Fatalf("after: head %v band %v", h.Group.Name(), h.Band)
+	}
+	e, _, _ := q.Pop(0)
+	q.Done(e)
+	if e, _, _ := q.Pop(0); e != b1 || !be.Stats().BestEffort {
+		t.Fatalf("popped %v, want b1", e.Value)
+	}
+}

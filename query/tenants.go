@@ -13,7 +13,7 @@ import (
 //	default: {weight: 1, max_queries: 20}
 //	tenants:
 //	  ops: {weight: 3}
-//	  bi:  {weight: 1, max_queries: 5}
+//	  bi:  {weight: 1, max_queries: 5, admission: best_effort}
 type Tenants struct {
 	File    string
 	Default TenantPolicy
@@ -28,6 +28,11 @@ type TenantPolicy struct {
 	// MaxQueries bounds the tenant's running queries on the node; 0: no
 	// bound beyond the node's.
 	MaxQueries int
+	// BestEffort admits the tenant's queries while the node is full, as
+	// best effort (their work goes after feasible work, within the
+	// tenant's share) instead of refusing them: `admission: best_effort`
+	// (default `strict`).
+	BestEffort bool
 }
 
 // Bounds of a tenant file.
@@ -126,6 +131,15 @@ func (p *parser) tenantPolicy(n *yaml.Node, field string) TenantPolicy {
 				return
 			}
 			tp.Weight = w
+		},
+		"admission": func(v *yaml.Node, f string) {
+			switch a := p.str(v, f); a {
+			case "strict":
+			case "best_effort":
+				tp.BestEffort = true
+			default:
+				p.errorf(v, f, "unknown admission %q (valid: strict, best_effort)", a)
+			}
 		},
 		"max_queries": func(v *yaml.Node, f string) {
 			m := p.integer(v, f)

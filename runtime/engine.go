@@ -99,6 +99,10 @@ type Config struct {
 	// Shares tunes the tenant and query shares of the deadline
 	// schedulers (priority.ShareConfig); nil: the defaults.
 	Shares *priority.ShareConfig
+	// Admission refuses submits while the pool is full (admission.go);
+	// the zero value admits everything. It reads the samples SampleLoad
+	// takes.
+	Admission Admission
 }
 
 // WithTenants sets Config.Tenants.
@@ -188,6 +192,9 @@ func (c *Config) fill() {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1024
 	}
+	if c.Admission.Window == 0 {
+		c.Admission.Window = 10 * time.Second
+	}
 	if c.MessageWork == 0 {
 		c.MessageWork = DefaultMessageWork
 	}
@@ -225,6 +232,9 @@ func (c *Config) validate() error {
 	if !slices.Contains(actors.SchedulerNames(), c.Scheduler) {
 		errs = append(errs, fmt.Errorf("%w %q (valid: %v)", actors.ErrUnknownScheduler, c.Scheduler, actors.SchedulerNames()))
 	}
+	if a := c.Admission; !(a.Below >= 0 && a.Below <= 1) || a.Window < 0 || a.SchedLatency < 0 {
+		errs = append(errs, fmt.Errorf("admission: threshold %v must be 0 (off) to 1, window %v and scheduling latency %v >= 0", a.Below, a.Window, a.SchedLatency))
+	}
 	if c.MaxBatch < 1 {
 		errs = append(errs, fmt.Errorf("max batch %d: want >= 1", c.MaxBatch))
 	}
@@ -254,7 +264,8 @@ type Engine struct {
 	cfg         Config
 	sys         *actor.ActorSystem
 	sched       *actors.Scheduler
-	cluster     *cluster // nil: a single process
+	load        loadMeter // for admission
+	cluster     *cluster  // nil: a single process
 	files       *files
 	idPrefix    string // a node's name and '.', so query ids are unique in a cluster
 	shutdown    sync.Once
@@ -339,6 +350,7 @@ func New(opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched, files: fs}
 	e.mu.queries = map[string]*Query{}
+	e.load.window = int64(cfg.Admission.Window)
 	if actors.IsDeadlineScheduler(cfg.Scheduler) {
 		cfg.Metrics.mu.Lock()
 		cfg.Metrics.weight = sched.TenantWeight
@@ -388,12 +400,20 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 	if err := e.checkFanOut(spec); err != nil {
 		return nil, err
 	}
+	policy := e.cfg.Tenants.Policy(spec.Tenant)
+	bestEffort := false
+	if why := e.full(); why != "" {
+		if !policy.BestEffort {
+			return nil, fmt.Errorf("%w: %s", ErrOverloaded, why)
+		}
+		bestEffort = true // its tenant takes what feasible work leaves
+	}
 	e.mu.Lock()
 	if e.mu.stopped {
 		e.mu.Unlock()
 		return nil, ErrStopped
 	}
-	if max := e.cfg.Tenants.Policy(spec.Tenant).MaxQueries; max > 0 {
+	if max := policy.MaxQueries; max > 0 {
 		running := 0
 		for _, q := range e.mu.queries {
 			if q.spec.Tenant == spec.Tenant && !q.State().Ended() {
@@ -416,7 +436,7 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 			return nil, err
 		}
 	}
-	q, err := e.build(id, spec, pl)
+	q, err := e.build(id, spec, pl, bestEffort)
 	if err != nil {
 		return nil, err
 	}
@@ -641,7 +661,7 @@ func (e *Engine) submitPart(id string, spec *query.Spec, pl *placement) error {
 		return fmt.Errorf("query id %s is already known here", id)
 	}
 	e.mu.Unlock()
-	q, err := e.build(id, spec, pl)
+	q, err := e.build(id, spec, pl, false)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,9 @@ var (
 	// ErrTenantQuota is returned by Submit when the query's tenant already
 	// runs as many queries as its quota allows.
 	ErrTenantQuota = errors.New("runtime: tenant quota reached")
+	// ErrOverloaded is returned by Submit when the node is full (see
+	// Admission) and the query's tenant is not admitted best effort.
+	ErrOverloaded = errors.New("runtime: node full")
 )
 
 // minLevel passes on records at or above min; the actor system logs

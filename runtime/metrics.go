@@ -212,7 +212,7 @@ func (m *QueryMetrics) Stats() QueryStats {
 	}
 	s.EventsUnproduced = m.unproduced.Load()
 	if sh := m.shareStats(); sh != nil {
-		s.ServedMs, s.Deferred, s.Deferrals = float64(sh.ServedNs)*msPerNs, sh.Deferred, sh.Deferrals
+		s.ServedMs, s.Deferred, s.Deferrals, s.BestEffort = float64(sh.ServedNs)*msPerNs, sh.Deferred, sh.Deferrals, sh.BestEffort
 	}
 	if r := m.dropReason.Load(); r != nil {
 		s.LastDropReason = safeReason(r.where + ": " + r.err.Error())

@@ -22,19 +22,20 @@ import (
 // Query is a submitted query: a handle to watch, wait for and cancel it.
 // Safe for concurrent use.
 type Query struct {
-	id      string
-	spec    *query.Spec
-	eng     *Engine
-	pq      priority.Query
-	policy  priority.Policy
-	clock   actors.Clock
-	metrics *QueryMetrics
-	et      *query.EventTime // the stream's event-time settings; nil: processing time
-	stages  []*stage         // the pipeline's steps, then the sink
-	sources []*source
-	pids    []*actor.PID
-	late    *lineWriter // late events' side sink; nil: counted only
-	started time.Time
+	id         string
+	spec       *query.Spec
+	bestEffort bool // admitted while the node was full: its work goes after feasible work
+	eng        *Engine
+	pq         priority.Query
+	policy     priority.Policy
+	clock      actors.Clock
+	metrics    *QueryMetrics
+	et         *query.EventTime // the stream's event-time settings; nil: processing time
+	stages     []*stage         // the pipeline's steps, then the sink
+	sources    []*source
+	pids       []*actor.PID
+	late       *lineWriter // late events' side sink; nil: counted only
+	started    time.Time
 
 	// In a cluster: where each instance runs (nil: all here), the
 	// instances that stand for those on other nodes (by id), and the
@@ -209,7 +210,7 @@ func (q *Query) finish(err error) {
 // group is the query's share of the worker pool: its tenant, its weight
 // inside the tenant and its latency target.
 func (q *Query) group() actors.Group {
-	return actors.Group{Tenant: q.spec.Tenant, Query: q.id, Weight: q.spec.Weight, Target: int64(q.spec.LatencyTarget)}
+	return actors.Group{Tenant: q.spec.Tenant, Query: q.id, Weight: q.spec.Weight, Target: int64(q.spec.LatencyTarget), BestEffort: q.bestEffort}
 }
 
 // fail ends the query with a reason.
@@ -355,9 +356,9 @@ type stage struct {
 
 // build compiles a spec into stages, instances, routers and sources and
 // spawns the actors; nothing runs until start.
-func (e *Engine) build(id string, spec *query.Spec, pl *placement) (_ *Query, err error) {
+func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bool) (_ *Query, err error) {
 	q := &Query{
-		id: id, spec: spec, eng: e, policy: e.policy(), clock: e.cfg.Clock, pl: pl,
+		id: id, spec: spec, eng: e, bestEffort: bestEffort, policy: e.policy(), clock: e.cfg.Clock, pl: pl,
 		pq:      priority.Query{ID: id, Tenant: spec.Tenant, LatencyTarget: int64(spec.LatencyTarget), Weight: spec.Weight},
 		metrics: NewQueryMetrics(id, spec.Name, spec.Tenant, int64(spec.LatencyTarget)),
 		et:      spec.Sources[0].EventTime,

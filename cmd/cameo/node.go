@@ -34,12 +34,13 @@ func newServeCmd() *cobra.Command {
 	var keepEndedFor time.Duration
 	var queryMemoryMiB int64
 	var tenantsFile string
+	var admit runtime.Admission
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a node: the engine behind an HTTP API that many users submit queries to",
 		Long: `Starts a node. The API (JSON): POST /v1/queries (a spec, YAML or JSON),
 GET /v1/queries, GET /v1/queries/{id}, DELETE /v1/queries/{id} (drains, then
-removes), GET /v1/tenants, GET /metrics (Prometheus), GET /healthz, GET /readyz.
+removes), GET /v1/tenants, GET /v1/load, GET /metrics (Prometheus), GET /healthz, GET /readyz.
 
 The node listens on loopback unless told otherwise; any other address needs a
 bearer token (--token or CAMEO_TOKEN). Specs may not touch the node's files
@@ -61,7 +62,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 			if cfg.Token == "" {
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
-			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB))}
+			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB)), runtime.WithAdmission(admit)}
 			if tenantsFile != "" {
 				ts, err := query.ParseTenantsFile(tenantsFile)
 				if err != nil {
@@ -101,6 +102,9 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.DurationVar(&cfg.IdleTimeout, "idle-timeout", 60*time.Second, "how long a keep-alive connection may stay idle between requests")
 	fl.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header accepted")
 	fl.IntVar(&cfg.MaxConns, "max-conns", 1024, "most HTTP connections open at once; more wait to be accepted")
+	fl.Float64Var(&admit.Below, "admit-below", 0.9, "refuse submits while the workers are this busy with feasible work over --admit-window (429; 0: admit everything)")
+	fl.DurationVar(&admit.Window, "admit-window", 10*time.Second, "how far back --admit-below measures")
+	fl.DurationVar(&admit.SchedLatency, "admit-sched-latency", 0, "also refuse while Go's scheduling latency p99 over the window is at least this (0: not used)")
 	fl.StringVar(&tenantsFile, "tenants", "", "tenant file (YAML): each tenant's weight in the worker pool and its max_queries (default: equal weights, no quotas)")
 	fl.Int64Var(&queryMemoryMiB, "query-memory", runtime.DefaultQueryMemory>>20, "each query's memory budget in MiB (window state and queued events); a query over it fails (-1: none)")
 	fl.IntVar(&keepEnded, "keep-ended", 100, "ended queries the node remembers (newest first; -1: all)")
