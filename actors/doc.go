@@ -44,7 +44,8 @@
 // for sysmon to preempt a busy worker, 10 ms later. An execution trace
 // showed exactly that; the probe's maximum wait fell from 7–15 ms to under
 // 1 ms (BENCHMARKS.md). Inside a long turn a worker also yields every 32
-// messages (yieldEvery), without ending the turn.
+// messages or 500 µs (yieldEvery, yieldInterval), without ending the turn,
+// so that sources and senders get a P while every worker is busy.
 //
 // # Schedulers by name (NewScheduler)
 //

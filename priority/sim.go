@@ -85,6 +85,9 @@ type simWorker struct {
 	cur   simPending
 	start int64
 	local int64
+	// limited: a group on the actor's path had a busy sibling when it
+	// was taken, so the share budget applies from the start.
+	limited bool
 }
 
 type simEvent struct {
@@ -246,8 +249,9 @@ func (s *Sim) dispatch() {
 		}
 		a := e.Value
 		a.busy = true
-		s.workers[w] = simWorker{actor: a, turn: s.cfg.Turn.Begin(s.now)}
-		s.workers[w].turn.LimitShare(s.shareBudget(e))
+		b, limited := s.shareBudget(e)
+		s.workers[w] = simWorker{actor: a, turn: s.cfg.Turn.Begin(s.now), limited: limited}
+		s.workers[w].turn.LimitShare(b)
 		s.startNext(w)
 	}
 }
@@ -262,13 +266,14 @@ func (s *Sim) startNext(w int) {
 }
 
 // shareBudget is the time a turn of e may run while another group waits:
-// its share budget, at most the slack.
-func (s *Sim) shareBudget(e *Entry[*simActor]) int64 {
+// its share budget, at most the slack; limited reports that another group
+// on its path is busy now.
+func (s *Sim) shareBudget(e *Entry[*simActor]) (ns int64, limited bool) {
 	b, ok := s.rq.Budget(e)
 	if !ok {
-		return s.cfg.Shares.Slack
+		return s.cfg.Shares.Slack, false
 	}
-	return min(b, s.cfg.Shares.Slack)
+	return min(b, s.cfg.Shares.Slack), true
 }
 
 func (s *Sim) complete(w int) {
@@ -285,7 +290,7 @@ func (s *Sim) complete(w int) {
 	key, has := a.q.Key()
 	local, _ := a.q.PeekLocal()
 	head, hasHead := s.rq.Peek()
-	contended := hasHead && head.Group != nil && head.Group != a.entry.Group()
+	contended := wk.limited || (hasHead && head.Group != nil && head.Group != a.entry.Group())
 	if head.Spare {
 		hasHead = false // cuts the turn by the share budget only, not by its key
 	}
