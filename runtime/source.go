@@ -180,6 +180,14 @@ func readLine(br *bufio.Reader, stop <-chan struct{}) (line []byte, size int, er
 	}
 }
 
+// minSourceWait is the least a paced generator sleeps between batches
+// when its next event is due sooner. Waking for every event of a dense
+// stream (25 µs apart at 40,000 events/s) sent messages of 1–2 events, and
+// per-message costs then took a fifth of the pool (experiment E3 at load
+// 0.8: 95 % busy for 80 % of nominal work). Events are stamped with their
+// due time, so the wait counts in their latency: at most this much.
+var minSourceWait = 250 * time.Microsecond
+
 // run is the source's goroutine.
 func (s *source) run() {
 	q := s.q
@@ -240,7 +248,7 @@ func (s *source) run() {
 		wait := tick
 		if s.gen != nil {
 			if t, ok := s.gen.NextArrival(); ok {
-				wait = min(tick, time.Duration(t-now))
+				wait = min(tick, max(time.Duration(t-now), minSourceWait))
 			}
 		}
 		if wait <= 0 {
