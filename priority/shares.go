@@ -191,9 +191,7 @@ func (q *ShareQueue[T]) SetBestEffort(g *Group[T], on bool) {
 		panic("priority: SetBestEffort of a group that is not a leaf")
 	}
 	g.bestEffort = on
-	if g.busy && g.hasWork() {
-		q.changedHead(g)
-	}
+	q.changed(g) // its head's band, and so its rank, may differ now
 }
 
 // ShareQueue is the level-1 queue of the scheduler with tenant shares: a
@@ -515,12 +513,6 @@ func (q *ShareQueue[T]) leafOf(e *Entry[T]) *Group[T] {
 		panic("priority: ShareQueue entry without a leaf group of this queue (use NewEntryIn)")
 	}
 	return g
-}
-
-// changedHead propagates a change of g's band: its head's rank changed.
-func (q *ShareQueue[T]) changedHead(g *Group[T]) {
-	g.head.band = g.Band() + 1 // differs from the new head: changed goes up
-	q.changed(g)
 }
 
 // changed propagates a change of g's queued or running entries up to the

@@ -25,6 +25,17 @@ type naiveShares struct {
 	groups  map[*Group[int]]*naiveGroup
 	items   []naiveShareItem
 	running map[int]*Group[int] // popped, not done: entry id → leaf
+	be      map[*Group[int]]bool // best-effort leaves
+}
+
+// rankLess orders items i and j as the queue must: feasible before best
+// effort, then key, then queue order.
+func (n *naiveShares) rankLess(i, j int) bool {
+	a, b := n.items[i], n.items[j]
+	if ba, bb := n.be[a.leaf], n.be[b.leaf]; ba != bb {
+		return bb
+	}
+	return a.key < b.key || (a.key == b.key && a.seq < b.seq)
 }
 
 type naiveGroup struct {
@@ -47,7 +58,7 @@ func newShareFixture(t *testing.T, cfg ShareConfig, tenants, queries, actors int
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &shareFixture{q: q, ref: naiveShares{slack: float64(q.Config().Slack), groups: map[*Group[int]]*naiveGroup{q.Root(): {}}, running: map[int]*Group[int]{}}}
+	f := &shareFixture{q: q, ref: naiveShares{slack: float64(q.Config().Slack), groups: map[*Group[int]]*naiveGroup{q.Root(): {}}, running: map[int]*Group[int]{}, be: map[*Group[int]]bool{}}}
 	for ti := range tenants {
 		tg, err := q.NewGroup(nil, fmt.Sprintf("t%d", ti), float64(1+r.IntN(4)))
 		if err != nil {
@@ -144,7 +155,7 @@ func (n *naiveShares) best(g *Group[int]) int {
 			if x.system || x.leaf != g {
 				continue
 			}
-			if b < 0 || x.key < n.items[b].key || (x.key == n.items[b].key && x.seq < n.items[b].seq) {
+			if b < 0 || n.rankLess(i, b) {
 				b = i
 			}
 		}
@@ -156,9 +167,7 @@ func (n *naiveShares) best(g *Group[int]) int {
 			least = min(least, nc.vtime)
 		}
 	}
-	better := func(i, j int) bool {
-		return j < 0 || n.items[i].key < n.items[j].key || (n.items[i].key == n.items[j].key && n.items[i].seq < n.items[j].seq)
-	}
+	better := func(i, j int) bool { return j < 0 || n.rankLess(i, j) }
 	b := -1
 	for c, nc := range n.groups {
 		if c.parent != g || !nc.busy || nc.vtime > least+n.slack {
@@ -234,7 +243,7 @@ func (f *shareFixture) drive(t *testing.T, r *rand.Rand, steps int, keys int64, 
 		id := r.IntN(len(f.entries))
 		e := f.entries[id]
 		key := r.Int64N(keys)
-		op := r.IntN(12)
+		op := r.IntN(13)
 		if dbgStep == step {
 			fmt.Printf("step %d op %d entry %d (%s) queued=%v sys=%v key %d\n", step, op, id, e.Group().name, e.Queued(), e.System(), key)
 		}
@@ -274,6 +283,10 @@ func (f *shareFixture) drive(t *testing.T, r *rand.Rand, steps int, keys int64, 
 			q.Done(e)
 			delete(ref.running, id)
 			ref.refresh(q.Root())
+		case op == 12:
+			leaf := f.leaves[r.IntN(len(f.leaves))]
+			ref.be[leaf] = !ref.be[leaf]
+			q.SetBestEffort(leaf, ref.be[leaf])
 		case op >= 9:
 			got, _, ok := q.Pop(0)
 			want, wok := ref.pop(q.Root())
@@ -330,7 +343,8 @@ func TestShareQueueIsFlatWithoutContention(t *testing.T) {
 }
 
 // The optimised tree of heaps makes the same choices as a naive scan of
-// the rules, under charges that make groups ineligible and eligible again.
+// the rules, under charges that make groups ineligible and eligible again,
+// runs that keep groups busy, and leaves turned best effort and back.
 func TestShareQueueMatchesReference(t *testing.T) {
 	for seed := uint64(0); seed < 150; seed++ {
 		r := rand.New(rand.NewPCG(seed, 4))
