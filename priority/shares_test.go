@@ -24,7 +24,7 @@ type naiveShares struct {
 	seq     uint64
 	groups  map[*Group[int]]*naiveGroup
 	items   []naiveShareItem
-	running map[int]*Group[int] // popped, not done: entry id → leaf
+	running map[int]*Group[int]  // popped, not done: entry id → leaf
 	be      map[*Group[int]]bool // best-effort leaves
 }
 
