@@ -405,6 +405,9 @@ func (n *Node) nodeRules(s *query.Spec) []client.Problem {
 	if s.Sink.File != "" {
 		ps = n.fileRule(ps, s.Sink.Pos, "sink.file", s.Sink.File, "write")
 	}
+	if s.Overload.ShedSinkPath != "" {
+		ps = n.fileRule(ps, s.Overload.Pos, "overload.shed_sink", s.Overload.ShedSinkPath, "write")
+	}
 	return ps
 }
 

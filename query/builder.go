@@ -36,7 +36,15 @@ func (b *Builder) LatencyTarget(d time.Duration) *Builder { b.s.LatencyTarget = 
 // Parallelism sets how many instances each step runs.
 func (b *Builder) Parallelism(n int) *Builder { b.s.Parallelism = n; return b }
 
-// Weight sets the query's share under the fair scheduler.
+// Shed sets the overload policy to shed: an event that waited longer
+// than after since it was due is dropped (counted as shed) at the next
+// step.
+func (b *Builder) Shed(after time.Duration) *Builder {
+	b.s.Overload = Overload{Shed: true, ShedAfter: after}
+	return b
+}
+
+// Weight sets the query's share of its tenant's worker time (and under the fair policy).
 func (b *Builder) Weight(w float64) *Builder { b.s.Weight = w; return b }
 
 // Source adds a source as a spec would declare it. The first source is the

@@ -17,7 +17,8 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	for _, s := range []string{base, "", "name: [", "{}", "- 1", base + "pipeline:\n  - key_by: key\n  - window: {tumbling: 1s}\n    aggregate: {n: count()}\n",
-		"name: q\nlatency_target: 1s\nsources: [{name: a, jsonl: {stdin: true}}]\npipeline: [{filter: 'x > 1'}]\n", "a: &x [*x]\n"} {
+		"name: q\nlatency_target: 1s\nsources: [{name: a, jsonl: {stdin: true}}]\npipeline: [{filter: 'x > 1'}]\n", "a: &x [*x]\n",
+		base + "overload: {policy: shed, shed_after: 2s, shed_sink: s.jsonl}\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -42,6 +42,9 @@ const (
 	// MaxLatencyTarget bounds a query's latency target: deadlines are
 	// arrival + target, far from int64's end.
 	MaxLatencyTarget = 24 * time.Hour
+	// MinShedAfter bounds overload.shed_after from below: shedding what
+	// waited less than a millisecond sheds what a worker's turn delays.
+	MinShedAfter = time.Millisecond
 	// MaxTimeBound bounds a window's size, a join's window and the
 	// event-time settings (max_out_of_order, allowed_lateness,
 	// idle_timeout).

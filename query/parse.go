@@ -300,7 +300,8 @@ func (p *parser) spec(n *yaml.Node, s *Spec) {
 				s.Pipeline = append(s.Pipeline, p.operator(it, fmt.Sprintf("%s[%d]", f, i)))
 			}
 		},
-		"sink": func(v *yaml.Node, f string) { sawSink = true; s.Sink = p.sink(v, f) },
+		"sink":     func(v *yaml.Node, f string) { sawSink = true; s.Sink = p.sink(v, f) },
+		"overload": func(v *yaml.Node, f string) { s.Overload = p.overload(v, f) },
 	})
 	if n.Kind == yaml.MappingNode {
 		for _, req := range []struct {
@@ -324,6 +325,29 @@ func (p *parser) spec(n *yaml.Node, s *Spec) {
 	if s.Weight == 0 && !hasKey(n, "weight") {
 		s.Weight = 1
 	}
+}
+
+func (p *parser) overload(n *yaml.Node, field string) Overload {
+	o := Overload{Pos: pos(n)}
+	sawPolicy := false
+	p.fields(n, field, map[string]func(*yaml.Node, string){
+		"policy": func(v *yaml.Node, f string) {
+			sawPolicy = true
+			switch pol := p.str(v, f); pol {
+			case "backpressure":
+			case "shed":
+				o.Shed = true
+			default:
+				p.errorf(v, f, "unknown policy %q (valid: backpressure, shed)", pol)
+			}
+		},
+		"shed_after": func(v *yaml.Node, f string) { o.ShedAfter = p.duration(v, f) },
+		"shed_sink":  func(v *yaml.Node, f string) { o.ShedSinkPath = p.str(v, f) },
+	})
+	if n.Kind == yaml.MappingNode && !sawPolicy {
+		p.errorf(n, field+".policy", "missing (required: backpressure or shed)")
+	}
+	return o
 }
 
 func hasKey(n *yaml.Node, key string) bool {

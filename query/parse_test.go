@@ -76,7 +76,7 @@ func TestBadSpecs(t *testing.T) {
 		{"malformed", "name: [q\n", "spec.yaml:1:1: malformed YAML/JSON: did not find expected"},
 		{"empty", "", "empty spec"},
 		{"not a mapping", "- a\n", "want a mapping with"},
-		{"unknown top field", base + "colour: blue\n", "spec.yaml:10:1: unknown field \"colour\" (valid: latency_target, name, parallelism, pipeline, sink, sources, tenant, weight)"},
+		{"unknown top field", base + "colour: blue\n", "spec.yaml:10:1: unknown field \"colour\" (valid: latency_target, name, overload, parallelism, pipeline, sink, sources, tenant, weight)"},
 		{"missing name", "latency_target: 1s\nsources: [{name: a, generator: {rate: 1}}]\n", "spec.yaml:1:1: name: missing (required)"},
 		{"bad duration", strings.Replace(base, "50ms", "50 msec", 1), "spec.yaml:2:17: latency_target: bad duration \"50 msec\" (want a number with a unit, e.g. 50ms, 1s, 2m)"},
 		{"zero target", strings.Replace(base, "50ms", "0s", 1), "latency_target: must be > 0 and at most 24h0m0s, got 0s"},

@@ -18,10 +18,26 @@ type Spec struct {
 	Tenant        string
 	LatencyTarget time.Duration
 	Parallelism   int
-	Weight        float64 // share under the fair policy; default 1
+	Weight        float64 // share of its tenant's worker time, and under the fair policy; default 1
 	Sources       []Source
 	Pipeline      []Operator
 	Sink          Sink
+	// Overload is what happens to the query's events when its work cannot
+	// keep up; the zero value is backpressure.
+	Overload Overload
+}
+
+// Overload is a query's policy when its work cannot keep up. Under
+// backpressure (the default) its sources wait and nothing is lost; under
+// shed, an event that waited longer than ShedAfter since it was due is
+// dropped (counted as shed) at the next step that sees it, instead of
+// making the events behind it later still.
+type Overload struct {
+	Pos       Pos
+	Shed      bool          // policy: shed (false: backpressure)
+	ShedAfter time.Duration // with Shed: how long an event may wait
+	// ShedSinkPath, with Shed, receives the shed events as JSON lines.
+	ShedSinkPath string
 }
 
 // Source is one input stream. Exactly one of Generator and JSONL is set.

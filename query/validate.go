@@ -127,6 +127,18 @@ func (p *parser) validate(s *Spec) {
 	if !(s.Weight >= MinWeight && s.Weight <= MaxWeight) {
 		p.fail(top, "weight", "must be %v to %v, got %v", MinWeight, MaxWeight, s.Weight)
 	}
+	if o := s.Overload; o.Shed {
+		if o.ShedAfter < MinShedAfter || o.ShedAfter > MaxLatencyTarget {
+			p.fail(o.Pos, "overload.shed_after", "with policy shed: must be %v to %v, got %v", MinShedAfter, MaxLatencyTarget, o.ShedAfter)
+		}
+	} else {
+		if o.ShedAfter != 0 {
+			p.fail(o.Pos, "overload.shed_after", "goes with policy shed")
+		}
+		if o.ShedSinkPath != "" {
+			p.fail(o.Pos, "overload.shed_sink", "goes with policy shed")
+		}
+	}
 	if len(s.Sources) > MaxSources {
 		p.fail(top, "sources", "%d sources: at most %d", len(s.Sources), MaxSources)
 		return

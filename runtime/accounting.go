@@ -25,8 +25,10 @@ import (
 // counted in results_dropped and results_late instead. An event late for
 // some of its sliding windows but not all is in, and counted in
 // late_partial (one count per event, whatever the number of windows it
-// missed). No shedding exists yet: a source that cannot keep up waits
-// (backpressure), so nothing is shed.
+// missed). Under backpressure (the default overload policy) a source that
+// cannot keep up waits and nothing is shed; under `overload: {policy:
+// shed}` an event that waited past shed_after is dropped with reason shed
+// (and written to the shed sink, if any).
 
 // DropReason is why an event was dropped.
 type DropReason uint8
@@ -38,10 +40,11 @@ const (
 	DropNoEventTime                      // its event-time field missing or unreadable
 	DropEventTimeRange                   // event time outside query.MinEventTime..MaxEventTime
 	DropExpression                       // an expression, key or user function failed, or gave NaN or ±Inf
+	DropShed                             // waited past its query's overload.shed_after
 	numDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{"undecodable", "over_limit", "no_event_time", "event_time_range", "expression_error"}
+var dropReasonNames = [numDropReasons]string{"undecodable", "over_limit", "no_event_time", "event_time_range", "expression_error", "shed"}
 
 func (r DropReason) String() string { return dropReasonNames[r] }
 

@@ -107,8 +107,9 @@ func (x *instance) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *batch:
 		b = m
+		n := int64(len(m.events)) // shedding may shorten m.events
 		defer func() {
-			q.backlogEvents.Add(-int64(len(m.events)))
+			q.backlogEvents.Add(-n)
 			q.release()
 		}()
 	case *actorspb.Envelope:
@@ -182,18 +183,54 @@ func (x *instance) run(b *batch, remote bool) {
 	x.st.metrics.Observe(len(b.events), emitted, queueing, cost)
 }
 
+// shed drops, under overload policy shed, the events of b that waited
+// longer than shed_after since they were due (their arrival stamp), counts
+// them and writes them to the shed sink; false when the query failed
+// writing them.
+func (x *instance) shed(b *batch, now int64) bool {
+	q := x.q
+	keep := b.events[:0]
+	var shed []query.Event
+	oldest := now
+	for _, ev := range b.events {
+		if now-ev.Arrival > q.shedAfter {
+			shed = append(shed, ev)
+			oldest = min(oldest, ev.Arrival)
+			continue
+		}
+		keep = append(keep, ev)
+	}
+	if len(shed) == 0 {
+		return true
+	}
+	b.events = keep
+	q.metrics.Shed(len(shed), x.st.label, fmt.Errorf("%d events waited more than shed_after %v (the oldest %v)", len(shed), time.Duration(q.shedAfter), time.Duration(now-oldest).Round(time.Millisecond)))
+	if q.shed != nil {
+		if err := q.shed.write(shed); err != nil {
+			q.fail("shed sink: %v", err)
+			return false
+		}
+	}
+	return true
+}
+
 // operatorMessage runs one message through the step's state machine and
 // sends what it emits on; it returns how many events it emitted.
 func (x *instance) operatorMessage(b *batch, now int64) int {
 	q := x.q
+	// Events, or results of a window upstream (accounting.go): the inputs
+	// past the stream's (a join's or union's own sources) carry events.
+	events := !x.st.results || b.input >= x.st.inputs
+	if q.shedAfter > 0 && events && len(b.events) > 0 {
+		if !x.shed(b, now) {
+			return 0
+		}
+	}
 	partial := x.machine.Partial()
 	out, errs, late := x.machine.Run(int(x.side[b.input]), b.events, x.scratch[:0])
 	if n := x.machine.Partial() - partial; n > 0 {
 		q.metrics.LatePartial(int(n))
 	}
-	// Events, or results of a window upstream (accounting.go): the inputs
-	// past the stream's (a join's or union's own sources) carry events.
-	events := !x.st.results || b.input >= x.st.inputs
 	if len(errs) > 0 {
 		if events {
 			for _, err := range errs {

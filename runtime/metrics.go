@@ -110,6 +110,14 @@ type lastDrop struct {
 	err   error
 }
 
+// Shed counts n events shed at where (overload.shed_after): dropped, with
+// reason shed, after the source counted them in.
+func (m *QueryMetrics) Shed(n int, where string, err error) {
+	m.drops[DropShed].Add(uint64(n))
+	m.eventDrops.Add(uint64(n))
+	m.dropReason.Store(&lastDrop{where, err})
+}
+
 // DropResults counts n results (not events: the output of a window or
 // join) dropped by a step downstream of a window.
 func (m *QueryMetrics) DropResults(n int, where string, err error) {

@@ -35,6 +35,10 @@ type Query struct {
 	sources    []*source
 	pids       []*actor.PID
 	late       *lineWriter // late events' side sink; nil: counted only
+	shed       *lineWriter // shed events' sink; nil: counted only
+	// shedAfter is how long an event may wait since it was due before a
+	// step sheds it; 0: never (backpressure).
+	shedAfter int64
 	started    time.Time
 
 	// In a cluster: where each instance runs (nil: all here), the
@@ -195,6 +199,11 @@ func (q *Query) finish(err error) {
 		if q.late != nil {
 			if cerr := q.late.close(); cerr != nil && err == nil {
 				q.eng.cfg.Logger.Warn("late side sink", "id", q.id, "err", cerr)
+			}
+		}
+		if q.shed != nil {
+			if cerr := q.shed.close(); cerr != nil && err == nil {
+				q.eng.cfg.Logger.Warn("shed sink", "id", q.id, "err", cerr)
 			}
 		}
 		q.eng.noteEnded(q) // before done: whoever waits sees the engine's view settled
@@ -387,6 +396,9 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 			if q.late != nil {
 				_ = q.late.close()
 			}
+			if q.shed != nil {
+				_ = q.shed.close()
+			}
 		}
 	}()
 	// On a node that runs part of a query for a peer (the coordinator),
@@ -402,6 +414,16 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 			return nil, fmt.Errorf("query %s: late side sink: %w", spec.Name, err)
 		}
 		q.late = newLineWriter(f, f)
+	}
+	if o := spec.Overload; o.Shed {
+		q.shedAfter = int64(o.ShedAfter)
+		if here && o.ShedSinkPath != "" {
+			f, err := e.files.create(o.ShedSinkPath, q.resolve(o.ShedSinkPath))
+			if err != nil {
+				return nil, fmt.Errorf("query %s: shed sink: %w", spec.Name, err)
+			}
+			q.shed = newLineWriter(f, f)
+		}
 	}
 
 	p := spec.Parallelism

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +148,49 @@ func TestMessagesCarryBoundedWork(t *testing.T) {
 			t.Errorf("work %v: %d events in %d messages (%.1f each), want %v–%v each", tc.work, op.EventsIn, op.Messages, per, tc.minPerMsg, tc.maxPerMsg)
 		}
 	}
+}
+
+// Under overload policy shed, an event that waited past shed_after is
+// dropped with reason shed and written to the shed sink; everything else
+// goes through: read = in + dropped, results + shed = read.
+func TestShedAfterWaitingTooLong(t *testing.T) {
+	clk := actors.NewManualClock(1e18)
+	e := newEngine(t, WithClock(clk), WithUnpacedSources(), WithWorkers(1), WithMessageWork(-1), WithMaxBatch(10), WithMaxInFlight(4))
+	dir := t.TempDir()
+	shedPath := filepath.Join(dir, "shed.jsonl")
+	// 2,000 events due 1 ms apart; each costs 5 ms: the step falls behind
+	// by 4 ms an event, so all but the first ~100 ms of waiting is shed.
+	s, err := query.NewBuilder("shedding").Tenant("t").LatencyTarget(time.Second).
+		Generator("in", query.Generator{Rate: 1000, Duration: 2 * time.Second, Seed: 1, Keys: query.Keys{Count: 10}}).
+		Process("work", func(ev query.Event, out []query.Event) ([]query.Event, error) {
+			clk.Advance(5_000_000)
+			return append(out, ev), nil
+		}).Shed(100 * time.Millisecond).Discard().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Overload.ShedSinkPath = shedPath
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	st := q.Stats()
+	shed := st.DroppedBy["shed"]
+	if st.EventsRead != 2000 || st.EventsRead != st.EventsIn+st.Late+st.Dropped || shed == 0 || st.Results+shed != 2000 {
+		t.Fatalf("read %d in %d late %d dropped %d (shed %d) results %d", st.EventsRead, st.EventsIn, st.Late, st.Dropped, shed, st.Results)
+	}
+	data, err := os.ReadFile(shedPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(data), "\n"); uint64(lines) != shed {
+		t.Errorf("shed sink has %d lines, %d shed", lines, shed)
+	}
+	if !strings.Contains(st.LastDropReason, "waited more than shed_after 100ms") {
+		t.Errorf("last drop reason %q", st.LastDropReason)
+	}
+	t.Logf("%d of 2000 shed, %d results", shed, st.Results)
 }
