@@ -39,7 +39,7 @@ type Query struct {
 	// shedAfter is how long an event may wait since it was due before a
 	// step sheds it; 0: never (backpressure).
 	shedAfter int64
-	started    time.Time
+	started   time.Time
 
 	// In a cluster: where each instance runs (nil: all here), the
 	// instances that stand for those on other nodes (by id), and the
