@@ -555,6 +555,19 @@ func (q *ShareQueue[T]) changed(g *Group[T]) {
 // or vtime changed, then admits the waiting children the least vtime lets
 // in.
 func (p *Group[T]) reseat(c *Group[T]) {
+	// The common case, a busy eligible child charged for a turn and still
+	// within the slack: only its places move.
+	if c.busy && c.eligible && c.hasWork() == (c.kIdx >= 0) && c.vtime <= p.pv+float64(p.q.cfg.Slack) {
+		least := p.byVtime.h[0] == c
+		p.byVtime.fix(c.vIdx)
+		if c.kIdx >= 0 {
+			p.byRank.fix(c.kIdx)
+		}
+		if least {
+			p.admit() // the least vtime may have moved up
+		}
+		return
+	}
 	if c.kIdx >= 0 {
 		p.byRank.remove(c.kIdx)
 	}
