@@ -469,21 +469,24 @@ func (d *Dispatcher) Stats() Stats {
 }
 
 func (d *Dispatcher) publishHeadLocked() {
+	key, group := int64(math.MaxInt64), (*priority.Group[*Mailbox])(nil)
 	switch h, ok := d.mu.rq.Peek(); {
 	case len(d.mu.funcs) > 0:
-		d.headKey.Store(priority.SystemKey)
-		d.headGroup.Store(nil)
+		key = priority.SystemKey
 	case ok && h.Spare:
 		// Work only a busy pool would take: it must not cut a turn short
 		// by its key, only by the share budget.
-		d.headKey.Store(math.MaxInt64)
-		d.headGroup.Store(h.Group)
+		group = h.Group
 	case ok:
-		d.headKey.Store(h.Key)
-		d.headGroup.Store(h.Group)
-	default:
-		d.headKey.Store(math.MaxInt64)
-		d.headGroup.Store(nil)
+		key, group = h.Key, h.Group
+	}
+	// Stores only when the value changes: an atomic store is a locked
+	// instruction, and most publications change nothing.
+	if d.headKey.Load() != key {
+		d.headKey.Store(key)
+	}
+	if d.headGroup.Load() != group {
+		d.headGroup.Store(group)
 	}
 }
 
@@ -635,7 +638,11 @@ func (w *worker) loop() {
 			d.mu.Lock()
 			continue
 		}
-		if e, sys, ok := d.mu.rq.Pop(d.cfg.Clock.Now()); ok {
+		var now int64 // the turn's start, and its leaf's deferral
+		if d.mu.rq.Len() > 0 {
+			now = d.cfg.Clock.Now()
+		}
+		if e, sys, ok := d.mu.rq.Pop(now); ok {
 			m := e.Value
 			budget, limited := d.cfg.Shares.Slack, false
 			if !sys {
@@ -648,7 +655,7 @@ func (w *worker) loop() {
 			m.state.Store(stateRunning)
 			d.publishHeadLocked()
 			d.mu.Unlock()
-			w.turn(m, !sys, budget, limited) // returns with d.mu held
+			w.turn(m, !sys, budget, limited, now) // returns with d.mu held
 			// Give the P back to Go's scheduler between turns. A goroutine
 			// this worker woke (a sender that waited on a lock, a sink fed
 			// by a channel) sits in this P's runnext and would otherwise
@@ -674,10 +681,9 @@ func (w *worker) loop() {
 // critical section. budget bounds the turn while another group's work
 // waits: from the start when limited (another group on its path was busy
 // when it was taken), else once the head belongs to another group.
-func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool) {
+func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool, now int64) {
 	d := w.d
 	w.turns.Add(1)
-	now := d.cfg.Clock.Now()
 	start := now
 	t := d.cfg.Turn.Begin(now)
 	t.LimitShare(budget)
@@ -726,7 +732,10 @@ func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool) {
 			break
 		}
 	}
-	ns := d.cfg.Clock.Now() - start
+	if t.Count() == 0 {
+		now = d.cfg.Clock.Now() // system messages only: now is still the start
+	}
+	ns := now - start // now: read after the last message
 	w.busy.Add(ns)
 	d.mu.Lock()
 	if group.Band() == priority.Deferred {

@@ -582,13 +582,34 @@ func (p *Group[T]) reseat(c *Group[T]) {
 		}
 	}
 	c.eligible = false
-	if c.busy {
+	if !c.busy {
+		p.admit() // the least vtime may have risen
+		return
+	}
+	least := c.vtime
+	if len(p.byVtime.h) > 0 {
+		least = min(least, p.byVtime.h[0].vtime)
+	}
+	if len(p.waiting.h) > 0 {
+		least = min(least, p.waiting.h[0].vtime)
+	}
+	old := p.pv
+	p.pv = max(p.pv, least)
+	if c.vtime <= p.pv+float64(p.q.cfg.Slack) {
+		c.eligible = true
+		p.byVtime.push(c)
+		if c.hasWork() {
+			p.byRank.push(c)
+		}
+	} else {
 		p.waiting.push(c)
 		if c.hasWork() {
 			p.spare.push(c)
 		}
 	}
-	p.admit()
+	if p.pv > old {
+		p.admit() // waiting children may be within the slack now
+	}
 }
 
 // admit advances the virtual time to the least vtime among the busy
