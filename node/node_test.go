@@ -301,7 +301,7 @@ func TestSubmitOverTenantQuotaIs429(t *testing.T) {
 	}
 	other := strings.Replace(finite, "name: steady", "name: other", 1)
 	a := call(t, "POST", base+"/v1/queries", "", []byte(other))
-	if a.status != 429 || !strings.Contains(a.err.Message, `tenant quota reached: tenant "keep" runs 1 queries, its quota is 1`) {
+	if a.status != 429 || !strings.Contains(a.err.Message, `tenant quota reached: tenant "keep" is at its max_queries (1 running or draining; tenant file tenants.yaml)`) {
 		t.Fatalf("second submit: %d %+v", a.status, a.err)
 	}
 }

@@ -422,7 +422,7 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 		}
 		if running >= max {
 			e.mu.Unlock()
-			return nil, fmt.Errorf("%w: tenant %q runs %d queries, its quota is %d (tenant file %s)", ErrTenantQuota, spec.Tenant, running, max, e.cfg.Tenants.File)
+			return nil, fmt.Errorf("%w: tenant %q is at its max_queries (%d running or draining; tenant file %s)", ErrTenantQuota, spec.Tenant, running, e.cfg.Tenants.File)
 		}
 	}
 	e.mu.seq++

@@ -46,7 +46,7 @@ func TestTenantQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.Submit(ctx, tenantSpec(t, "a", "three", 100))
-	if !errors.Is(err, ErrTenantQuota) || !strings.Contains(err.Error(), `tenant "a" runs 2 queries, its quota is 2 (tenant file tenants.yaml)`) {
+	if !errors.Is(err, ErrTenantQuota) || !strings.Contains(err.Error(), `tenant "a" is at its max_queries (2 running or draining; tenant file tenants.yaml)`) {
 		t.Fatalf("third submit: %v", err)
 	}
 	if _, err := e.Submit(ctx, tenantSpec(t, "b", "other", 100)); err != nil {
