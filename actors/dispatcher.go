@@ -96,7 +96,7 @@ func (c *Config) validate() error {
 	if c.Throughput < 0 {
 		errs = append(errs, fmt.Errorf("%w: throughput %d must be >= 0", ErrBadConfig, c.Throughput))
 	}
-	if _, err := priority.NewShareQueue[*Mailbox](c.Shares); err != nil {
+	if err := c.Shares.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := priority.CheckWeight(c.DefaultTenantWeight); err != nil {
@@ -341,9 +341,14 @@ func (d *Dispatcher) ShareOf(g Group) (ShareStats, bool) {
 	if !ok {
 		return ShareStats{}, false
 	}
+	return shareStatsLocked(g.Tenant, t, g.Query, leaf), true
+}
+
+// shareStatsLocked reads one query's share; d.mu held.
+func shareStatsLocked(tn string, t *tenant, qn string, leaf *priority.Group[*Mailbox]) ShareStats {
 	ts, ls := t.g.Stats(), leaf.Stats()
-	return ShareStats{Tenant: g.Tenant, Query: g.Query, TenantWeight: t.g.Weight(), Weight: leaf.Weight(),
-		TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals, BestEffort: ls.BestEffort}, true
+	return ShareStats{Tenant: tn, Query: qn, TenantWeight: t.g.Weight(), Weight: leaf.Weight(),
+		TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals, BestEffort: ls.BestEffort}
 }
 
 // TenantWeight returns the weight a tenant has or would have.
@@ -363,11 +368,8 @@ func (d *Dispatcher) Shares() []ShareStats {
 	defer d.mu.Unlock()
 	var out []ShareStats
 	for tn, t := range d.mu.tenants {
-		ts := t.g.Stats()
 		for qn, leaf := range t.queries {
-			ls := leaf.Stats()
-			out = append(out, ShareStats{Tenant: tn, Query: qn, TenantWeight: t.g.Weight(), Weight: leaf.Weight(),
-				TenantServedNs: ts.Served, ServedNs: ls.Served, Deferred: ls.Deferred, Deferrals: ls.Deferrals, BestEffort: ls.BestEffort})
+			out = append(out, shareStatsLocked(tn, t, qn, leaf))
 		}
 	}
 	slices.SortFunc(out, func(a, b ShareStats) int {

@@ -40,7 +40,8 @@ func (c *ShareConfig) fill() {
 	}
 }
 
-func (c ShareConfig) validate() error {
+// Validate reports what is wrong with c; zero fields mean their defaults.
+func (c ShareConfig) Validate() error {
 	if c.Slack < 0 {
 		return fmt.Errorf("%w: share slack %d ns must be > 0", ErrBadConfig, c.Slack)
 	}
@@ -130,9 +131,6 @@ func (g *Group[T]) Name() string { return g.name }
 
 // Weight returns the group's weight.
 func (g *Group[T]) Weight() float64 { return g.weight }
-
-// Parent returns the group's parent; nil for the root.
-func (g *Group[T]) Parent() *Group[T] { return g.parent }
 
 // GroupStats is a snapshot of a group's scheduling figures.
 type GroupStats struct {
@@ -232,7 +230,7 @@ type ShareQueue[T any] struct {
 // NewShareQueue returns an empty queue with a root group.
 func NewShareQueue[T any](cfg ShareConfig) (*ShareQueue[T], error) {
 	cfg.fill()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	q := &ShareQueue[T]{cfg: cfg}

@@ -75,10 +75,6 @@ func (c TurnConfig) Begin(now int64) Turn { return Turn{cfg: c, start: now} }
 // as 1 ns: one message always runs.
 func (t *Turn) LimitShare(ns int64) { t.budget = max(ns, 1) }
 
-// Budgeted reports whether the turn has a share budget, so the caller must
-// read the clock for Next.
-func (t *Turn) Budgeted() bool { return t.budget > 0 }
-
 // Ran records that a message of local priority local ran.
 func (t *Turn) Ran(local int64) {
 	t.ran++

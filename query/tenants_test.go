@@ -68,3 +68,17 @@ func TestParseTenantsErrors(t *testing.T) {
 		}
 	}
 }
+
+// The example a README command serves with parses.
+func TestExampleTenantFile(t *testing.T) {
+	ts, err := ParseTenantsFile("../deploy/tenants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ts.Policy("analytics"); p.Weight != 1 || p.MaxQueries != 5 || !p.BestEffort {
+		t.Errorf("analytics %+v", p)
+	}
+	if p := ts.Policy("ops"); p.Weight != 3 || p.MaxQueries != 10 || p.BestEffort {
+		t.Errorf("ops %+v", p)
+	}
+}

@@ -186,7 +186,7 @@ func readLine(br *bufio.Reader, stop <-chan struct{}) (line []byte, size int, er
 // per-message costs then took a fifth of the pool (experiment E3 at load
 // 0.8: 95 % busy for 80 % of nominal work). Events are stamped with their
 // due time, so the wait counts in their latency: at most this much.
-var minSourceWait = 250 * time.Microsecond
+const minSourceWait = 250 * time.Microsecond
 
 // run is the source's goroutine.
 func (s *source) run() {

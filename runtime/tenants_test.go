@@ -73,13 +73,7 @@ func TestQueryStatsShowServedTime(t *testing.T) {
 	e := newEngine(t, WithWorkers(1), WithUnpacedSources())
 	s := tenantSpec(t, "a", "served", 1000)
 	s.Sources[0].Generator.Duration = 20 * time.Second // 20,000 events, unpaced
-	q, err := e.Submit(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Wait(waitCtx(t)); err != nil {
-		t.Fatal(err)
-	}
+	q := runToEnd(t, e, s)
 	st := q.Stats()
 	if st.ServedMs <= 0 {
 		t.Errorf("served %v ms for 20,000 events", st.ServedMs)
@@ -134,13 +128,7 @@ func TestMessagesCarryBoundedWork(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := e.Submit(context.Background(), s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := q.Wait(waitCtx(t)); err != nil {
-			t.Fatal(err)
-		}
+		q := runToEnd(t, e, s)
 		st := q.Stats()
 		op := st.Operators[0]
 		per := float64(op.EventsIn) / float64(op.Messages)
@@ -170,13 +158,7 @@ func TestShedAfterWaitingTooLong(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Overload.ShedSinkPath = shedPath
-	q, err := e.Submit(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Wait(waitCtx(t)); err != nil {
-		t.Fatal(err)
-	}
+	q := runToEnd(t, e, s)
 	st := q.Stats()
 	shed := st.DroppedBy["shed"]
 	if st.EventsRead != 2000 || st.EventsRead != st.EventsIn+st.Late+st.Dropped || shed == 0 || st.Results+shed != 2000 {
@@ -193,4 +175,17 @@ func TestShedAfterWaitingTooLong(t *testing.T) {
 		t.Errorf("last drop reason %q", st.LastDropReason)
 	}
 	t.Logf("%d of 2000 shed, %d results", shed, st.Results)
+}
+
+// runToEnd submits s and waits for it to end well.
+func runToEnd(t *testing.T, e *Engine, s *query.Spec) *Query {
+	t.Helper()
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
