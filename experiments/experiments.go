@@ -322,7 +322,7 @@ func e2(ctx context.Context, o Options) (*Report, error) {
 func e3(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Name: "E3", Title: "Single tenant: latency against load"}
 	loads := pick(o, []float64{0.85}, []float64{0.4, 0.6, 0.8, 0.9, 0.95})
-	scheds := []string{"cameo", "cameo+lookahead", "fifo", "protoactor", "slots"}
+	scheds := []string{"cameo", "cameo+paper", "edf", "llf", "fifo", "protoactor", "slots"}
 	series := map[string]*Series{}
 	var rows []Row
 	var at85 = map[string]float64{}

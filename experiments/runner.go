@@ -108,14 +108,15 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*RunResult, erro
 	if sc.Sample == 0 {
 		sc.Sample = time.Second
 	}
-	// "NAME+lookahead" is scheduler NAME with runtime.WithLookahead;
+	// "NAME+paper" is scheduler NAME with runtime.WithPaperFrontiers (the
+	// paper's frontier for stateless steps: their own arrival);
 	// "NAME+flat" is NAME with every tenant and query always eligible:
 	// the flat deadline order, without shares or deferral.
-	sched, lookahead := strings.CutSuffix(sc.Scheduler, "+lookahead")
+	sched, paper := strings.CutSuffix(sc.Scheduler, "+paper")
 	sched, flat := strings.CutSuffix(sched, "+flat")
 	opts := append([]runtime.Option{runtime.WithWorkers(sc.Workers), runtime.WithScheduler(sched)}, sc.Engine...)
-	if lookahead {
-		opts = append(opts, runtime.WithLookahead())
+	if paper {
+		opts = append(opts, runtime.WithPaperFrontiers())
 	}
 	if flat {
 		opts = append(opts, runtime.WithShares(priority.ShareConfig{Slack: math.MaxInt64 / 4, DeferAfter: -1}))

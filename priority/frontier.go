@@ -110,6 +110,14 @@ func floorDiv(a, b int64) int64 {
 // or sliding window: t_MF is the end of the earliest window that contains the
 // message, and the first message past a boundary carries the frontier of the
 // earliest window it closes.
+//
+// What closes a window at the receiver is the watermark (the time every
+// source of the stream has reached), not the first event past the end:
+// behind a shuffle a sender can forward events of the next window while its
+// own watermark, the minimum over its inputs, is still inside the current
+// one. So when the message carries a watermark (Stamp.Watermark), the
+// message that moves it past a boundary is the closing one, events or not;
+// a message without one closes by its events' position, as in the paper.
 type WindowFrontier struct {
 	W    Window
 	open int64 // earliest window the sender still had open
@@ -119,15 +127,19 @@ type WindowFrontier struct {
 // NewWindowFrontier returns the rule for window w.
 func NewWindowFrontier(w Window) *WindowFrontier { return &WindowFrontier{W: w} }
 
-// Next implements FrontierRule; it reads s.Time.
+// Next implements FrontierRule; it reads s.Time, and s.Watermark when set.
 func (f *WindowFrontier) Next(s Stamp) Frontier {
 	k := f.W.Earliest(s.Time)
-	if !f.seen {
-		f.seen, f.open = true, k
+	pos := k // the earliest window the sender may still add to
+	if s.Watermark != NoWatermark {
+		pos = f.W.Earliest(s.Watermark)
 	}
-	if k > f.open {
+	if !f.seen {
+		f.seen, f.open = true, pos
+	}
+	if pos > f.open {
 		closed := f.open
-		f.open = k
+		f.open = pos
 		return Frontier{Time: f.W.End(closed), Local: k, Closing: true}
 	}
 	return Frontier{Time: f.W.End(k), Local: k}

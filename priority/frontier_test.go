@@ -67,6 +67,38 @@ func TestWindowFrontierBoundaryRule(t *testing.T) {
 	}
 }
 
+// With a watermark (processing time, behind a shuffle), the message that
+// moves the watermark past a boundary closes the window, with or without
+// events; events of the next window sent while the watermark is still
+// inside the current one do not.
+func TestWindowFrontierClosesByWatermark(t *testing.T) {
+	f := NewWindowFrontier(Tumbling(100))
+	wm := func(at, w int64) Stamp { return Stamp{Arrival: at, Time: at, Watermark: w} }
+	steps := []struct {
+		s    Stamp
+		want Frontier
+	}{
+		{wm(50, 40), Frontier{Time: 100, Local: 0}},
+		// Events of window 1 from one input while another holds the
+		// watermark at 95: due with window 1, they cannot close window 0.
+		{wm(103, 95), Frontier{Time: 200, Local: 1}},
+		{wm(110, 98), Frontier{Time: 200, Local: 1}},
+		// A mark alone (Time = Watermark) moves it to 104: it closes window
+		// 0 and carries its frontier, the end 100.
+		{wm(104, 104), Frontier{Time: 100, Local: 1, Closing: true}},
+		{wm(120, 115), Frontier{Time: 200, Local: 1}},
+		// Events still of window 1 while the watermark jumps past 300:
+		// windows 1 and 2 close; the earliest closed is 1.
+		{wm(190, 310), Frontier{Time: 200, Local: 1, Closing: true}},
+		{wm(320, 320), Frontier{Time: 400, Local: 3}},
+	}
+	for i, s := range steps {
+		if got := f.Next(s.s); got != s.want {
+			t.Errorf("step %d %+v: %+v, want %+v", i, s.s, got, s.want)
+		}
+	}
+}
+
 func TestSlidingFrontier(t *testing.T) {
 	f := NewWindowFrontier(Sliding(100, 25))
 	if got := f.Next(st(10, 10)); got != (Frontier{Time: 25, Local: -3}) {

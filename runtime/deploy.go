@@ -16,7 +16,7 @@ import (
 // deploy places the query's parts on the other nodes; on any refusal it
 // takes back the parts it placed.
 func (c *cluster) deploy(q *Query) error {
-	d := &clusterpb.Deploy{QueryId: q.id, Coordinator: c.cfg.Name, Spec: q.spec.Text, SpecFile: q.spec.File, Lookahead: c.e.cfg.Lookahead, Addresses: q.pl.addrs, Scheduler: c.e.cfg.Scheduler}
+	d := &clusterpb.Deploy{QueryId: q.id, Coordinator: c.cfg.Name, Spec: q.spec.Text, SpecFile: q.spec.File, Lookahead: !c.e.cfg.PaperFrontiers, Addresses: q.pl.addrs, Scheduler: c.e.cfg.Scheduler}
 	for _, st := range q.pl.nodes {
 		d.Stages = append(d.Stages, &clusterpb.StagePlacement{Nodes: st})
 	}

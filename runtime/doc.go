@@ -42,11 +42,22 @@
 // shared by both sides of a join instance) and the receiver's published
 // costs.
 //
-// Beyond the paper, Config.Lookahead (off by default) gives messages bound
-// for a stateless step upstream of a window that window's frontier rule:
-// the output such a message contributes to is the window's result, due at
-// the window's end, so work for the next window no longer competes with the
-// path that closes the current one (E3 in experiments/README.md measures it).
+// Two departures from the paper's rules, both measured on E3 (one
+// windowed query, latency against load; experiments/README.md):
+//
+//   - Lookahead (the default; Config.PaperFrontiers restores the paper's
+//     rule): messages bound for a stateless step upstream of a window take
+//     that window's frontier rule. The output such a message contributes
+//     to is the window's result, due at the window's end, so work for the
+//     next window no longer outranks the path that closes the current one.
+//   - A processing-time window closes by the watermark, not by the first
+//     event past its end (priority.WindowFrontier): behind a shuffle a
+//     sender forwards events of the next window while its watermark, the
+//     minimum over its inputs, is still inside the current one. Keyed by
+//     the events, the message that finally moved the watermark (often a
+//     mark without events) took the next window's deadline and waited a
+//     whole window of other work: windows fired 50–150 ms late at load
+//     0.8, one instance after another.
 //
 // # Costs: the reply path in one process
 //

@@ -63,10 +63,11 @@ type Config struct {
 	Stdout io.Writer
 	// Stdin is what jsonl sources with stdin: true read. Default os.Stdin.
 	Stdin io.Reader
-	// Lookahead gives messages bound for a stateless step upstream of a
-	// window the frontier of that window (the result they contribute to),
-	// instead of their own arrival. Beyond the paper; off by default.
-	Lookahead bool
+	// PaperFrontiers gives messages bound for a stateless step their own
+	// arrival as frontier, as the paper does. By default (lookahead) a
+	// stateless step upstream of a window takes that window's frontier:
+	// the result its messages contribute to is the window's (doc.go).
+	PaperFrontiers bool
 	// Policy, when set, stamps contexts instead of the scheduler's own
 	// policy: a user-defined policy (priority.Policy). Only the deadline
 	// schedulers (cameo, llf, edf, sjf, fair) order work by it.
@@ -164,8 +165,8 @@ func WithUnpacedSources() Option { return func(c *Config) { c.Unpaced = true } }
 // WithStdout sets Config.Stdout.
 func WithStdout(w io.Writer) Option { return func(c *Config) { c.Stdout = w } }
 
-// WithLookahead sets Config.Lookahead.
-func WithLookahead() Option { return func(c *Config) { c.Lookahead = true } }
+// WithPaperFrontiers sets Config.PaperFrontiers.
+func WithPaperFrontiers() Option { return func(c *Config) { c.PaperFrontiers = true } }
 
 // WithPolicy sets Config.Policy.
 func WithPolicy(p priority.Policy) Option { return func(c *Config) { c.Policy = p } }

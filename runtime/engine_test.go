@@ -461,13 +461,14 @@ sink: {discard: {}}
 	}
 }
 
-// With Lookahead, messages bound for a stateless step upstream of a window
-// take that window's frontier (its end) instead of their own arrival.
+// By default (lookahead), messages bound for a stateless step upstream of
+// a window take that window's frontier (its end); with PaperFrontiers,
+// their own arrival.
 func TestLookaheadGivesUpstreamTheWindowFrontier(t *testing.T) {
 	for _, lookahead := range []bool{false, true} {
 		var opts []Option
-		if lookahead {
-			opts = append(opts, WithLookahead())
+		if !lookahead {
+			opts = append(opts, WithPaperFrontiers())
 		}
 		e := newEngine(t, opts...)
 		q, err := e.Submit(context.Background(), mustParse(t, endless)) // key_by → 1 h window
@@ -490,6 +491,47 @@ func TestLookaheadGivesUpstreamTheWindowFrontier(t *testing.T) {
 		if err := e.Cancel(waitCtx(t), q.ID()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// On processing time, a message's stamp carries the watermark its mark
+// moves the receiver to: behind a shuffle, events of the next window can
+// travel while the sender's watermark is still in the current one, and the
+// message that moves it past the end (often a mark alone) is the one that
+// fires the window, so it must carry the closing window's frontier.
+func TestProcessingTimeStampClosesByWatermark(t *testing.T) {
+	e := newEngine(t)
+	q, err := e.Submit(context.Background(), mustParse(t, endless)) // key_by → 1 h window
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.Cancel(waitCtx(t), q.ID()) }()
+	hour := int64(time.Hour)
+	rule := q.ruleFor(q.stages[1], q.stages[1].insts[0], 0) // the window's
+	ev := func(at int64) []query.Event { return []query.Event{{Arrival: at, Fields: map[string]any{"key": "a"}}} }
+	steps := []struct {
+		name    string
+		events  []query.Event
+		wm      int64
+		closing bool
+		due     int64
+	}{
+		{"events of hour 0", ev(hour / 2), hour / 2, false, hour},
+		{"events of hour 1, watermark still in hour 0", ev(hour + 5), hour - 10, false, 2 * hour},
+		{"a mark alone past the end", nil, hour + 1, true, hour},
+		{"more of hour 1", ev(hour + 7), hour + 7, false, 2 * hour},
+	}
+	last := query.NoWatermark
+	for _, s := range steps {
+		st := q.stamp(hour+10, last, s.events, mark{wm: s.wm})
+		if st.Watermark != s.wm {
+			t.Fatalf("%s: stamp watermark %d, want the mark's %d", s.name, st.Watermark, s.wm)
+		}
+		fr := rule.Next(st)
+		if fr.Closing != s.closing || fr.Time != s.due {
+			t.Errorf("%s: frontier %+v, want closing %v due %v", s.name, fr, s.closing, time.Duration(s.due))
+		}
+		last = max(last, s.wm)
 	}
 }
 

@@ -21,7 +21,7 @@ type placement struct {
 	nodes       [][]string        // per stage (steps, then the sink), per instance
 	addrs       map[string]string // every node's remote address
 	others      []string          // the nodes other than the coordinator that run instances
-	lookahead   bool              // the coordinator's Config.Lookahead
+	lookahead   bool              // the coordinator's frontiers: !Config.PaperFrontiers
 }
 
 func (p *placement) uses(node string) bool {
@@ -38,7 +38,7 @@ func (c *cluster) place(spec *query.Spec) (*placement, error) {
 	for name, p := range c.peers {
 		addrs[name] = p.addr
 	}
-	return placeQuery(spec, c.cfg.Name, addrs, c.up(), c.e.cfg.Lookahead)
+	return placeQuery(spec, c.cfg.Name, addrs, c.up(), !c.e.cfg.PaperFrontiers)
 }
 
 // placeQuery decides where each instance of a query submitted on node self

@@ -600,7 +600,7 @@ func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule 
 		j := st.joins[x.idx]
 		return joinRule{j: j, side: j.rule.Side(side)}
 	}
-	lookahead := q.eng.cfg.Lookahead
+	lookahead := !q.eng.cfg.PaperFrontiers
 	if q.pl != nil {
 		lookahead = q.pl.lookahead // the coordinator's
 	}

@@ -200,28 +200,7 @@ func (r *router) postSized(now int64, e *edge, in priority.PriorityContext, even
 // post stamps and sends one message.
 func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []query.Event, m mark) {
 	q := r.q
-	var st priority.Stamp
-	if len(events) > 0 {
-		st.Arrival, st.Time = events[0].Arrival, q.axis(&events[0])
-		for i := 1; i < len(events); i++ {
-			st.Arrival = min(st.Arrival, events[i].Arrival)
-		}
-		st.Watermark = priority.NoWatermark
-		if q.et != nil && e.lastWM != query.NoWatermark {
-			st.Watermark = e.lastWM
-		}
-	} else {
-		// A mark alone: on processing time its watermark is a time the
-		// source reached; on event time it was sent now.
-		st.Arrival = now
-		if q.et == nil && m.wm != query.NoWatermark && m.wm != math.MaxInt64 {
-			st.Arrival = m.wm
-		}
-		st.Time, st.Watermark = m.wm, m.wm
-		if q.et == nil {
-			st.Watermark = priority.NoWatermark
-		}
-	}
+	st := q.stamp(now, e.lastWM, events, m)
 	var fr priority.Frontier
 	if len(events) > 0 || (m.wm != query.NoWatermark && m.wm != math.MaxInt64) {
 		fr = e.rule.Next(st)
@@ -247,6 +226,35 @@ func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []
 	e.lastWM, e.lastIdle = max(e.lastWM, m.wm), m.idle
 	e.closedSent = m.closed
 	e.via.send(q, r.senderName(), e.to, b)
+}
+
+// stamp is what the receiver's frontier rule reads of a message of events
+// with mark m, on an edge whose last watermark sent was lastWM.
+func (q *Query) stamp(now, lastWM int64, events []query.Event, m mark) priority.Stamp {
+	var st priority.Stamp
+	if len(events) > 0 {
+		st.Arrival, st.Time = events[0].Arrival, q.axis(&events[0])
+		for i := 1; i < len(events); i++ {
+			st.Arrival = min(st.Arrival, events[i].Arrival)
+		}
+		st.Watermark = priority.NoWatermark
+		if q.et != nil && lastWM != query.NoWatermark {
+			st.Watermark = lastWM
+		} else if q.et == nil && m.wm != query.NoWatermark && m.wm != math.MaxInt64 {
+			// Processing time: the time the sender's sources reached, which
+			// is what fires the receiver's windows (WindowFrontier).
+			st.Watermark = m.wm
+		}
+	} else {
+		// A mark alone: on processing time its watermark is a time the
+		// source reached; on event time it was sent now.
+		st.Arrival = now
+		if q.et == nil && m.wm != query.NoWatermark && m.wm != math.MaxInt64 {
+			st.Arrival = m.wm
+		}
+		st.Time, st.Watermark = m.wm, m.wm
+	}
+	return st
 }
 
 func (r *router) senderName() string {
