@@ -26,6 +26,7 @@ type batch struct {
 	idle   bool   // the sender's inputs are idle: do not hold the watermark back
 	closed bool   // the sender ended: nothing follows on this edge
 	sent   int64  // clock time of posting, for the queueing delay
+	weight int64  // its part of the query's in-flight count (Query.charge)
 }
 
 var _ actors.Prioritized = (*batch)(nil)

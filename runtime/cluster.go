@@ -357,7 +357,7 @@ func (c *cluster) onReply(m *clusterpb.EdgeReply) {
 	}
 	rep := actors.ReplyFromProto(m.GetReply())
 	x.reply.Store(&rep)
-	q.release()
+	q.release(1, 0)
 	if p := c.peers[x.node]; p != nil {
 		rtt := max(0, priority.SubSat(priority.SubSat(c.e.cfg.Clock.Now(), m.GetSentNs()), priority.SubSat(m.GetRepliedNs(), m.GetStartedNs())))
 		p.mu.Lock()
@@ -398,6 +398,5 @@ func (c *cluster) send(q *Query, sender string, to *instance, b *batch) {
 		q.fail("%s → %s: %v", sender, to.id, err)
 		return
 	}
-	q.inflight.Add(1)
 	c.e.sys.Root.Send(to.pid, env)
 }

@@ -181,11 +181,15 @@
 //
 // # Backpressure, drain and failure
 //
-// A query's messages queued or running are bounded (Config.MaxInFlight):
-// its sources wait above it, so an overloaded query lags (and its latency
-// shows it) rather than grows without bound. Nothing is dropped for load.
-// A query whose shuffles would fan one source batch out past that bound is
-// refused at submit (checkFanOut). Every event is accounted for
+// A query's messages queued or running are bounded (Config.MaxInFlight),
+// between stages too: each message weighs what it can still become before
+// a window, a join or the sink takes it in (the parallelism of the shuffles
+// ahead), the messages an instance sends take their weight from the one it
+// runs, and sources wait until a batch fits (query.go, Query.charge). So
+// an overloaded query lags (and its latency shows it) rather than grows
+// without bound. Nothing is dropped for load. A query whose shuffles would
+// fan one source batch out past that bound is refused at submit
+// (checkFanOut). Every event is accounted for
 // (accounting.go): read = in + late + dropped, drops counted by reason,
 // the first bad inputs kept with their lines, partial lateness of sliding
 // windows and NaN/Inf from expressions counted; late events are optionally

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	goruntime "runtime"
 	"slices"
@@ -469,27 +470,30 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 	return q, nil
 }
 
-// fanOut returns how many messages one batch of each source can become
-// at most before any of them is handled: a step after a key_by is a
-// shuffle in which every sender may send to each of the parallelism
-// receivers, and a joined or unioned source's batches are shuffled too.
+// fanOut returns the in-flight weight of one batch of each source
+// (Query.charge): a source posts to every instance of the stage it feeds
+// (its events to one, its watermark to all), and each such message weighs
+// what it can become before a window, a join or the sink takes it in.
 // Saturates.
 func fanOut(spec *query.Spec) int64 {
-	p := int64(spec.Parallelism)
-	amp := int64(1)
-	for i := 1; i < len(spec.Pipeline); i++ {
-		if spec.Pipeline[i-1].Kind() == query.KindKeyBy {
-			amp = priority.MulSat(amp, p)
+	plan := physicalPlan(spec)
+	amp := amps(plan, spec.Parallelism, math.MaxInt64)
+	var n int64
+	for i, sp := range plan {
+		if i == 0 {
+			n = priority.AddSat(n, priority.MulSat(amp[0], int64(instancesOf(sp, spec.Parallelism))))
+		}
+		for range sp.extra {
+			n = priority.AddSat(n, priority.MulSat(amp[i], int64(instancesOf(sp, spec.Parallelism))))
 		}
 	}
-	extra := int64(len(spec.Sources) - 1)
-	return priority.AddSat(amp, priority.MulSat(extra, priority.MulSat(amp, p)))
+	return n
 }
 
 // checkFanOut refuses a query whose sources' batches can become more
 // messages than the in-flight bound (Config.MaxInFlight) before any is
-// handled: its sources wait at the bound, so the bound must hold for one
-// batch each.
+// handled: its sources wait until a batch fits under the bound, so one
+// batch of each must fit.
 func (e *Engine) checkFanOut(spec *query.Spec) error {
 	n := fanOut(spec)
 	if n <= int64(e.cfg.MaxInFlight) {

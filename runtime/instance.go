@@ -31,13 +31,16 @@ type instance struct {
 	// stateBytes is what this instance last charged to the query's
 	// memory budget.
 	stateBytes int64
-	out        *router
-	machine    query.Machine // the step's state machine; nil for the sink
-	sink       *sinkWriter   // the sink's writer
-	profile    *priority.CostProfile
-	paths      priority.PathCosts
-	reply      atomic.Pointer[priority.Reply]
-	queueing   int64 // moving average of the inbound queueing delay
+	// carry and carryEvents are what the message running here still holds
+	// of the in-flight count and queued events (Query.charge).
+	carry, carryEvents int64
+	out                *router
+	machine            query.Machine // the step's state machine; nil for the sink
+	sink               *sinkWriter   // the sink's writer
+	profile            *priority.CostProfile
+	paths              priority.PathCosts
+	reply              atomic.Pointer[priority.Reply]
+	queueing           int64 // moving average of the inbound queueing delay
 	// eventCost is a moving average of the cost of one event here (ns),
 	// read by the senders to size their messages (router.sendEdge).
 	eventCost atomic.Int64
@@ -107,10 +110,15 @@ func (x *instance) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *batch:
 		b = m
-		n := int64(len(m.events)) // shedding may shorten m.events
+		// What the messages x sends while it runs b take their weight
+		// from (Query.charge); the rest is released after.
+		x.carry, x.carryEvents = m.weight, int64(len(m.events))
 		defer func() {
-			q.backlogEvents.Add(-n)
-			q.release()
+			if testHookMessages != nil {
+				testHookMessages(-1)
+			}
+			q.release(x.carry, x.carryEvents)
+			x.carry, x.carryEvents = 0, 0
 		}()
 	case *actorspb.Envelope:
 		x.receiveRemote(m)

@@ -53,7 +53,10 @@ type Query struct {
 		sum    atomic.Int64
 	}
 
-	inflight atomic.Int64 // messages queued or running
+	// inflight is the query's in-flight count: each local message queued
+	// or running weighs what it can still become (Query.charge); a
+	// message bound for another node weighs 1 until its reply.
+	inflight atomic.Int64
 	// The memory budget (budget.go): estimated bytes of window and join
 	// state, and events in local messages queued or running.
 	stateBytes, backlogEvents atomic.Int64
@@ -286,10 +289,51 @@ func (q *Query) tellPeers(err error) {
 	}
 }
 
-// release accounts for one message handled; it lets a waiting source go
-// on when the backlog fell to half the bound.
-func (q *Query) release() {
-	if q.inflight.Add(-1) < int64(q.eng.cfg.MaxInFlight/2) {
+// The in-flight bound between stages. Sources wait while the in-flight
+// count is at Config.MaxInFlight, but a message past a key_by is a
+// shuffle: one message becomes a message to each of parallelism receivers
+// (events to some, watermark marks to all), and after two shuffles
+// parallelism² of them. Counting messages, the bound held only at the
+// sources: parallelism 64 with a bound of 256 put 10⁴ messages in flight.
+// So a message weighs what it can become before a window, a join or the
+// sink takes it in (stage.amp: the product of the parallelism of the
+// shuffles ahead), and the messages an instance sends while it runs one
+// take their weight from that message's (x.carry) instead of adding to
+// the count. The count then only grows at the sources, which wait at the
+// bound, and where a message becomes more than its weight said: a window
+// or join firing (bounded by the memory budget, budget.go), a user
+// function that returns more events than it took, a batch cut at window
+// boundaries or into MessageWork pieces. Queued events (for the memory
+// budget) are carried the same way. TestInFlightBoundHoldsBetweenStages
+// measures the peak.
+
+// charge counts a message of weight w and n events sent by x (nil: a
+// source, or a send outside a message) against the query, taking first
+// from what x's current message carries.
+func (q *Query) charge(x *instance, w, n int64) {
+	if x != nil {
+		t := min(w, x.carry)
+		x.carry -= t
+		w -= t
+		t = min(n, x.carryEvents)
+		x.carryEvents -= t
+		n -= t
+	}
+	if w > 0 {
+		q.inflight.Add(w)
+	}
+	if n > 0 {
+		q.backlogEvents.Add(n)
+	}
+}
+
+// release returns weight w and n events to the query; it lets a waiting
+// source go on when the count fell below half the bound.
+func (q *Query) release(w, n int64) {
+	if n > 0 {
+		q.backlogEvents.Add(-n)
+	}
+	if w > 0 && q.inflight.Add(-w) < int64(q.eng.cfg.MaxInFlight/2) {
 		select {
 		case q.credit <- struct{}{}:
 		default:
@@ -297,11 +341,14 @@ func (q *Query) release() {
 	}
 }
 
-// waitCredit blocks a source while the query's backlog is at its bound; it
-// returns false when the source must stop. In a cluster the backlog
-// includes what the peers last reported of their parts (every heartbeat).
-func (q *Query) waitCredit() bool {
-	for q.inflight.Load()+q.backlog.sum.Load() >= int64(q.eng.cfg.MaxInFlight) {
+// waitCredit blocks a source until a batch of weight w fits under the
+// query's in-flight bound; it returns false when the source must stop. In
+// a cluster the count includes what the peers last reported of their parts
+// (every heartbeat).
+func (q *Query) waitCredit(w int64) bool {
+	bound := int64(q.eng.cfg.MaxInFlight)
+	w = min(w, bound) // a batch over the bound goes alone (checkFanOut refuses most)
+	for q.inflight.Load()+q.backlog.sum.Load()+w > bound {
 		t := time.NewTimer(q.eng.cfg.SourceTick)
 		select {
 		case <-q.credit:
@@ -361,6 +408,10 @@ type stage struct {
 	// results: its stream carries the results of a window or join
 	// upstream, not source events (for the accounting).
 	results bool
+	// amp is the weight of a message bound for it in the in-flight count:
+	// how many messages it can become before a window, a join or the sink
+	// takes it in (Query.charge).
+	amp int64
 }
 
 // build compiles a spec into stages, instances, routers and sources and
@@ -438,7 +489,8 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 	q.sources = append(q.sources, main)
 
 	// Stages from the physical plan; sources for the joins and unions.
-	for _, sp := range physicalPlan(spec) {
+	plans := physicalPlan(spec)
+	for _, sp := range plans {
 		st := &stage{label: sp.label, op: sp.op, kind: sp.kind, in: sp.in, inputs: sp.inputs, keyed: sp.keyed, results: sp.results, window: sp.window}
 		if st.kind == query.KindJoin {
 			st.joins = make([]*sharedJoin, p)
@@ -461,14 +513,14 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 		q.stages = append(q.stages, st)
 	}
 	sink := q.stages[len(q.stages)-1]
+	for i, a := range amps(plans, p, int64(e.cfg.MaxInFlight)) {
+		q.stages[i].amp = a
+	}
 
 	// Instances, then the routers that point at them.
 	var ops []*OpMetrics
 	for si, st := range q.stages {
-		n := p
-		if st == sink {
-			n = 1
-		}
+		n := instancesOf(plans[si], p)
 		st.metrics = &OpMetrics{Step: st.label, Instances: n}
 		ops = append(ops, st.metrics)
 		for j := 0; j < n; j++ {
@@ -663,6 +715,33 @@ type stagePlan struct {
 	results bool             // the stream carries a window's or join's results
 	window  *priority.Window // the window axis its senders batch by; nil: none
 	extra   []string         // the sources a join or union brings in
+}
+
+// amps returns each stage's in-flight weight (stage.amp), at most limit:
+// 1 for a window, a join and the sink, which take messages in; for a
+// stateless step, the next stage's weight, times the parallelism when the
+// next stage is fed by a shuffle. Pure.
+func amps(plan []stagePlan, p int, limit int64) []int64 {
+	out := make([]int64, len(plan))
+	for i := len(plan) - 1; i >= 0; i-- {
+		out[i] = 1
+		if k := plan[i].kind; k != query.KindSink && !k.Stateful() {
+			out[i] = out[i+1]
+			if plan[i+1].in == hashKey {
+				out[i] = priority.MulSat(out[i], int64(p))
+			}
+			out[i] = min(out[i], limit)
+		}
+	}
+	return out
+}
+
+// instancesOf returns how many instances a stage of the plan has.
+func instancesOf(sp stagePlan, p int) int {
+	if sp.kind == query.KindSink {
+		return 1
+	}
+	return p
 }
 
 // physicalPlan returns the stages of spec, its steps then the sink: each

@@ -44,10 +44,30 @@ var (
 )
 
 func (local) send(q *Query, _ string, to *instance, b *batch) {
-	q.inflight.Add(1)
-	q.backlogEvents.Add(int64(len(b.events)))
+	if testHookMessages != nil {
+		testHookMessages(1)
+	}
 	q.eng.sys.Root.Send(to.pid, b)
 }
+
+// weight returns the in-flight weight of one batch through r: a message on
+// each edge (events on some, the watermark on all), each weighing what it
+// can become (Query.charge); one to another node weighs 1.
+func (r *router) weight() int64 {
+	var w int64
+	for _, e := range r.edges {
+		if e.to.elsewhere {
+			w++
+		} else {
+			w = priority.AddSat(w, e.to.st.amp)
+		}
+	}
+	return w
+}
+
+// testHookMessages, set by tests before an engine starts, sees every local
+// message sent (+1) and handled (−1).
+var testHookMessages func(delta int64)
 
 // edge is one sender → receiver instance connection.
 type edge struct {
@@ -225,6 +245,12 @@ func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []
 	e.seq++
 	e.lastWM, e.lastIdle = max(e.lastWM, m.wm), m.idle
 	e.closedSent = m.closed
+	if e.to.elsewhere {
+		q.charge(r.from, 1, 0) // released by the reply
+	} else {
+		b.weight = e.to.st.amp
+		q.charge(r.from, b.weight, int64(len(b.events)))
+	}
 	e.via.send(q, r.senderName(), e.to, b)
 }
 

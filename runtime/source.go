@@ -224,7 +224,7 @@ func (s *source) run() {
 			goto end
 		default:
 		}
-		if !q.waitCredit() {
+		if !q.waitCredit(s.out.weight()) {
 			break
 		}
 		now := q.clock.Now()
