@@ -69,7 +69,9 @@ type QueryStats struct {
 	EventsUnproduced uint64 `json:"events_unproduced,omitempty"`
 	// Clipped counts latencies above the histogram's 1 h bound, recorded as 1 h.
 	Clipped uint64 `json:"clipped,omitempty"`
-	// Backlog is the query's messages queued or running now.
+	// Backlog is the query's in-flight count now: its messages queued or
+	// running, each weighted by what it can still become through the
+	// shuffles ahead (what its sources wait on, max_in_flight).
 	Backlog int64 `json:"backlog"`
 	// ServedMs is the worker time charged to the query's share of the
 	// pool (under a scheduler with shares). Deferred reports that its work
@@ -135,6 +137,11 @@ type Load struct {
 	AdmitBelow  float64 `json:"admit_below"`
 	// SchedP99Ms is the 99th percentile of Go's scheduling latency.
 	SchedP99Ms float64 `json:"sched_p99_ms"`
+	// MemoryMiB is what the node's running queries hold (window and join
+	// state, queued events; estimated) at the last check, against the
+	// node's memory budget (0: none).
+	MemoryMiB       float64 `json:"memory_mib"`
+	MemoryBudgetMiB float64 `json:"memory_budget_mib"`
 	// Full is why a submit would be refused now; "" when there is room.
 	Full string `json:"full,omitempty"`
 }

@@ -164,7 +164,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, eng: eng, reg: prometheus.NewRegistry(), stop: make(chan struct{})}
 	n.mu.specs, n.mu.rates, n.mu.last = map[string]string{}, map[string]float64{}, map[string]uint64{}
-	n.reg.MustRegister(eng.Metrics(), runtime.SchedulerCollector{S: eng.Scheduler()}, runtime.ClusterCollector{E: eng},
+	n.reg.MustRegister(eng.Metrics(), runtime.SchedulerCollector{S: eng.Scheduler()}, runtime.ClusterCollector{E: eng}, runtime.MemoryCollector{E: eng},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.srv = &http.Server{Handler: n.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes}

@@ -305,3 +305,23 @@ func TestSubmitOverTenantQuotaIs429(t *testing.T) {
 		t.Fatalf("second submit: %d %+v", a.status, a.err)
 	}
 }
+
+// The node's memory budget and what its queries hold are in GET /v1/load
+// and in /metrics.
+func TestNodeMemoryIsVisible(t *testing.T) {
+	_, base := startNode(t, NodeConfig{Engine: []runtime.Option{runtime.WithNodeMemory(3 << 30)}})
+	a := call(t, "GET", base+"/v1/load", "", nil)
+	var l client.Load
+	if err := json.Unmarshal([]byte(a.body), &l); err != nil || a.status != 200 {
+		t.Fatalf("GET /v1/load: %d %s %v", a.status, a.body, err)
+	}
+	if l.MemoryBudgetMiB != 3<<10 || l.MemoryMiB != 0 {
+		t.Fatalf("load %+v: want a budget of 3072 MiB and nothing held", l)
+	}
+	m := call(t, "GET", base+"/metrics", "", nil)
+	for _, want := range []string{"cameo_node_memory_budget_bytes 3.221225472e+09", "cameo_node_memory_bytes 0"} {
+		if !strings.Contains(m.body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

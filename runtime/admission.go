@@ -166,8 +166,14 @@ func (e *Engine) Load() Load { return e.load.load() }
 // whether a submit would be refused now.
 func (e *Engine) LoadInfo() client.Load {
 	l := e.Load()
+	held, budget := e.NodeMemory()
+	full := e.memoryFull()
+	if full == "" {
+		full = e.full()
+	}
 	return client.Load{SpanSeconds: l.Span.Seconds(), Workers: l.Workers, Utilisation: l.Utilisation, Feasible: l.Feasible,
-		AdmitBelow: e.cfg.Admission.Below, SchedP99Ms: float64(l.SchedP99) / 1e6, Full: e.full()}
+		AdmitBelow: e.cfg.Admission.Below, SchedP99Ms: float64(l.SchedP99) / 1e6,
+		MemoryMiB: float64(held) / (1 << 20), MemoryBudgetMiB: float64(budget) / (1 << 20), Full: full}
 }
 
 // full reports why a new query would push feasible work past the node's

@@ -1,6 +1,14 @@
 package runtime
 
-import "github.com/cameo-go/cameo/priority"
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cameo-go/cameo/priority"
+)
 
 // The per-query memory budget. A query's memory is what its spec and its
 // input make it hold: the open groups of its windows (one per window and
@@ -10,9 +18,10 @@ import "github.com/cameo-go/cameo/priority"
 // (query.WindowAgg.StateBytes, query.JoinOp.StateBytes, eventBytes per
 // queued event), so checking costs two atomic loads per message. A query
 // over Config.QueryMemory fails with the figures, its actors stop and its
-// state is freed: no spec or input can take the process's memory. There is
-// no shedding yet, so failing is the policy; the estimate is an estimate
-// (TestStateBytesTracksHeap keeps it within 2× of the heap).
+// state is freed: no spec or input can take the process's memory. Failing
+// is the policy (shedding, where a spec allows it, drops late events, not
+// state); the estimate is an estimate (TestStateBytesTracksHeap keeps it
+// within 2× of the heap).
 
 // DefaultQueryMemory is Config.QueryMemory's default: 512 MiB.
 const DefaultQueryMemory = 512 << 20
@@ -60,4 +69,169 @@ func (x *instance) chargeState() {
 				q.stateBytes.Load()>>20, q.backlogEvents.Load(), b>>20)
 		}
 	}
+}
+
+// The node's memory budget (Config.NodeMemory). Each query's budget bounds
+// what one query holds; many queries within theirs can still hold more
+// than the machine has. So the engine sums the estimates of its running
+// queries every Config.MemoryCheck (no cost on the message path), refuses
+// new queries while the sum is at the admission threshold of the budget,
+// and over the budget fails queries until the sum is back under it: from
+// the tenant holding the most for its weight, that tenant's largest query.
+// No tenant can take the node's memory, and the queries of tenants within
+// their part go on. TestNodeMemoryBudget shows the choice.
+
+// nodeMemoryShare is the part of the memory the process may use that the
+// default node budget takes: the rest is the runtime's, the heap's slack
+// between collections, and the estimate's error.
+const nodeMemoryShare = 0.75
+
+// fallbackNodeMemory is the default node budget when the machine's memory
+// cannot be read: 4 GiB.
+const fallbackNodeMemory = 4 << 30
+
+// DefaultNodeMemory returns Config.NodeMemory's default: three quarters
+// of the memory the process may use (its cgroup's limit, else the
+// machine's memory), or 4 GiB when neither can be read.
+func DefaultNodeMemory() int64 {
+	if m := systemMemory(); m > 0 {
+		return int64(float64(m) * nodeMemoryShare)
+	}
+	return fallbackNodeMemory
+}
+
+// systemMemory returns the memory the process may use: the cgroup v2 or v1
+// limit when one is set, else MemTotal of /proc/meminfo; 0 when unknown.
+func systemMemory() int64 {
+	var total int64
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				f := strings.Fields(rest)
+				if len(f) == 2 && f[1] == "kB" {
+					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+						total = kb << 10
+					}
+				}
+			}
+		}
+	}
+	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (total == 0 || n < total) {
+			return n // "max", or v1's huge "no limit", do not parse or are above the total
+		}
+	}
+	return total
+}
+
+// NodeMemory returns the estimated memory of the node's running queries at
+// the last check, and the budget (0: none).
+func (e *Engine) NodeMemory() (held, budget int64) {
+	return e.nodeMem.Load(), max(0, e.cfg.NodeMemory)
+}
+
+// watchMemory checks the node's budget every Config.MemoryCheck until the
+// engine stops. Owned by the engine: started by New, ended by Stop.
+func (e *Engine) watchMemory() {
+	defer e.memWatch.Done()
+	t := time.NewTicker(e.cfg.MemoryCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.memStop:
+			return
+		case <-t.C:
+			e.checkMemory()
+		}
+	}
+}
+
+// checkMemory sums the running queries' estimates and, over the node's
+// budget, fails queries until the sum is back under it: each time the
+// largest query of the tenant holding the most for its weight.
+func (e *Engine) checkMemory() {
+	type use struct {
+		bytes int64
+		qs    []*Query
+	}
+	byTenant := map[string]*use{}
+	var total int64
+	for _, q := range e.Queries() {
+		if q.failed.Load() || q.State().Ended() {
+			continue
+		}
+		m := q.memoryBytes()
+		total += m
+		u := byTenant[q.spec.Tenant]
+		if u == nil {
+			u = &use{}
+			byTenant[q.spec.Tenant] = u
+		}
+		u.bytes += m
+		u.qs = append(u.qs, q)
+	}
+	defer func() { e.nodeMem.Store(total) }()
+	b := e.cfg.NodeMemory
+	for b > 0 && total > b {
+		var tenant string
+		var worst float64
+		for t, u := range byTenant {
+			if len(u.qs) == 0 {
+				continue
+			}
+			if r := float64(u.bytes) / e.tenantWeight(t); tenant == "" || r > worst || (r == worst && t < tenant) {
+				tenant, worst = t, r
+			}
+		}
+		if tenant == "" {
+			return
+		}
+		u := byTenant[tenant]
+		top := 0
+		for i, q := range u.qs {
+			if q.memoryBytes() > u.qs[top].memoryBytes() {
+				top = i
+			}
+		}
+		q := u.qs[top]
+		m := q.memoryBytes()
+		q.fail("node memory budget: the node's queries held about %d MiB, over its budget of %d MiB; tenant %q held the most for its weight (%d MiB, weight %g), and this query the most of it (%d MiB)",
+			total>>20, b>>20, tenant, u.bytes>>20, e.tenantWeight(tenant), m>>20)
+		total -= m
+		u.bytes -= m
+		u.qs = append(u.qs[:top], u.qs[top+1:]...)
+	}
+}
+
+// tenantWeight is a tenant's weight now: the scheduler's (it may have
+// changed at run time) or the tenant file's.
+func (e *Engine) tenantWeight(tenant string) float64 {
+	if w := e.sched.TenantWeight(tenant); w > 0 {
+		return w
+	}
+	if w := e.cfg.Tenants.Policy(tenant).Weight; w > 0 {
+		return w
+	}
+	return 1
+}
+
+// memoryFull reports why a new query would not fit in the node's memory
+// budget; "" when it fits.
+func (e *Engine) memoryFull() string {
+	b, below := e.cfg.NodeMemory, e.cfg.Admission.Below
+	if b <= 0 {
+		return ""
+	}
+	if below <= 0 {
+		below = 1
+	}
+	if held := e.nodeMem.Load(); float64(held) >= below*float64(b) {
+		return fmt.Sprintf("the node's queries hold about %d MiB of window and join state and queued events, %.0f %% of its memory budget of %d MiB (admission threshold %.0f %%)",
+			held>>20, 100*float64(held)/float64(b), b>>20, 100*below)
+	}
+	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -94,6 +95,16 @@ type Config struct {
 	// (budget.go); the node and the other queries go on. Default 512 MiB;
 	// < 0: no budget.
 	QueryMemory int64
+	// NodeMemory is the node's memory budget in bytes: the sum of its
+	// running queries' estimates (as for QueryMemory), checked every
+	// MemoryCheck. Over it, queries fail from the tenant holding the most
+	// for its weight; at the admission threshold of it (Admission.Below,
+	// or all of it when admission is off) new queries are refused
+	// (budget.go). Default DefaultNodeMemory(); < 0: no budget.
+	NodeMemory int64
+	// MemoryCheck is how often the node's memory is summed; default
+	// 100 ms.
+	MemoryCheck time.Duration
 	// Tenants holds each tenant's weight in the worker pool and its
 	// quotas (a tenant file, query.ParseTenantsFile). nil: equal weights,
 	// no quotas.
@@ -112,6 +123,9 @@ func WithTenants(t *query.Tenants) Option { return func(c *Config) { c.Tenants =
 
 // WithShares sets Config.Shares.
 func WithShares(sc priority.ShareConfig) Option { return func(c *Config) { c.Shares = &sc } }
+
+// WithNodeMemory sets Config.NodeMemory.
+func WithNodeMemory(bytes int64) Option { return func(c *Config) { c.NodeMemory = bytes } }
 
 // WithQueryMemory sets Config.QueryMemory.
 func WithQueryMemory(bytes int64) Option { return func(c *Config) { c.QueryMemory = bytes } }
@@ -209,6 +223,12 @@ func (c *Config) fill() {
 	if c.QueryMemory == 0 {
 		c.QueryMemory = DefaultQueryMemory
 	}
+	if c.NodeMemory == 0 {
+		c.NodeMemory = DefaultNodeMemory()
+	}
+	if c.MemoryCheck == 0 {
+		c.MemoryCheck = 100 * time.Millisecond
+	}
 	if c.KeepEnded == 0 {
 		c.KeepEnded = 100
 	}
@@ -246,6 +266,9 @@ func (c *Config) validate() error {
 	if c.Policy != nil && !actors.IsDeadlineScheduler(c.Scheduler) {
 		errs = append(errs, fmt.Errorf("a policy needs a deadline scheduler (%s), not %q", strings.Join(actors.DeadlineSchedulers, ", "), c.Scheduler))
 	}
+	if c.MemoryCheck < time.Millisecond || c.MemoryCheck > time.Minute {
+		errs = append(errs, fmt.Errorf("memory check %v: want 1ms to 1m", c.MemoryCheck))
+	}
 	if c.SourceTick <= 0 || c.SourceTick > time.Second {
 		errs = append(errs, fmt.Errorf("source tick %v: want > 0 and <= 1s", c.SourceTick))
 	}
@@ -272,6 +295,10 @@ type Engine struct {
 	idPrefix    string // a node's name and '.', so query ids are unique in a cluster
 	shutdown    sync.Once
 	clusterDown sync.Once
+	nodeMem     atomic.Int64  // the running queries' estimated memory at the last check
+	memStop     chan struct{} // closed by Stop: watchMemory returns
+	memStopOnce sync.Once
+	memWatch    sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
@@ -366,6 +393,9 @@ func New(opts ...Option) (*Engine, error) {
 		}
 		e.idPrefix = cfg.Cluster.Name + "."
 	}
+	e.memStop = make(chan struct{})
+	e.memWatch.Add(1)
+	go e.watchMemory()
 	return e, nil
 }
 
@@ -404,6 +434,9 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 	}
 	policy := e.cfg.Tenants.Policy(spec.Tenant)
 	bestEffort := false
+	if why := e.memoryFull(); why != "" {
+		return nil, fmt.Errorf("%w: %s", ErrOverloaded, why) // best effort does not make memory
+	}
 	if why := e.full(); why != "" {
 		if !policy.BestEffort {
 			return nil, fmt.Errorf("%w: %s", ErrOverloaded, why)
@@ -644,6 +677,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if e.cluster != nil {
 		e.clusterDown.Do(e.cluster.shutdown)
 	}
+	e.memStopOnce.Do(func() { close(e.memStop) })
+	e.memWatch.Wait()
 	e.shutdown.Do(func() { // it closes a channel: once only
 		e.sys.Shutdown()
 		if err := e.files.close(); err != nil {

@@ -375,7 +375,7 @@ var (
 	descLate     = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
 	descDropped  = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped, by reason.", append(labels[:3:3], "reason"), nil)
 	descResults  = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
-	descBacklog  = prometheus.NewDesc("cameo_query_backlog_messages", "A query's messages queued or running.", labels, nil)
+	descBacklog  = prometheus.NewDesc("cameo_query_backlog_messages", "A query's in-flight count: its messages queued or running, each weighted by what it can still become through the shuffles ahead.", labels, nil)
 	descLag      = prometheus.NewDesc("cameo_source_lag_seconds", "How far a query's generators are behind their schedule.", labels, nil)
 	descUnprod   = prometheus.NewDesc("cameo_events_unproduced_total", "Events a generator's schedule held before it stopped that it never produced.", labels, nil)
 	descServed   = prometheus.NewDesc("cameo_query_served_seconds_total", "Worker time charged to the query's share of the pool.", labels, nil)
@@ -497,6 +497,30 @@ func (c SchedulerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(t.Queued), name)
 	ch <- prometheus.MustNewConstMetric(descMsgs, prometheus.CounterValue, float64(t.Messages), name)
 	ch <- prometheus.MustNewConstMetric(descTurns, prometheus.CounterValue, float64(t.Turns), name)
+}
+
+// MemoryCollector exposes the node's memory budget (Config.NodeMemory)
+// and what its running queries held at the last check.
+type MemoryCollector struct{ E *Engine }
+
+var (
+	descNodeMem    = prometheus.NewDesc("cameo_node_memory_bytes", "Estimated memory the node's running queries hold (window and join state, queued events), at the last check.", nil, nil)
+	descNodeBudget = prometheus.NewDesc("cameo_node_memory_budget_bytes", "The node's memory budget for its queries (0: none).", nil, nil)
+)
+
+var _ prometheus.Collector = MemoryCollector{}
+
+// Describe implements prometheus.Collector.
+func (c MemoryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descNodeMem
+	ch <- descNodeBudget
+}
+
+// Collect implements prometheus.Collector.
+func (c MemoryCollector) Collect(ch chan<- prometheus.Metric) {
+	held, budget := c.E.NodeMemory()
+	ch <- prometheus.MustNewConstMetric(descNodeMem, prometheus.GaugeValue, float64(held))
+	ch <- prometheus.MustNewConstMetric(descNodeBudget, prometheus.GaugeValue, float64(budget))
 }
 
 // ClusterCollector exposes a node's view of its cluster (GET /v1/cluster):

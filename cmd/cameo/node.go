@@ -32,7 +32,7 @@ func newServeCmd() *cobra.Command {
 	var insecureRemote bool
 	var keepEnded int
 	var keepEndedFor time.Duration
-	var queryMemoryMiB int64
+	var queryMemoryMiB, nodeMemoryMiB int64
 	var tenantsFile string
 	var admit runtime.Admission
 	cmd := &cobra.Command{
@@ -62,7 +62,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 			if cfg.Token == "" {
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
-			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB)), runtime.WithAdmission(admit)}
+			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB)), runtime.WithNodeMemory(mib(nodeMemoryMiB)), runtime.WithAdmission(admit)}
 			if tenantsFile != "" {
 				ts, err := query.ParseTenantsFile(tenantsFile)
 				if err != nil {
@@ -107,6 +107,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.DurationVar(&admit.SchedLatency, "admit-sched-latency", 0, "also refuse while Go's scheduling latency p99 over the window is at least this (0: not used)")
 	fl.StringVar(&tenantsFile, "tenants", "", "tenant file (YAML): each tenant's weight in the worker pool and its max_queries (default: equal weights, no quotas)")
 	fl.Int64Var(&queryMemoryMiB, "query-memory", runtime.DefaultQueryMemory>>20, "each query's memory budget in MiB (window state and queued events); a query over it fails (-1: none)")
+	fl.Int64Var(&nodeMemoryMiB, "node-memory", runtime.DefaultNodeMemory()>>20, "the node's memory budget in MiB (all queries' window state and queued events; default 3/4 of the machine's or cgroup's memory); over it the largest query of the tenant holding the most for its weight fails, near it submits are refused (-1: none)")
 	fl.IntVar(&keepEnded, "keep-ended", 100, "ended queries the node remembers (newest first; -1: all)")
 	fl.DurationVar(&keepEndedFor, "keep-ended-for", time.Hour, "how long the node remembers an ended query (-1s: forever)")
 	fl.StringVar(&cl.Name, "name", "", "this node's name in a cluster (enables the remote layer)")

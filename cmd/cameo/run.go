@@ -29,6 +29,7 @@ type runFlags struct {
 	interval       time.Duration
 	quiet          bool
 	queryMemoryMiB int64
+	nodeMemoryMiB  int64
 	tenants        string
 }
 
@@ -65,6 +66,7 @@ Exits 1 when a spec is invalid or a query failed.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no live lines")
 	fl.StringVar(&f.tenants, "tenants", "", "tenant file (YAML): each tenant's weight in the worker pool and its max_queries (default: equal weights, no quotas)")
 	fl.Int64Var(&f.queryMemoryMiB, "query-memory", runtime.DefaultQueryMemory>>20, "each query's memory budget in MiB (window state and queued events); a query over it fails (-1: none)")
+	fl.Int64Var(&f.nodeMemoryMiB, "node-memory", runtime.DefaultNodeMemory()>>20, "the memory budget in MiB of all queries together (default 3/4 of the machine's or cgroup's memory; -1: none)")
 	return cmd
 }
 
@@ -101,7 +103,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, files []s
 	if f.interval <= 0 {
 		return fmt.Errorf("--interval %v: want > 0", f.interval)
 	}
-	opts := []runtime.Option{runtime.WithWorkers(f.workers), runtime.WithScheduler(f.scheduler), runtime.WithStdout(stdout), runtime.WithQueryMemory(mib(f.queryMemoryMiB))}
+	opts := []runtime.Option{runtime.WithWorkers(f.workers), runtime.WithScheduler(f.scheduler), runtime.WithStdout(stdout), runtime.WithQueryMemory(mib(f.queryMemoryMiB)), runtime.WithNodeMemory(mib(f.nodeMemoryMiB))}
 	if f.tenants != "" {
 		ts, err := query.ParseTenantsFile(f.tenants)
 		if err != nil {
