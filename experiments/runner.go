@@ -58,6 +58,10 @@ type RunResult struct {
 	// OverheadNs is the workers' busy time not spent in operators, per
 	// message: the dispatcher's and mailbox's cost.
 	OverheadNs float64
+	// PeakRSS is the process's peak resident set during the run and
+	// PeakHeap the most heap objects seen at a sample, in bytes; -1 where
+	// the system does not say.
+	PeakRSS, PeakHeap int64
 }
 
 type recorder struct {
@@ -153,6 +157,8 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*RunResult, erro
 		r.q, err = eng.Submit(ctx, spec)
 		return err
 	}
+	resetPeakRSS()
+	peakHeap := heapBytes()
 	start := time.Now()
 	busy0, msgs0, ops0 := schedBusy(eng)
 	tick := time.NewTicker(sc.Sample)
@@ -174,6 +180,7 @@ loop:
 		case <-deadline.C:
 			break loop
 		case now := <-tick.C:
+			peakHeap = max(peakHeap, heapBytes())
 			el := now.Sub(start)
 			for i, r := range rs {
 				if r.q == nil && r.spec.Start > 0 && el >= r.spec.Start {
@@ -208,6 +215,7 @@ loop:
 	}
 	elapsed := time.Since(start)
 	busy1, msgs1, ops1 := schedBusy(eng)
+	rss := peakRSS()
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	stopped = true
@@ -217,7 +225,7 @@ loop:
 	if progress != nil {
 		fmt.Fprintf(progress, "\r%60s\r", "")
 	}
-	out := &RunResult{Scenario: sc, Elapsed: elapsed, Messages: msgs1 - msgs0}
+	out := &RunResult{Scenario: sc, Elapsed: elapsed, Messages: msgs1 - msgs0, PeakRSS: rss, PeakHeap: peakHeap}
 	if w := eng.Config().Workers; w > 0 {
 		out.Utilisation = float64(busy1-busy0) / (float64(elapsed.Nanoseconds()) * float64(w))
 	}
