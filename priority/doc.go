@@ -28,7 +28,13 @@
 // tumbling and sliding windows (WindowFrontier): the end of the earliest
 // window that holds the message; the first message past a boundary carries
 // the frontier of the earliest window it closes (the prototype's
-// BoundaryBasedEDF rule). Event-time windows (EventTimeFrontier): the wall
+// BoundaryBasedEDF rule). One departure: when the message carries the
+// sender's watermark, "past a boundary" is the watermark's position, not
+// the events'. Behind a shuffle a sender forwards events of the next window
+// while its watermark (the minimum over its inputs) is still in the current
+// one, and the message that finally moves it, often a mark without events,
+// is the one that fires the window; keyed by events, it took the next
+// window's deadline and waited (runtime's doc has the measurement). Event-time windows (EventTimeFrontier): the wall
 // time at which the watermark is expected to pass the window's end plus the
 // allowed lateness, assuming event time advances with wall time from the
 // message's arrival, corrected by the sender's observed watermark. Joins

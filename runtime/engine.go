@@ -48,7 +48,11 @@ type Config struct {
 	// cuts a batch into messages of at most MessageWork / (the receiver's
 	// measured cost per event) events, so that no message holds a worker
 	// for long while other work waits (workers do not preempt a message).
-	// Default 2 ms; < 0: batches are cut only at window boundaries.
+	// Default 500 µs (2 ms before: on the E4 mix a latency-sensitive
+	// message waited behind bulk messages of up to 2 ms; at 500 µs the
+	// latency-sensitive p99 went from 5.6 to 4.6 ms and the worst from 48
+	// to 12 ms, for about 0.5 µs of dispatch per 500 µs of work); < 0:
+	// batches are cut only at window boundaries.
 	MessageWork time.Duration
 	// MaxInFlight bounds the messages of one query that are queued or
 	// running; its sources wait above it (backpressure). Default 4096.
@@ -163,7 +167,7 @@ func WithMetrics(m *Metrics) Option { return func(c *Config) { c.Metrics = m } }
 func WithMaxBatch(n int) Option { return func(c *Config) { c.MaxBatch = n } }
 
 // DefaultMessageWork is Config.MessageWork's default.
-const DefaultMessageWork = 2 * time.Millisecond
+const DefaultMessageWork = 500 * time.Microsecond
 
 // WithMessageWork sets Config.MessageWork.
 func WithMessageWork(d time.Duration) Option { return func(c *Config) { c.MessageWork = d } }
