@@ -223,7 +223,7 @@ func e5(ctx context.Context, o Options) (*Report, error) {
 	} {
 		r, rs, err := mixRuns(ctx, o, "E5", v.name, v.queries, pick(o, 3*time.Second, 60*time.Second),
 			Finding{Metric: "LS p99 fifo/cameo, " + v.name, Paper: "21–30× (talk, spikes)"},
-			Finding{Metric: "LS p99 protoactor/cameo, " + v.name, Paper: "21–30× (talk, spikes)"}, "edf", "llf")
+			Finding{Metric: "LS p99 protoactor/cameo, " + v.name, Paper: "21–30× (talk, spikes)"}, pick(o, []string{}, []string{"edf", "llf"})...)
 		if err != nil {
 			return nil, err
 		}
@@ -300,7 +300,7 @@ func stages(load float64) QuerySpec {
 func e2(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Name: "E2", Title: "One windowed multi-stage query"}
 	sc := Scenario{Name: "E2", Variant: "load 0.85", Duration: pick(o, 3*time.Second, 60*time.Second), Queries: []QuerySpec{stages(0.85)}, Seed: 2}
-	runs, rows, err := runAll(ctx, o, "E2", sc, []string{"cameo", "edf", "llf", "fifo", "protoactor"})
+	runs, rows, err := runAll(ctx, o, "E2", sc, pick(o, []string{"cameo", "fifo"}, []string{"cameo", "edf", "llf", "fifo", "protoactor"}))
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func e2(ctx context.Context, o Options) (*Report, error) {
 func e3(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Name: "E3", Title: "Single tenant: latency against load"}
 	loads := pick(o, []float64{0.85}, []float64{0.4, 0.6, 0.8, 0.9, 0.95})
-	scheds := []string{"cameo", "cameo+paper", "edf", "llf", "fifo", "protoactor", "slots"}
+	scheds := pick(o, []string{"cameo", "cameo+paper", "fifo", "protoactor"}, []string{"cameo", "cameo+paper", "edf", "llf", "fifo", "protoactor", "slots"})
 	series := map[string]*Series{}
 	var rows []Row
 	var at85 = map[string]float64{}
@@ -433,7 +433,7 @@ func e7(ctx context.Context, o Options) (*Report, error) {
 		scheds  []string
 	}{
 		{"mix", mix(1, false), []string{"cameo", "llf", "edf", "sjf", "fifo"}},
-		{"big windows", bigWindows(), []string{"cameo", "llf", "edf", "fifo", "protoactor"}},
+		{"big windows", bigWindows(), pick(o, []string{"cameo", "fifo"}, []string{"cameo", "llf", "edf", "fifo", "protoactor"})},
 	} {
 		sc := Scenario{Name: "E7", Variant: v.name, Duration: pick(o, 2*time.Second, 60*time.Second), Queries: v.queries, Seed: 7}
 		runs, rs, err := runAll(ctx, o, "E7", sc, v.scheds)
