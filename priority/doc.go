@@ -34,9 +34,9 @@
 // while its watermark (the minimum over its inputs) is still in the current
 // one, and the message that finally moves it, often a mark without events,
 // is the one that fires the window; keyed by events, it took the next
-// window's deadline and waited (runtime's doc has the measurement). Event-time windows (EventTimeFrontier): the wall
-// time at which the watermark is expected to pass the window's end plus the
-// allowed lateness, assuming event time advances with wall time from the
+// window's deadline and waited (runtime's doc has the measurement).
+// Event-time windows (EventTimeFrontier): the wall time at which the
+// watermark is expected to pass the window's end plus the allowed lateness, assuming event time advances with wall time from the
 // message's arrival, corrected by the sender's observed watermark. Joins
 // (JoinFrontier): the later of the two sides' frontiers. The paper's text on
 // event time and joins was not available to us: these two estimators are

@@ -154,9 +154,15 @@ func (e *Engine) watchMemory() {
 // budget, fails queries until the sum is back under it: each time the
 // largest query of the tenant holding the most for its weight.
 func (e *Engine) checkMemory() {
+	// Each query's estimate is read once: the choice and the figures in
+	// the reason agree, though the queries run on.
+	type held struct {
+		q     *Query
+		bytes int64
+	}
 	type use struct {
 		bytes int64
-		qs    []*Query
+		qs    []held
 	}
 	byTenant := map[string]*use{}
 	var total int64
@@ -172,7 +178,7 @@ func (e *Engine) checkMemory() {
 			byTenant[q.spec.Tenant] = u
 		}
 		u.bytes += m
-		u.qs = append(u.qs, q)
+		u.qs = append(u.qs, held{q, m})
 	}
 	defer func() { e.nodeMem.Store(total) }()
 	b := e.cfg.NodeMemory
@@ -192,17 +198,16 @@ func (e *Engine) checkMemory() {
 		}
 		u := byTenant[tenant]
 		top := 0
-		for i, q := range u.qs {
-			if q.memoryBytes() > u.qs[top].memoryBytes() {
+		for i, h := range u.qs {
+			if h.bytes > u.qs[top].bytes {
 				top = i
 			}
 		}
-		q := u.qs[top]
-		m := q.memoryBytes()
-		q.fail("node memory budget: the node's queries held about %d MiB, over its budget of %d MiB; tenant %q held the most for its weight (%d MiB, weight %g), and this query the most of it (%d MiB)",
-			total>>20, b>>20, tenant, u.bytes>>20, e.tenantWeight(tenant), m>>20)
-		total -= m
-		u.bytes -= m
+		h := u.qs[top]
+		h.q.fail("node memory budget: the node's queries held about %d MiB, over its budget of %d MiB; tenant %q held the most for its weight (%d MiB, weight %g), and this query the most of it (%d MiB)",
+			total>>20, b>>20, tenant, u.bytes>>20, e.tenantWeight(tenant), h.bytes>>20)
+		total -= h.bytes
+		u.bytes -= h.bytes
 		u.qs = append(u.qs[:top], u.qs[top+1:]...)
 	}
 }

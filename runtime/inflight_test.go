@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // The in-flight bound holds between stages: with parallelism 8 and two
@@ -41,9 +40,7 @@ sink: {discard: {}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := q.Wait(ctx); err != nil {
+	if err := q.Wait(waitCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	st := q.Stats()

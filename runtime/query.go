@@ -347,7 +347,7 @@ func (q *Query) release(w, n int64) {
 // (every heartbeat).
 func (q *Query) waitCredit(w int64) bool {
 	bound := int64(q.eng.cfg.MaxInFlight)
-	w = min(w, bound) // a batch over the bound goes alone (checkFanOut refuses most)
+	w = min(w, bound) // a batch over the bound goes alone (checkFanOut refuses such specs on one node)
 	for q.inflight.Load()+q.backlog.sum.Load()+w > bound {
 		t := time.NewTimer(q.eng.cfg.SourceTick)
 		select {

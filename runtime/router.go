@@ -24,6 +24,7 @@ type router struct {
 	parts  [][]query.Event // hash scratch, per edge
 	paths  *priority.PathCosts
 	sender string
+	w      int64 // the weight of one batch through r (weight), once known
 }
 
 // transport carries a batch from a sender to one receiving instance. The
@@ -52,17 +53,21 @@ func (local) send(q *Query, _ string, to *instance, b *batch) {
 
 // weight returns the in-flight weight of one batch through r: a message on
 // each edge (events on some, the watermark on all), each weighing what it
-// can become (Query.charge); one to another node weighs 1.
+// can become (Query.charge); one to another node weighs 1. The edges are
+// fixed once the query is built, so it is summed once; only the goroutine
+// that sends through r calls it.
 func (r *router) weight() int64 {
-	var w int64
+	if r.w > 0 {
+		return r.w
+	}
 	for _, e := range r.edges {
 		if e.to.elsewhere {
-			w++
+			r.w++
 		} else {
-			w = priority.AddSat(w, e.to.st.amp)
+			r.w = priority.AddSat(r.w, e.to.st.amp)
 		}
 	}
-	return w
+	return r.w
 }
 
 // testHookMessages, set by tests before an engine starts, sees every local
