@@ -387,26 +387,20 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"id": q.ID(), "name": spec.Name, "tenant": spec.Tenant, "state": string(q.State())})
 }
 
-// nodeRules are what a node refuses of a valid spec.
+// nodeRules are what a node refuses of a valid spec: whatever its
+// connectors and side sinks would touch that a node does not give
+// queries (standard input; files, unless --allow-files).
 func (n *Node) nodeRules(s *query.Spec) []client.Problem {
 	var ps []client.Problem
-	for i, src := range s.Sources {
-		f := fmt.Sprintf("sources[%d]", i)
-		switch {
-		case src.JSONL != nil && src.JSONL.Stdin:
-			ps = append(ps, client.Problem{Line: src.Pos.Line, Column: src.Pos.Column, Field: f + ".jsonl.stdin", Message: "a node has no standard input for queries: use a generator, or a file with --allow-files"})
-		case src.JSONL != nil:
-			ps = n.fileRule(ps, src.Pos, f+".jsonl.path", src.JSONL.Path, "read")
+	for _, u := range s.Uses() {
+		switch u.What {
+		case query.ReadsStdin:
+			ps = append(ps, client.Problem{Line: u.Pos.Line, Column: u.Pos.Column, Field: u.Field, Message: "a node has no standard input for queries: use a generator, or a file with --allow-files"})
+		case query.ReadsFile:
+			ps = n.fileRule(ps, u.Pos, u.Field, u.Path, "read")
+		case query.WritesFile:
+			ps = n.fileRule(ps, u.Pos, u.Field, u.Path, "write")
 		}
-		if et := src.EventTime; et != nil && et.LateSideSinkPath != "" {
-			ps = n.fileRule(ps, src.Pos, f+".event_time.late_sink", et.LateSideSinkPath, "write")
-		}
-	}
-	if s.Sink.File != "" {
-		ps = n.fileRule(ps, s.Sink.Pos, "sink.file", s.Sink.File, "write")
-	}
-	if s.Overload.ShedSinkPath != "" {
-		ps = n.fileRule(ps, s.Overload.Pos, "overload.shed_sink", s.Overload.ShedSinkPath, "write")
 	}
 	return ps
 }

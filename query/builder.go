@@ -50,7 +50,7 @@ func (b *Builder) Weight(w float64) *Builder { b.s.Weight = w; return b }
 // Source adds a source as a spec would declare it. The first source is the
 // pipeline's input; the others enter it through Join or Union.
 func (b *Builder) Source(s Source) *Builder {
-	if g := s.Generator; g != nil {
+	if g, ok := s.Input.(*Generator); ok && g != nil {
 		g2 := *g
 		if g2.Keys.Count == 0 {
 			g2.Keys.Count = 1
@@ -61,7 +61,7 @@ func (b *Builder) Source(s Source) *Builder {
 		if g2.Keys.ZipfS == 0 {
 			g2.Keys.ZipfS = 1.1
 		}
-		s.Generator = &g2
+		s.Input = &g2
 	}
 	if s.EventTime != nil && s.EventTime.Format == "" {
 		et := *s.EventTime
@@ -74,18 +74,18 @@ func (b *Builder) Source(s Source) *Builder {
 
 // Generator adds a synthetic source (processing time).
 func (b *Builder) Generator(name string, g Generator) *Builder {
-	return b.Source(Source{Name: name, Generator: &g})
+	return b.Source(Source{Name: name, Input: &g})
 }
 
 // JSONL adds a source reading JSON lines from a file; et may be nil
 // (processing time).
 func (b *Builder) JSONL(name, path string, et *EventTime) *Builder {
-	return b.Source(Source{Name: name, JSONL: &JSONL{Path: path}, EventTime: et})
+	return b.Source(Source{Name: name, Input: &JSONL{Path: path}, EventTime: et})
 }
 
 // SourceFunc adds a user source; et may be nil (processing time).
 func (b *Builder) SourceFunc(name string, fn SourceFunc, et *EventTime) *Builder {
-	return b.Source(Source{Name: name, Func: fn, EventTime: et})
+	return b.Source(Source{Name: name, Input: fn, EventTime: et})
 }
 
 func (b *Builder) step(op Operator) *Builder {
@@ -156,17 +156,21 @@ func (b *Builder) Join(with, on string, window time.Duration) *Builder {
 func (b *Builder) Union(sources ...string) *Builder { return b.step(Operator{Union: sources}) }
 
 // Stdout sends results to standard output as JSON lines.
-func (b *Builder) Stdout() *Builder { b.s.Sink = Sink{Stdout: true}; return b }
+func (b *Builder) Stdout() *Builder { b.s.Sink = Sink{Output: Stdout{}}; return b }
 
 // File sends results to a file as JSON lines.
-func (b *Builder) File(path string) *Builder { b.s.Sink = Sink{File: path}; return b }
+func (b *Builder) File(path string) *Builder { b.s.Sink = Sink{Output: &File{Path: path}}; return b }
 
 // Discard drops results (they are still counted and timed).
-func (b *Builder) Discard() *Builder { b.s.Sink = Sink{Discard: true}; return b }
+func (b *Builder) Discard() *Builder { b.s.Sink = Sink{Output: Discard{}}; return b }
+
+// Sink sends results to out: a built-in kind (Stdout, *File, Discard) or
+// a registered one's settings.
+func (b *Builder) Sink(out OutputSpec) *Builder { b.s.Sink = Sink{Output: out}; return b }
 
 // SinkFunc sends results to fn.
 func (b *Builder) SinkFunc(fn func(results []Event) error) *Builder {
-	b.s.Sink = Sink{Func: fn}
+	b.s.Sink = Sink{Output: SinkFunc(fn)}
 	return b
 }
 

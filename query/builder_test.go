@@ -13,7 +13,7 @@ func TestBuilderMatchesSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := *yaml.Sources[0].Generator
+	g := *yaml.Sources[0].Input.(*Generator)
 	built, err := NewBuilder("error-alerts").Tenant("ops").LatencyTarget(50*time.Millisecond).Parallelism(2).
 		Generator("logs", g).
 		Filter(`level == "error"`).
@@ -55,7 +55,7 @@ func TestBuilderErrors(t *testing.T) {
 		"builder: latency_target: must be > 0",
 		`builder: pipeline[0].filter: expression "v +" does not compile`,
 		"builder: pipeline[1].window: missing key: add a key_by step before the window",
-		"builder: sink: want one of stdout, file, discard",
+		"builder: sink: want one of discard, file, stdout",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)

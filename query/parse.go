@@ -314,7 +314,7 @@ func (p *parser) spec(n *yaml.Node, s *Spec) {
 		}
 	}
 	if !sawSink {
-		s.Sink = Sink{Pos: pos(n), Stdout: true}
+		s.Sink = Sink{Pos: pos(n), Output: Stdout{}}
 	}
 	if s.Tenant == "" {
 		s.Tenant = "default"
@@ -359,107 +359,53 @@ func hasKey(n *yaml.Node, key string) bool {
 	return false
 }
 
+// source reads a source: its name, its event time, and one input kind
+// under the kind's name.
 func (p *parser) source(n *yaml.Node, field string) Source {
 	src := Source{Pos: pos(n)}
-	p.fields(n, field, map[string]func(*yaml.Node, string){
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	handlers := map[string]func(*yaml.Node, string){
 		"name":       func(v *yaml.Node, f string) { src.Name = p.str(v, f) },
-		"generator":  func(v *yaml.Node, f string) { src.Generator = p.generator(v, f) },
-		"jsonl":      func(v *yaml.Node, f string) { src.JSONL = p.jsonl(v, f) },
 		"event_time": func(v *yaml.Node, f string) { src.EventTime = p.eventTime(v, f) },
-	})
+	}
+	var given []string
+	for _, name := range InputKinds() {
+		k, _ := inputKind(name)
+		handlers[name] = func(v *yaml.Node, f string) {
+			given = append(given, name)
+			src.Input = k.Parse(&Section{p: p, n: v, field: f})
+		}
+	}
+	p.fields(n, field, handlers)
+	switch {
+	case n.Kind != yaml.MappingNode:
+	case len(given) > 1:
+		p.errorf(n, field, "%s: a source reads one input", strings.Join(given, " and "))
+	case len(given) == 0:
+		p.errorf(n, field, "no input: want one of %s", strings.Join(InputKinds(), ", "))
+	}
 	return src
 }
 
-func (p *parser) generator(n *yaml.Node, field string) *Generator {
-	g := &Generator{Keys: Keys{Count: 1, Distribution: "uniform", ZipfS: 1.1}}
-	sawRate := false
-	p.fields(n, field, map[string]func(*yaml.Node, string){
-		"rate":     func(v *yaml.Node, f string) { sawRate = true; g.Rate = p.number(v, f) },
-		"duration": func(v *yaml.Node, f string) { g.Duration = p.duration(v, f) },
-		"arrivals": func(v *yaml.Node, f string) { g.Arrivals = p.str(v, f) },
-		"seed": func(v *yaml.Node, f string) {
-			if x := p.integer(v, f); x < 0 {
-				p.errorf(v, f, "must be >= 0, got %d", x)
-			} else {
-				g.Seed = uint64(x)
-			}
-		},
-		"keys": func(v *yaml.Node, f string) {
-			p.fields(v, f, map[string]func(*yaml.Node, string){
-				"count":        func(v *yaml.Node, f string) { g.Keys.Count = int(p.integer(v, f)) },
-				"distribution": func(v *yaml.Node, f string) { g.Keys.Distribution = p.str(v, f) },
-				"zipf_s":       func(v *yaml.Node, f string) { g.Keys.ZipfS = p.number(v, f) },
-			})
-		},
-		"fields": func(v *yaml.Node, f string) {
-			if v.Kind != yaml.MappingNode {
-				p.errorf(v, f, "want a mapping of field name to generator, got %s", kindName(v))
-				return
-			}
-			seen := map[string]bool{}
-			for i := 0; i+1 < len(v.Content); i += 2 {
-				ff := join(f, v.Content[i].Value)
-				if p.dup(seen, v.Content[i], ff) {
-					continue
-				}
-				p.where[ff] = pos(v.Content[i])
-				g.Fields = append(g.Fields, p.field(v.Content[i], v.Content[i+1], ff))
-			}
-		},
-		"bursts": func(v *yaml.Node, f string) {
-			for i, it := range p.list(v, f) {
-				b := Burst{Pos: pos(it)}
-				bf := fmt.Sprintf("%s[%d]", f, i)
-				p.fields(it, bf, map[string]func(*yaml.Node, string){
-					"at":     func(v *yaml.Node, f string) { b.At = p.duration(v, f) },
-					"for":    func(v *yaml.Node, f string) { b.For = p.duration(v, f) },
-					"factor": func(v *yaml.Node, f string) { b.Factor = p.number(v, f) },
-				})
-				g.Bursts = append(g.Bursts, b)
-			}
-		},
-	})
-	if !sawRate && n.Kind == yaml.MappingNode {
-		p.errorf(n, join(field, "rate"), "missing (required): events per second")
+// sink reads the sink: one output kind under the kind's name.
+func (p *parser) sink(n *yaml.Node, field string) Sink {
+	s := Sink{Pos: pos(n)}
+	handlers := map[string]func(*yaml.Node, string){}
+	count := 0
+	for _, name := range OutputKinds() {
+		k, _ := outputKind(name)
+		handlers[name] = func(v *yaml.Node, f string) {
+			count++
+			s.Output = k.Parse(&Section{p: p, n: v, field: f})
+		}
 	}
-	return g
-}
-
-func (p *parser) field(k, n *yaml.Node, field string) Field {
-	fd := Field{Pos: pos(k), Name: k.Value}
-	p.fields(n, field, map[string]func(*yaml.Node, string){
-		"choice": func(v *yaml.Node, f string) {
-			fd.Choice = []string{}
-			for i, it := range p.list(v, f) {
-				fd.Choice = append(fd.Choice, p.str(it, fmt.Sprintf("%s[%d]", f, i)))
-			}
-		},
-		"weights": func(v *yaml.Node, f string) { fd.Weights = p.numbers(v, f, 0) },
-		"uniform": func(v *yaml.Node, f string) { fd.Uniform = p.numbers(v, f, 2) },
-		"normal":  func(v *yaml.Node, f string) { fd.Normal = p.numbers(v, f, 2) },
-		"const": func(v *yaml.Node, f string) {
-			switch v.Tag {
-			case "!!int":
-				fd.Const = int(p.integer(v, f))
-			case "!!float":
-				fd.Const = p.number(v, f)
-			case "!!bool":
-				fd.Const = p.boolean(v, f)
-			default:
-				fd.Const = p.str(v, f)
-			}
-		},
-	})
-	return fd
-}
-
-func (p *parser) jsonl(n *yaml.Node, field string) *JSONL {
-	j := &JSONL{}
-	p.fields(n, field, map[string]func(*yaml.Node, string){
-		"path":  func(v *yaml.Node, f string) { j.Path = p.str(v, f) },
-		"stdin": func(v *yaml.Node, f string) { j.Stdin = p.boolean(v, f) },
-	})
-	return j
+	p.fields(n, field, handlers)
+	if n.Kind == yaml.MappingNode && count != 1 {
+		p.errorf(n, field, "want exactly one of %s; got %d", strings.Join(OutputKinds(), ", "), count)
+	}
+	return s
 }
 
 func (p *parser) eventTime(n *yaml.Node, field string) *EventTime {
@@ -605,26 +551,4 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 		}
 	}
 	return op
-}
-
-func (p *parser) sink(n *yaml.Node, field string) Sink {
-	s := Sink{Pos: pos(n)}
-	count := 0
-	p.fields(n, field, map[string]func(*yaml.Node, string){
-		"stdout":  func(v *yaml.Node, f string) { count++; p.empty(v, f); s.Stdout = true },
-		"discard": func(v *yaml.Node, f string) { count++; p.empty(v, f); s.Discard = true },
-		"file": func(v *yaml.Node, f string) {
-			count++
-			p.fields(v, f, map[string]func(*yaml.Node, string){
-				"path": func(v *yaml.Node, f string) { s.File = p.str(v, f) },
-			})
-			if s.File == "" {
-				p.errorf(v, join(f, "path"), "missing: the file to write JSON lines to")
-			}
-		},
-	})
-	if n.Kind == yaml.MappingNode && count != 1 {
-		p.errorf(n, field, "want exactly one of stdout, file, discard; got %d", count)
-	}
-	return s
 }

@@ -35,7 +35,7 @@ func TestQuickstartFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := s.Sources[0].Generator
+	g := s.Sources[0].Input.(*Generator)
 	if s.LatencyTarget != 50*time.Millisecond || s.Parallelism != 2 || s.Tenant != "ops" || g.Rate != 20000 ||
 		g.Keys.Distribution != "zipf" || len(g.Fields) != 2 || g.Fields[1].Type() != "int" || len(g.Bursts) != 1 {
 		t.Errorf("parsed %+v / %+v", s, g)
@@ -101,7 +101,7 @@ func TestBadSpecs(t *testing.T) {
 		{"zipf exponent", strings.Replace(base, "rate: 100", "rate: 100\n      keys: {count: 5, distribution: zipf, zipf_s: 0.5}", 1), "keys.zipf_s: must be > 1 and at most 100, got 0.5"},
 		{"bad distribution", strings.Replace(base, "rate: 100", "rate: 100\n      keys: {distribution: normal}", 1), "keys.distribution: \"normal\": want uniform or zipf"},
 		{"parallelism", base + "parallelism: 0\n", "parallelism: must be 1 to 1024, got 0"},
-		{"sink two kinds", base + "sink: {stdout: {}, discard: {}}\n", "sink: want exactly one of stdout, file, discard; got 2"},
+		{"sink two kinds", base + "sink: {stdout: {}, discard: {}}\n", "sink: want exactly one of discard, file, stdout; got 2"},
 		{"file sink without path", base + "sink: {file: {}}\n", "sink.file.path: missing"},
 		{"jsonl both", "name: q\nlatency_target: 1s\nsources:\n  - name: a\n    jsonl: {path: x, stdin: true}\n", "sources[0].jsonl: both path and stdin"},
 		{"event time format", "name: q\nlatency_target: 1s\nsources:\n  - name: a\n    jsonl: {path: x}\n    event_time: {field: ts, format: iso}\n", "event_time.format: \"iso\": want one of unix_ms, unix_s, unix_ns, rfc3339"},
@@ -168,7 +168,7 @@ sink: {discard: {}}
 		t.Fatalf("err %v", err)
 	}
 	s, err := Parse("a.yaml", []byte(strings.Replace(src, "bursty", "poisson", 1)))
-	if err != nil || s.Sources[0].Generator.Arrivals != "poisson" {
+	if err != nil || s.Sources[0].Input.(*Generator).Arrivals != "poisson" {
 		t.Fatalf("%v %+v", err, s)
 	}
 }

@@ -1,7 +1,6 @@
 package query
 
 import (
-	"context"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -40,93 +39,14 @@ type Overload struct {
 	ShedSinkPath string
 }
 
-// Source is one input stream. Exactly one of Generator and JSONL is set.
+// Source is one input stream: a name, what it reads, and its time.
 type Source struct {
-	Pos       Pos
-	Name      string
-	Generator *Generator
-	JSONL     *JSONL
-	// Func is a user source (Go API, Builder.SourceFunc).
-	Func      SourceFunc
+	Pos  Pos
+	Name string
+	// Input is what the source reads: *Generator, *JSONL, a SourceFunc,
+	// or the settings of a kind registered with RegisterInput.
+	Input     InputSpec
 	EventTime *EventTime // nil: processing (ingestion) time
-}
-
-// SourceFunc is a user source: it emits events until it returns or ctx is
-// cancelled (the query is stopping). emit blocks while the query is
-// backlogged and returns an error once the query stops accepting events.
-// The engine stamps Arrival and Watermark; with an EventTime config it
-// reads the event time from the field named there unless the event's
-// EventTime is set already. emit is not safe for concurrent use.
-type SourceFunc func(ctx context.Context, emit func(Event) error) error
-
-// Generator is the synthetic source: deterministic for a seed.
-type Generator struct {
-	Rate     float64       // events per second, > 0
-	Arrivals string        // "steady" (default: evenly spaced) or "poisson" (exponential gaps)
-	Duration time.Duration // how long it emits; 0 means until cancelled
-	Seed     uint64
-	Keys     Keys
-	Fields   []Field // in the order written
-	Bursts   []Burst
-}
-
-// Keys is the key distribution of a generator.
-type Keys struct {
-	Count        int     // distinct keys, > 0; default 1
-	Distribution string  // "uniform" (default) or "zipf"
-	ZipfS        float64 // zipf exponent, > 1; default 1.1
-}
-
-// Field generates one event field.
-type Field struct {
-	Pos     Pos
-	Name    string
-	Choice  []string  // one of these, by Weights (default equal)
-	Weights []float64 // for Choice
-	Uniform []float64 // [lo, hi]: an int when both are whole numbers, else a float
-	Normal  []float64 // [mean, stddev]: a float
-	Const   any       // a constant (string, int, float, bool)
-}
-
-// Type returns the field's type name as expressions see it: "string",
-// "int", "float" or "bool".
-func (f Field) Type() string {
-	switch {
-	case f.Choice != nil:
-		return "string"
-	case f.Uniform != nil:
-		if whole(f.Uniform[0]) && whole(f.Uniform[1]) {
-			return "int"
-		}
-		return "float"
-	case f.Normal != nil:
-		return "float"
-	}
-	switch f.Const.(type) {
-	case string:
-		return "string"
-	case int:
-		return "int"
-	case bool:
-		return "bool"
-	}
-	return "float"
-}
-
-func whole(x float64) bool { return x == float64(int64(x)) }
-
-// Burst multiplies a generator's rate by Factor from At for For.
-type Burst struct {
-	Pos    Pos
-	At     time.Duration
-	For    time.Duration
-	Factor float64
-}
-
-// JSONL reads JSON objects, one per line, from a file or standard input.
-type JSONL struct {
-	Path  string
-	Stdin bool
 }
 
 // EventTime configures event-time processing of a source.
@@ -242,14 +162,10 @@ type Join struct {
 	Window time.Duration // tumbling window the join matches within
 }
 
-// Sink is where results go. Exactly one is set.
+// Sink is where results go.
 type Sink struct {
-	Pos     Pos
-	Stdout  bool
-	File    string
-	Discard bool
-	// Func is a user sink (Go API, Builder.SinkFunc): called with each
-	// batch of results, from one goroutine at a time. An error fails the
-	// query.
-	Func func(results []Event) error
+	Pos Pos
+	// Output is where results go: Stdout, *File, Discard, a SinkFunc, or
+	// the settings of a kind registered with RegisterOutput.
+	Output OutputSpec
 }

@@ -150,7 +150,6 @@ func (p *parser) validate(s *Spec) {
 	schemas := map[string]schema{}
 	eventTime := map[string]bool{}
 	index := map[string]int{}
-	stdin := 0
 	for i := range s.Sources {
 		src := &s.Sources[i]
 		f := fmt.Sprintf("sources[%d]", i)
@@ -161,143 +160,41 @@ func (p *parser) validate(s *Spec) {
 			p.fail(src.Pos, f+".name", "%q is also the name of sources[%d]", src.Name, index[src.Name])
 		}
 		index[src.Name] = i
-		inputs := 0
-		for _, set := range []bool{src.Generator != nil, src.JSONL != nil, src.Func != nil} {
-			if set {
-				inputs++
-			}
-		}
-		switch {
-		case inputs > 1:
-			p.fail(src.Pos, f, "both generator and jsonl: a source is one of them")
-		case src.Func != nil:
-			schemas[src.Name] = nil
-		case src.Generator != nil:
-			schemas[src.Name] = p.validateGenerator(src.Generator, src.Pos, f+".generator")
-		case src.JSONL != nil:
-			switch j := src.JSONL; {
-			case j.Stdin && j.Path != "":
-				p.fail(src.Pos, f+".jsonl", "both path and stdin: give one")
-			case !j.Stdin && j.Path == "":
-				p.fail(src.Pos, f+".jsonl", "want path: FILE or stdin: true")
-			case j.Stdin:
-				stdin++
+		if src.Input == nil {
+			if p.built { // a parsed one was reported by the parser
+				p.fail(src.Pos, f, "no input: want one of %s", strings.Join(InputKinds(), ", "))
 			}
 			schemas[src.Name] = nil
-		default:
-			p.fail(src.Pos, f, "no input: want generator or jsonl")
+		} else {
+			kf := f + "." + src.Input.Kind()
+			schemas[src.Name] = src.Input.Check(&Checker{p: p, pos: src.Pos, field: kf})
 		}
 		if et := src.EventTime; et != nil {
 			eventTime[src.Name] = true
-			p.validateEventTime(et, src.Pos, f+".event_time", schemas[src.Name], src.Generator != nil)
+			p.validateEventTime(et, src.Pos, f+".event_time", schemas[src.Name])
+		}
+	}
+	stdin := 0
+	for _, u := range s.Uses() {
+		if u.What == ReadsStdin {
+			stdin++
 		}
 	}
 	if stdin > 1 {
 		p.fail(top, "sources", "%d sources read stdin; at most one can", stdin)
 	}
 	if len(s.Sources) == 0 {
-		p.fail(top, "sources", "want at least one source (a generator or jsonl)")
+		p.fail(top, "sources", "want at least one source (one of %s)", strings.Join(InputKinds(), ", "))
 		return
 	}
 	p.validatePipeline(s, schemas, eventTime)
-	if s.Sink.File == "" && !s.Sink.Stdout && !s.Sink.Discard && s.Sink.Func == nil {
-		p.fail(s.Sink.Pos, "sink", "want one of stdout, file, discard")
-	}
-}
-
-func (p *parser) validateGenerator(g *Generator, pos Pos, f string) schema {
-	if !(g.Rate >= MinRate && g.Rate <= MaxRate) {
-		p.fail(pos, f+".rate", "must be %v to %v events per second, got %v", MinRate, float64(MaxRate), g.Rate)
-	}
-	if g.Duration < 0 || g.Duration > MaxRunFor {
-		p.fail(pos, f+".duration", "must be 0 (until cancelled) to %v, got %v", MaxRunFor, g.Duration)
-	}
-	switch g.Arrivals {
-	case "", "steady", "poisson":
-	default:
-		p.fail(pos, f+".arrivals", "%q: want steady or poisson", g.Arrivals)
-	}
-	if g.Keys.Count < 1 || g.Keys.Count > MaxKeys {
-		p.fail(pos, f+".keys.count", "must be 1 to %d, got %d", MaxKeys, g.Keys.Count)
-	}
-	switch g.Keys.Distribution {
-	case "uniform":
-	case "zipf":
-		if !(g.Keys.ZipfS > 1 && g.Keys.ZipfS <= MaxZipfS) {
-			p.fail(pos, f+".keys.zipf_s", "must be > 1 and at most %v, got %v", MaxZipfS, g.Keys.ZipfS)
+	if out := s.Sink.Output; out == nil {
+		if p.built {
+			p.fail(s.Sink.Pos, "sink", "want one of %s", strings.Join(OutputKinds(), ", "))
 		}
-	default:
-		p.fail(pos, f+".keys.distribution", "%q: want uniform or zipf", g.Keys.Distribution)
+	} else {
+		out.Check(&Checker{p: p, pos: s.Sink.Pos, field: "sink." + out.Kind()})
 	}
-	if len(g.Fields) > MaxFields {
-		p.fail(pos, f+".fields", "%d fields: at most %d", len(g.Fields), MaxFields)
-	}
-	if len(g.Bursts) > MaxBursts {
-		p.fail(pos, f+".bursts", "%d bursts: at most %d", len(g.Bursts), MaxBursts)
-		g.Bursts = g.Bursts[:MaxBursts] // keep checking the rest without an unbounded loop below
-	}
-	s := schema{}
-	for _, fd := range g.Fields {
-		ff := f + ".fields." + fd.Name
-		kinds := 0
-		for _, set := range []bool{fd.Choice != nil, fd.Uniform != nil, fd.Normal != nil, fd.Const != nil} {
-			if set {
-				kinds++
-			}
-		}
-		switch {
-		case !identifier.MatchString(fd.Name):
-			p.fail(fd.Pos, ff, "field name %q: want an identifier", fd.Name)
-		case builtin[fd.Name] != "":
-			p.fail(fd.Pos, ff, "%q is a built-in field of every event (key, arrival, event_time)", fd.Name)
-		case kinds != 1:
-			p.fail(fd.Pos, ff, "want exactly one of choice, uniform, normal, const; got %d", kinds)
-		case fd.Choice != nil && len(fd.Choice) == 0:
-			p.fail(fd.Pos, ff+".choice", "empty list")
-		case fd.Weights != nil && fd.Choice == nil:
-			p.fail(fd.Pos, ff+".weights", "weights go with choice")
-		case fd.Weights != nil && len(fd.Weights) != len(fd.Choice):
-			p.fail(fd.Pos, ff+".weights", "%d weights for %d choices", len(fd.Weights), len(fd.Choice))
-		case len(fd.Choice) > MaxChoices:
-			p.fail(fd.Pos, ff+".choice", "%d choices: at most %d", len(fd.Choice), MaxChoices)
-		case fd.Uniform != nil && fd.Type() == "int" && !(inRange(fd.Uniform[0], MaxGenInt) && inRange(fd.Uniform[1], MaxGenInt)):
-			p.fail(fd.Pos, ff+".uniform", "[%v, %v]: whole numbers must be within ±2^53 (%d)", fd.Uniform[0], fd.Uniform[1], int64(MaxGenInt))
-		case fd.Uniform != nil && !(inRange(fd.Uniform[0], MaxGenFloat) && inRange(fd.Uniform[1], MaxGenFloat)):
-			p.fail(fd.Pos, ff+".uniform", "[%v, %v]: numbers must be finite and within ±%g", fd.Uniform[0], fd.Uniform[1], MaxGenFloat)
-		case fd.Uniform != nil && fd.Uniform[0] > fd.Uniform[1]:
-			p.fail(fd.Pos, ff+".uniform", "low %v above high %v", fd.Uniform[0], fd.Uniform[1])
-		case fd.Normal != nil && !(inRange(fd.Normal[0], MaxGenFloat) && inRange(fd.Normal[1], MaxGenFloat)):
-			p.fail(fd.Pos, ff+".normal", "[%v, %v]: numbers must be finite and within ±%g", fd.Normal[0], fd.Normal[1], MaxGenFloat)
-		case fd.Normal != nil && fd.Normal[1] < 0:
-			p.fail(fd.Pos, ff+".normal", "stddev %v must be >= 0", fd.Normal[1])
-		}
-		if c, ok := fd.Const.(float64); ok && !inRange(c, MaxGenFloat) {
-			p.fail(fd.Pos, ff+".const", "%v: numbers must be finite and within ±%g", c, MaxGenFloat)
-		}
-		for i, w := range fd.Weights {
-			if !(w > 0 && w <= MaxGenFloat/MaxChoices) {
-				p.fail(fd.Pos, fmt.Sprintf("%s.weights[%d]", ff, i), "must be > 0 and at most %g, got %v", MaxGenFloat/MaxChoices, w)
-			}
-		}
-		s[fd.Name] = fd.Type()
-	}
-	for i, b := range g.Bursts {
-		bf := fmt.Sprintf("%s.bursts[%d]", f, i)
-		switch {
-		case b.At < 0 || b.At > MaxRunFor:
-			p.fail(b.Pos, bf+".at", "must be 0 to %v, got %v", MaxRunFor, b.At)
-		case b.For <= 0 || b.For > MaxRunFor:
-			p.fail(b.Pos, bf+".for", "must be > 0 and at most %v, got %v", MaxRunFor, b.For)
-		case !(b.Factor > 0 && b.Factor <= MaxBurstFactor):
-			p.fail(b.Pos, bf+".factor", "must be > 0 and at most %v, got %v", MaxBurstFactor, b.Factor)
-		case g.Duration > 0 && b.At >= g.Duration:
-			p.fail(b.Pos, bf+".at", "%v is not before the end of the generator (%v)", b.At, g.Duration)
-		}
-	}
-	if peak, at := peakRate(g); len(g.Bursts) > 0 && g.Rate >= MinRate && g.Rate <= MaxRate && (peak > MaxRate || peak < MinRate) {
-		p.fail(pos, f+".bursts", "the rate with the bursts active at %v is %g events per second: must stay %v to %v", at, peak, MinRate, float64(MaxRate))
-	}
-	return s
 }
 
 // written reports whether the spec set field: a parsed spec says where it
@@ -335,12 +232,12 @@ func peakRate(g *Generator) (float64, time.Duration) {
 	return worst, at
 }
 
-func (p *parser) validateEventTime(et *EventTime, pos Pos, f string, s schema, generated bool) {
+func (p *parser) validateEventTime(et *EventTime, pos Pos, f string, s schema) {
 	switch {
 	case et.Field == "":
 		p.fail(pos, f+".field", "missing: the field that holds each event's time")
-	case generated && s[et.Field] != "int":
-		p.fail(pos, f+".field", "%q must be an int field of the generator (unix time in the format's unit)", et.Field)
+	case s != nil && s[et.Field] != "int":
+		p.fail(pos, f+".field", "%q must be an int field of the source's events (unix time in the format's unit)", et.Field)
 	}
 	if !containsStr(EventTimeFormats, et.Format) {
 		p.fail(pos, f+".format", "%q: want one of %s", et.Format, strings.Join(EventTimeFormats, ", "))

@@ -92,13 +92,13 @@ func TestPanicsAnywhereFailOnlyTheirQuery(t *testing.T) {
 		mutate     func(*query.Spec)
 	}{
 		{"user source", "source s (user function): panic: source boom", func(s *query.Spec) {
-			s.Sources[0] = query.Source{Name: "s", Func: func(context.Context, func(query.Event) error) error { panic("source boom") }}
+			s.Sources[0] = query.Source{Name: "s", Input: query.SourceFunc(func(context.Context, func(query.Event) error) error { panic("source boom") })}
 		}},
 		{"user key function", "panic: key boom", func(s *query.Spec) {
 			s.Pipeline = append([]query.Operator{{KeyFunc: func(query.Event) string { panic("key boom") }}}, s.Pipeline...)
 		}},
 		{"user sink", "sink: panic: sink boom", func(s *query.Spec) {
-			s.Sink = query.Sink{Func: func([]query.Event) error { panic("sink boom") }}
+			s.Sink = query.Sink{Output: query.SinkFunc(func([]query.Event) error { panic("sink boom") })}
 		}},
 	}
 	for _, c := range cases {

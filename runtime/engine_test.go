@@ -116,14 +116,14 @@ func TestCancelDrains(t *testing.T) {
 	spec := mustParse(t, endless)
 	var mu sync.Mutex
 	var total int64
-	spec.Sink = query.Sink{Func: func(evs []query.Event) error {
+	spec.Sink = query.Sink{Output: query.SinkFunc(func(evs []query.Event) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, ev := range evs {
 			total += ev.Fields["n"].(int64)
 		}
 		return nil
-	}}
+	})}
 	q, err := e.Submit(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestPanicFailsOnlyItsQuery(t *testing.T) {
 func TestSinkAndSourceErrorsFail(t *testing.T) {
 	e := newEngine(t, WithUnpacedSources())
 	s := mustParse(t, small)
-	s.Sink = query.Sink{Func: func([]query.Event) error { return errors.New("disk full") }}
+	s.Sink = query.Sink{Output: query.SinkFunc(func([]query.Event) error { return errors.New("disk full") })}
 	q, err := e.Submit(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
@@ -228,10 +228,10 @@ func TestSinkAndSourceErrorsFail(t *testing.T) {
 		t.Fatalf("sink error: %v", err)
 	}
 	s = mustParse(t, small)
-	s.Sources[0] = query.Source{Name: "s", Func: func(ctx context.Context, emit func(query.Event) error) error {
+	s.Sources[0] = query.Source{Name: "s", Input: query.SourceFunc(func(ctx context.Context, emit func(query.Event) error) error {
 		_ = emit(query.Event{Fields: map[string]any{"v": 1}})
 		return errors.New("connection reset")
-	}}
+	})}
 	q, err = e.Submit(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
@@ -371,7 +371,7 @@ func TestExamplesRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Sink = query.Sink{Discard: true}
+		s.Sink = query.Sink{Output: query.Discard{}}
 		q, err := e.Submit(context.Background(), s)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -429,17 +429,17 @@ sink: {discard: {}}
 			return nil
 		}
 	}
-	spec.Sources[0] = query.Source{Name: "a", Func: emitThenWait(10_000), EventTime: spec.Sources[0].EventTime}
+	spec.Sources[0] = query.Source{Name: "a", Input: query.SourceFunc(emitThenWait(10_000)), EventTime: spec.Sources[0].EventTime}
 	idle := *spec.Sources[1].EventTime
 	idle.IdleTimeout = 20 * time.Millisecond
-	spec.Sources[1] = query.Source{Name: "b", Func: emitThenWait(0), EventTime: &idle}
+	spec.Sources[1] = query.Source{Name: "b", Input: query.SourceFunc(emitThenWait(0)), EventTime: &idle}
 	fired := make(chan int64, 16)
-	spec.Sink = query.Sink{Func: func(evs []query.Event) error {
+	spec.Sink = query.Sink{Output: query.SinkFunc(func(evs []query.Event) error {
 		for _, ev := range evs {
 			fired <- ev.Fields["window_start"].(int64)
 		}
 		return nil
-	}}
+	})}
 	e := newEngine(t)
 	q, err := e.Submit(context.Background(), spec)
 	if err != nil {

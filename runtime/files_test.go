@@ -3,12 +3,15 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 func fileSpec(in, sink string) string {
@@ -93,5 +96,27 @@ func TestEndlessInputStopsOnCancel(t *testing.T) {
 	q.wg.Wait() // the reader is the query's: it has ended
 	if st := q.Stats(); st.Dropped > 0 && st.DroppedBy["over_limit"] != st.Dropped {
 		t.Errorf("dropped %v, want only over_limit lines", st.DroppedBy)
+	}
+}
+
+// A query that fails to build after its input was opened stops the
+// input's reader and closes its file: nothing outlives the refusal.
+func TestBuildFailureStopsOpenedInputs(t *testing.T) {
+	root := t.TempDir()
+	var lines strings.Builder
+	for i := range 20_000 { // more than the reader's chunks hold: it blocks until stopped
+		fmt.Fprintf(&lines, "{\"key\":\"k%d\"}\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(root, "in.jsonl"), []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, WithFileRoot(root))
+	before := goleak.IgnoreCurrent()
+	_, err := e.Submit(context.Background(), mustParse(t, fileSpec("in.jsonl", "no/such/dir/out.jsonl")))
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("submit: %v, want the sink's directory missing", err)
+	}
+	if err := goleak.Find(before); err != nil {
+		t.Fatalf("after a failed build: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cameo-go/cameo/actors/actorspb"
+	"github.com/cameo-go/cameo/connector"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 )
@@ -35,8 +36,8 @@ type instance struct {
 	// of the in-flight count and queued events (Query.charge).
 	carry, carryEvents int64
 	out                *router
-	machine            query.Machine // the step's state machine; nil for the sink
-	sink               *sinkWriter   // the sink's writer
+	machine            query.Machine    // the step's state machine; nil for the sink
+	sink               connector.Output // the sink's output
 	profile            *priority.CostProfile
 	paths              priority.PathCosts
 	reply              atomic.Pointer[priority.Reply]
@@ -75,7 +76,7 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	}
 	var err error
 	if st.kind == query.KindSink {
-		x.sink, err = q.newSinkWriter()
+		x.sink, err = connector.OpenOutput(q.spec.Sink.Output, q.connectorEnv(nil))
 	} else {
 		x.machine, err = query.NewMachine(st.op, q.windowLateness())
 	}
@@ -214,7 +215,7 @@ func (x *instance) shed(b *batch, now int64) bool {
 	b.events = keep
 	q.metrics.Shed(len(shed), x.st.label, fmt.Errorf("%d events waited more than shed_after %v (the oldest %v)", len(shed), time.Duration(q.shedAfter), time.Duration(now-oldest).Round(time.Millisecond)))
 	if q.shed != nil {
-		if err := q.shed.write(shed); err != nil {
+		if err := q.shed.Write(shed); err != nil {
 			q.fail("shed sink: %v", err)
 			return false
 		}
@@ -255,7 +256,7 @@ func (x *instance) operatorMessage(b *batch, now int64) int {
 			q.metrics.LateResults(len(late))
 		}
 		if q.late != nil {
-			if err := q.late.write(late); err != nil {
+			if err := q.late.Write(late); err != nil {
 				q.fail("late side sink: %v", err)
 				return 0
 			}
@@ -301,7 +302,7 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 				q.metrics.Result(now - b.events[i].Arrival)
 			}
 		}
-		if err := x.sink.write(b.events); err != nil {
+		if err := x.sink.Write(b.events); err != nil {
 			q.fail("sink: %v", err)
 			return 0
 		}
@@ -309,51 +310,11 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
 	if x.in.closed() {
 		x.ended = true
-		if err := x.sink.close(); err != nil {
+		if err := x.sink.Close(); err != nil {
 			q.fail("sink: %v", err)
 			return len(b.events)
 		}
 		q.finish(nil)
 	}
 	return len(b.events)
-}
-
-// sinkWriter is a query's sink.
-type sinkWriter struct {
-	fn    func([]query.Event) error
-	lines *lineWriter // stdout or file; nil with fn or discard
-}
-
-func (q *Query) newSinkWriter() (*sinkWriter, error) {
-	s := q.spec.Sink
-	switch {
-	case s.Func != nil:
-		return &sinkWriter{fn: s.Func}, nil
-	case s.Stdout:
-		return &sinkWriter{lines: newLineWriter(q.eng.cfg.Stdout, nil)}, nil
-	case s.File != "":
-		f, err := q.eng.files.create(s.File, q.resolve(s.File))
-		if err != nil {
-			return nil, err
-		}
-		return &sinkWriter{lines: newLineWriter(f, f)}, nil
-	}
-	return &sinkWriter{}, nil // discard
-}
-
-func (s *sinkWriter) write(events []query.Event) error {
-	switch {
-	case s.fn != nil:
-		return s.fn(events)
-	case s.lines != nil:
-		return s.lines.write(events)
-	}
-	return nil
-}
-
-func (s *sinkWriter) close() error {
-	if s.lines != nil {
-		return s.lines.close()
-	}
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/connector"
 	"github.com/cameo-go/cameo/query"
 )
 
@@ -231,12 +232,12 @@ func TestInvariantEveryScheduler(t *testing.T) {
 			var runs []*run
 			for _, c := range invCases() {
 				rn := &run{c: c, spec: parseCase(t, c, dir, 1+r.IntN(3), r.Uint64N(1000))}
-				rn.spec.Sink = query.Sink{Func: func(evs []query.Event) error {
+				rn.spec.Sink = query.Sink{Output: query.SinkFunc(func(evs []query.Event) error {
 					rn.mu.Lock()
 					rn.got = append(rn.got, evs...)
 					rn.mu.Unlock()
 					return nil
-				}}
+				})}
 				runs = append(runs, rn)
 			}
 			for _, rn := range runs {
@@ -273,7 +274,7 @@ func TestInvariantEveryScheduler(t *testing.T) {
 func canonical(evs []query.Event) []string {
 	out := make([]string, len(evs))
 	for i := range evs {
-		out[i] = string(appendJSON(nil, &evs[i]))
+		out[i] = string(connector.AppendJSON(nil, &evs[i]))
 	}
 	slices.Sort(out)
 	return out
@@ -314,15 +315,15 @@ func reference(t *testing.T, _ *query.Spec, s *query.Spec) (results []string, la
 	for _, src := range s.Sources {
 		var evs []query.Event
 		wm, maxSeen := query.NoWatermark, int64(math.MinInt64)
-		switch {
-		case src.Generator != nil:
-			g, err := NewGenerator(src.Generator, t0)
+		switch in := src.Input.(type) {
+		case *query.Generator:
+			g, err := connector.NewGenerator(in, t0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			evs = g.Until(math.MaxInt64, 0, nil)
-		case src.JSONL != nil:
-			data, err := os.ReadFile(src.JSONL.Path)
+		case *query.JSONL:
+			data, err := os.ReadFile(in.Path)
 			if err != nil {
 				t.Fatal(err)
 			}

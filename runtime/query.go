@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/cameo-go/cameo/actors"
+	"github.com/cameo-go/cameo/connector"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 	"github.com/cameo-go/cameo/runtime/clusterpb"
@@ -34,8 +34,8 @@ type Query struct {
 	stages     []*stage         // the pipeline's steps, then the sink
 	sources    []*source
 	pids       []*actor.PID
-	late       *lineWriter // late events' side sink; nil: counted only
-	shed       *lineWriter // shed events' sink; nil: counted only
+	late       *connector.LineWriter // late events' side sink; nil: counted only
+	shed       *connector.LineWriter // shed events' sink; nil: counted only
 	// shedAfter is how long an event may wait since it was due before a
 	// step sheds it; 0: never (backpressure).
 	shedAfter int64
@@ -200,12 +200,12 @@ func (q *Query) finish(err error) {
 			q.tellPeers(err)
 		}
 		if q.late != nil {
-			if cerr := q.late.close(); cerr != nil && err == nil {
+			if cerr := q.late.Close(); cerr != nil && err == nil {
 				q.eng.cfg.Logger.Warn("late side sink", "id", q.id, "err", cerr)
 			}
 		}
 		if q.shed != nil {
-			if cerr := q.shed.close(); cerr != nil && err == nil {
+			if cerr := q.shed.Close(); cerr != nil && err == nil {
 				q.eng.cfg.Logger.Warn("shed sink", "id", q.id, "err", cerr)
 			}
 		}
@@ -444,11 +444,25 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 			for _, pid := range q.pids {
 				e.sys.Root.Stop(pid)
 			}
+			q.cancelStop() // a reader an input started stops
+			for _, s := range q.sources {
+				if s.in != nil {
+					_ = s.in.Close()
+				}
+			}
+			for _, st := range q.stages {
+				for _, x := range st.insts {
+					if x.sink != nil {
+						_ = x.sink.Close()
+					}
+				}
+			}
+			q.wg.Wait()
 			if q.late != nil {
-				_ = q.late.close()
+				_ = q.late.Close()
 			}
 			if q.shed != nil {
-				_ = q.shed.close()
+				_ = q.shed.Close()
 			}
 		}
 	}()
@@ -464,7 +478,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 		if err != nil {
 			return nil, fmt.Errorf("query %s: late side sink: %w", spec.Name, err)
 		}
-		q.late = newLineWriter(f, f)
+		q.late = connector.NewLineWriter(f, f)
 	}
 	if o := spec.Overload; o.Shed {
 		q.shedAfter = int64(o.ShedAfter)
@@ -473,7 +487,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 			if err != nil {
 				return nil, fmt.Errorf("query %s: shed sink: %w", spec.Name, err)
 			}
-			q.shed = newLineWriter(f, f)
+			q.shed = connector.NewLineWriter(f, f)
 		}
 	}
 
@@ -508,8 +522,8 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 				return nil, err
 			}
 			st.extra = append(st.extra, src)
+			q.sources = append(q.sources, src)
 		}
-		q.sources = append(q.sources, st.extra...)
 		q.stages = append(q.stages, st)
 	}
 	sink := q.stages[len(q.stages)-1]
@@ -671,36 +685,6 @@ func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule 
 		}
 	}
 	return priority.Stateless{}
-}
-
-// lineWriter serialises JSON lines from many instances into one writer.
-type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-	c  io.Closer
-}
-
-func newLineWriter(w io.Writer, c io.Closer) *lineWriter { return &lineWriter{w: w, c: c} }
-
-func (l *lineWriter) write(events []query.Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	buf := make([]byte, 0, 64*len(events))
-	for i := range events {
-		buf = appendJSON(buf, &events[i])
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, err := l.w.Write(buf)
-	return err
-}
-
-func (l *lineWriter) close() error {
-	if l.c == nil {
-		return nil
-	}
-	return l.c.Close()
 }
 
 // stagePlan is one stage of a query's physical plan: what the engine

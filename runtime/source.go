@@ -1,23 +1,22 @@
 package runtime
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sync/atomic"
 	"time"
 
+	"github.com/cameo-go/cameo/connector"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 )
 
 // source drives one of a query's sources from its own goroutine: it reads
-// or generates events in batches, stamps their arrival and their source
-// watermark, keys them when they feed a join, and sends them through its
-// router. When it ends (its input is exhausted, or the query stops it) it
-// sends its final mark, closed, so that the query drains.
+// its input (a connector) in batches, stamps their arrival and their
+// source watermark, keys them when they feed a join, and sends them
+// through its router. When it ends (its input is exhausted, or the query
+// stops it) it sends its final mark, closed, so that the query drains.
 type source struct {
 	q    *Query
 	spec *query.Source
@@ -25,29 +24,20 @@ type source struct {
 	out  *router
 	join *query.JoinOp // keys the events of a joined source
 
-	gen   *Generator
-	lines chan lineChunk   // jsonl
-	user  chan query.Event // SourceFunc
-	uerr  chan error
+	in    connector.Input
+	sched connector.Scheduled // the input, when its events are due at known times
+	ready <-chan struct{}     // the input's Ready, when it has one
 
-	wm           int64 // the source's watermark
-	maxSeen      int64 // event time
-	lastEvent    int64 // clock time of the last event, for idleness
-	idle         bool
-	buf          []query.Event
-	pendingLines []lineChunk
-	pendingUser  []query.Event
-	lag          atomic.Int64 // ns a generator is behind its schedule
+	wm        int64 // the source's watermark
+	maxSeen   int64 // event time
+	lastEvent int64 // clock time of the last event, for idleness
+	idle      bool
+	buf       []query.Event
+	lag       atomic.Int64 // ns a scheduled input is behind its schedule
 }
 
-type lineChunk struct {
-	lines [][]byte    // a line over query.MaxLineBytes is nil, its size in over
-	over  map[int]int // by line number
-	first int         // line number of lines[0]
-	err   error
-}
-
-// newSource prepares a source; joinOp is the join step it feeds, if any.
+// newSource opens a source's input; joinOp is the join step it feeds, if
+// any.
 func (q *Query) newSource(s *query.Source, joinOp *query.Operator) (*source, error) {
 	src := &source{q: q, spec: s, et: s.EventTime, wm: query.NoWatermark, maxSeen: math.MinInt64}
 	if joinOp != nil {
@@ -56,128 +46,54 @@ func (q *Query) newSource(s *query.Source, joinOp *query.Operator) (*source, err
 			return nil, err
 		}
 	}
-	switch {
-	case s.Generator != nil:
-		g, err := NewGenerator(s.Generator, q.clock.Now())
-		if err != nil {
-			return nil, fmt.Errorf("query %s: source %s: %w", q.spec.Name, s.Name, err)
-		}
-		src.gen = g
-	case s.JSONL != nil:
-		var r io.Reader
-		var c io.Closer
-		name := "stdin"
-		if s.JSONL.Stdin {
-			r = q.eng.cfg.Stdin
-		} else {
-			name = q.resolve(s.JSONL.Path)
-			f, err := q.eng.files.open(s.JSONL.Path, name)
-			if err != nil {
-				return nil, fmt.Errorf("query %s: source %s: %w", q.spec.Name, s.Name, err)
-			}
-			r, c = f, f
-		}
-		src.lines = make(chan lineChunk, 4)
-		if c == nil { // stdin: a read blocks until a line or EOF comes, so this goroutine can outlive the query
-			go readLines(r, c, name, q.eng.cfg.MaxBatch, src.lines, q.stop)
-		} else {
-			q.wg.Add(1)
-			go func() {
-				defer q.wg.Done()
-				readLines(r, c, name, q.eng.cfg.MaxBatch, src.lines, q.stop)
-			}()
-		}
-	case s.Func != nil:
-		src.user = make(chan query.Event, q.eng.cfg.MaxBatch)
-		src.uerr = make(chan error, 1)
-	default:
-		return nil, fmt.Errorf("query %s: source %s has no input", q.spec.Name, s.Name)
+	in, err := connector.OpenInput(s.Input, q.connectorEnv(s))
+	if err != nil {
+		return nil, fmt.Errorf("query %s: source %s: %w", q.spec.Name, s.Name, err)
+	}
+	src.in = in
+	src.sched, _ = in.(connector.Scheduled)
+	if n, ok := in.(connector.Notifier); ok {
+		src.ready = n.Ready()
 	}
 	return src, nil
 }
 
-// readLines reads JSON lines into chunks of up to max lines, whatever is
-// available without waiting for more; it closes out at the end of input.
-// It stops when stop is closed (closing a file it opened). A read from
-// stdin blocks until a line or EOF comes, so its goroutine outlives the
-// query when stdin stays open.
-func readLines(r io.Reader, c io.Closer, name string, max int, out chan<- lineChunk, stop <-chan struct{}) {
-	defer close(out)
-	if c != nil {
-		defer c.Close()
-	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	line := 0
-	for {
-		chunk := lineChunk{first: line + 1}
-		for len(chunk.lines) < max {
-			b, size, err := readLine(br, stop)
-			if errors.Is(err, errStopped) {
-				return
-			}
-			if size > 0 || err == nil {
-				line++
-				if size > query.MaxLineBytes {
-					if chunk.over == nil {
-						chunk.over = map[int]int{}
-					}
-					chunk.over[line] = size
-					b = nil
-				}
-				chunk.lines = append(chunk.lines, b)
-			}
+// connectorEnv is what a connector of the query sees of the engine; s is
+// the source (nil for the sink).
+func (q *Query) connectorEnv(s *query.Source) *connector.Env {
+	cfg := q.eng.cfg
+	env := &connector.Env{
+		Query: q.id, Start: q.clock.Now(), Unpaced: cfg.Unpaced, MaxBatch: cfg.MaxBatch,
+		Context: q.stopCtx,
+		Go: func(fn func()) {
+			q.wg.Add(1)
+			go func() {
+				defer q.wg.Done()
+				fn()
+			}()
+		},
+		Open: func(path string) (io.ReadCloser, string, error) {
+			name := q.resolve(path)
+			f, err := q.eng.files.open(path, name)
 			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					chunk.err = fmt.Errorf("%s:%d: %w", name, line+1, err)
-				}
-				select {
-				case out <- chunk:
-				case <-stop:
-				}
-				return
+				return nil, "", err
 			}
-			if br.Buffered() == 0 {
-				break // send what we have rather than wait for more
-			}
-		}
-		select {
-		case out <- chunk:
-		case <-stop:
-			return
-		}
+			return f, name, nil
+		},
+		Create: func(path string) (io.WriteCloser, error) { return q.eng.files.create(path, q.resolve(path)) },
+		Stdin:  cfg.Stdin, Stdout: cfg.Stdout,
+		Recovered: q.recovered,
 	}
-}
-
-var errStopped = errors.New("stopped")
-
-// readLine reads one line without its newline and returns its size; a
-// line longer than query.MaxLineBytes is not kept (its size says so) and
-// the rest of it is skipped, counted up to a bound.
-func readLine(br *bufio.Reader, stop <-chan struct{}) (line []byte, size int, err error) {
-	for {
-		select { // an endless line (a device, a file without newlines) stops on cancel
-		case <-stop:
-			return nil, size, errStopped
-		default:
+	if s != nil {
+		env.Source, env.EventTime = s.Name, s.EventTime
+		env.Drop = func(line int, err error) {
+			q.metrics.Read(1)
+			q.metrics.Drop(dropReasonOf(err), "source "+s.Name, line, false, err)
 		}
-		var part []byte
-		part, err = br.ReadSlice('\n')
-		if size += len(part); size <= query.MaxLineBytes+1 {
-			line = append(line, part...)
-		} else {
-			line = nil
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if n := len(part); n > 0 && part[n-1] == '\n' {
-			size--
-			if line != nil {
-				line = line[:len(line)-1]
-			}
-		}
-		return line, size, err
+	} else {
+		env.Drop = func(_ int, err error) { q.metrics.Drop(dropReasonOf(err), "sink", 0, false, err) }
 	}
+	return env
 }
 
 // minSourceWait is the least a paced generator sleeps between batches
@@ -191,29 +107,11 @@ const minSourceWait = 250 * time.Microsecond
 // run is the source's goroutine.
 func (s *source) run() {
 	q := s.q
-	if s.user != nil {
-		ctx := q.stopCtx // cancelled when the query stops its sources
-		q.wg.Add(1)
-		go func() {
-			defer q.wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					q.recovered("source "+s.spec.Name+" (user function)", r)
-					s.uerr <- fmt.Errorf("panic: %v", r)
-					close(s.user)
-				}
-			}()
-			s.uerr <- s.spec.Func(ctx, func(ev query.Event) error {
-				select {
-				case s.user <- ev:
-					return nil
-				case <-ctx.Done():
-					return fmt.Errorf("query %s is stopping: %w", q.id, ctx.Err())
-				}
-			})
-			close(s.user)
-		}()
-	}
+	defer func() {
+		if err := s.in.Close(); err != nil && !q.failed.Load() {
+			q.fail("source %s: close: %v", s.spec.Name, err)
+		}
+	}()
 	tick := q.eng.cfg.SourceTick
 	timer := time.NewTimer(tick)
 	defer timer.Stop()
@@ -228,13 +126,19 @@ func (s *source) run() {
 			break
 		}
 		now := q.clock.Now()
-		events, done, err := s.next(now)
-		if s.gen != nil {
-			s.lag.Store(s.gen.Lag(q.clock.Now()))
+		events, done, err := s.in.Read(now, q.eng.cfg.MaxBatch, s.buf[:0])
+		if s.sched != nil {
+			s.lag.Store(s.sched.Behind(q.clock.Now()))
 		}
-		full := len(events) == q.eng.cfg.MaxBatch
+		full := len(events) >= q.eng.cfg.MaxBatch
 		if err != nil {
-			q.fail("source %s: %v", s.spec.Name, err)
+			select {
+			case <-q.stop: // stopped: its error is the stop
+			default:
+				if !q.failed.Load() {
+					q.fail("source %s: %v", s.spec.Name, err)
+				}
+			}
 			break
 		}
 		events = s.stamp(events, now)
@@ -242,12 +146,12 @@ func (s *source) run() {
 		if done {
 			break
 		}
-		if full || len(s.pendingLines) > 0 || len(s.pendingUser) > 0 || s.gen != nil && q.eng.cfg.Unpaced {
+		if full || s.sched != nil && q.eng.cfg.Unpaced {
 			continue // more is due now
 		}
 		wait := tick
-		if s.gen != nil {
-			if t, ok := s.gen.NextArrival(); ok {
+		if s.sched != nil {
+			if t, ok := s.sched.NextDue(); ok {
 				wait = min(tick, max(time.Duration(t-now), minSourceWait))
 			}
 		}
@@ -259,10 +163,7 @@ func (s *source) run() {
 		case <-q.stop:
 			goto end
 		case <-timer.C:
-		case c, ok := <-s.lines:
-			s.pushLines(c, ok)
-		case ev, ok := <-s.user:
-			s.pushUser(ev, ok)
+		case <-s.ready:
 		}
 		if !timer.Stop() {
 			select {
@@ -272,135 +173,14 @@ func (s *source) run() {
 		}
 	}
 end:
-	if s.gen != nil { // what its schedule held until now that it never produced
-		q.metrics.Unproduced(s.gen.Missed(q.clock.Now()))
+	if s.sched != nil { // what its schedule held until now that it never produced
+		q.metrics.Unproduced(s.sched.Unproduced(q.clock.Now()))
 		s.lag.Store(0)
 	}
 	if q.failed.Load() {
 		return
 	}
 	s.out.send(q.clock.Now(), priority.PriorityContext{}, nil, mark{wm: s.wm, closed: true})
-}
-
-// next returns the events available at now; done reports that the input
-// has ended.
-func (s *source) next(now int64) (events []query.Event, done bool, err error) {
-	q, max := s.q, s.q.eng.cfg.MaxBatch
-	events = s.buf[:0]
-	switch {
-	case s.gen != nil:
-		limit := now
-		if q.eng.cfg.Unpaced {
-			limit = math.MaxInt64
-		}
-		events = s.gen.Until(limit, max, events)
-		return events, s.gen.Done(), nil
-	case s.spec.JSONL != nil:
-		for len(events) < max {
-			if len(s.pendingLines) == 0 {
-				if !s.receiveLines() {
-					break
-				}
-				continue
-			}
-			c := &s.pendingLines[0]
-			for len(c.lines) > 0 && len(events) < max {
-				var ev query.Event
-				var err error
-				if size, over := c.over[c.first]; over {
-					err = query.LineTooLong(size)
-				} else {
-					ev, err = query.DecodeLine(c.lines[0], s.et)
-				}
-				if err != nil {
-					q.metrics.Read(1)
-					s.drop(c.first, fmt.Errorf("%s:%d: %w", s.name(), c.first, err))
-				} else {
-					events = append(events, ev)
-				}
-				c.lines, c.first = c.lines[1:], c.first+1
-			}
-			if len(c.lines) == 0 {
-				if c.err != nil {
-					return events, true, c.err
-				}
-				s.pendingLines = s.pendingLines[1:]
-			}
-		}
-		return events, s.lines == nil && len(s.pendingLines) == 0, nil
-	}
-	for len(events) < max {
-		if len(s.pendingUser) > 0 {
-			n := min(len(s.pendingUser), max-len(events))
-			events = append(events, s.pendingUser[:n]...)
-			s.pendingUser = s.pendingUser[n:]
-			continue
-		}
-		select {
-		case ev, ok := <-s.user:
-			s.pushUser(ev, ok)
-			if ok {
-				continue
-			}
-		default:
-		}
-		break
-	}
-	if s.user == nil && len(s.pendingUser) == 0 {
-		if err := <-s.uerr; err != nil && !q.failed.Load() {
-			select {
-			case <-q.stop:
-				return events, true, nil // stopped: its error is the stop
-			default:
-			}
-			return events, true, err
-		}
-		return events, true, nil
-	}
-	return events, false, nil
-}
-
-// receiveLines takes a chunk of lines if one is ready.
-func (s *source) receiveLines() bool {
-	if s.lines == nil {
-		return false
-	}
-	select {
-	case c, ok := <-s.lines:
-		s.pushLines(c, ok)
-		return ok
-	default:
-		return false
-	}
-}
-
-func (s *source) name() string {
-	if s.spec.JSONL.Stdin {
-		return "stdin"
-	}
-	return s.q.resolve(s.spec.JSONL.Path)
-}
-
-// drop counts one event the source could not admit; line > 0 is its line
-// in a JSON-lines input.
-func (s *source) drop(line int, err error) {
-	s.q.metrics.Drop(dropReasonOf(err), "source "+s.spec.Name, line, false, err)
-}
-
-func (s *source) pushLines(c lineChunk, ok bool) {
-	if !ok {
-		s.lines = nil
-		return
-	}
-	s.pendingLines = append(s.pendingLines, c)
-}
-
-func (s *source) pushUser(ev query.Event, ok bool) {
-	if !ok {
-		s.user = nil
-		return
-	}
-	s.pendingUser = append(s.pendingUser, ev)
 }
 
 // stamp gives events their arrival (read sources), event time and source
@@ -411,12 +191,12 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 	q := s.q
 	kept := events[:0]
 	for _, ev := range events {
-		if s.gen == nil {
+		if s.sched == nil {
 			ev.Arrival = now
 		}
 		if s.et == nil {
 			ev.EventTime = ev.Arrival
-		} else if s.gen != nil || s.spec.Func != nil && ev.EventTime == 0 {
+		} else if ev.EventTime == 0 {
 			t, err := query.EventTimeOf(ev.Fields, s.et)
 			if err != nil {
 				s.drop(0, err)
@@ -424,7 +204,7 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 			}
 			ev.EventTime = t
 		} else if err := query.CheckEventTime(ev.EventTime); err != nil {
-			s.drop(0, err) // a user source's own stamp, or a wall clock gone mad
+			s.drop(0, err) // an input's own stamp, or a wall clock gone mad
 			continue
 		}
 		if s.join != nil {
@@ -446,8 +226,8 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 	q.metrics.Admitted(len(kept))
 	if s.et == nil {
 		// Processing time: every event due by now was read.
-		if s.gen != nil {
-			if t, ok := s.gen.NextArrival(); ok {
+		if s.sched != nil {
+			if t, ok := s.sched.NextDue(); ok {
 				s.wm = max(s.wm, t-1)
 			}
 		} else {
@@ -462,4 +242,9 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 	}
 	s.buf = kept[:0]
 	return kept
+}
+
+// drop counts one event the source could not admit.
+func (s *source) drop(line int, err error) {
+	s.q.metrics.Drop(dropReasonOf(err), "source "+s.spec.Name, line, false, err)
 }

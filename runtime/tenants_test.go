@@ -72,7 +72,7 @@ func TestTenantQuota(t *testing.T) {
 func TestQueryStatsShowServedTime(t *testing.T) {
 	e := newEngine(t, WithWorkers(1), WithUnpacedSources())
 	s := tenantSpec(t, "a", "served", 1000)
-	s.Sources[0].Generator.Duration = 20 * time.Second // 20,000 events, unpaced
+	s.Sources[0].Input.(*query.Generator).Duration = 20 * time.Second // 20,000 events, unpaced
 	q := runToEnd(t, e, s)
 	st := q.Stats()
 	if st.ServedMs <= 0 {

@@ -1,19 +1,21 @@
-package runtime
+package connector
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cameo-go/cameo/query"
 )
 
-// appendJSON appends ev as one JSON line: {"key":...,<fields by name>}.
+// AppendJSON appends ev as one JSON line: {"key":...,<fields by name>}.
 // Fields that cannot be encoded (a user function's channel, say) are
 // written as their error text rather than lost.
-func appendJSON(buf []byte, ev *query.Event) []byte {
+func AppendJSON(buf []byte, ev *query.Event) []byte {
 	buf = append(buf, `{"key":`...)
 	buf = appendString(buf, ev.Key)
 	names := make([]string, 0, len(ev.Fields))
@@ -94,4 +96,39 @@ func appendString(buf []byte, s string) []byte {
 		i += size
 	}
 	return append(buf, '"')
+}
+
+// LineWriter writes results as JSON lines (AppendJSON), one Write of a
+// batch at a time from any number of goroutines: the output of the
+// stdout and file sinks, and of a query's late and shed side sinks.
+type LineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+	c  io.Closer
+}
+
+// NewLineWriter writes to w; Close closes c (nil: nothing to close).
+func NewLineWriter(w io.Writer, c io.Closer) *LineWriter { return &LineWriter{w: w, c: c} }
+
+// Write writes events, one line each, in one write.
+func (l *LineWriter) Write(events []query.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, 64*len(events))
+	for i := range events {
+		buf = AppendJSON(buf, &events[i])
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.w.Write(buf)
+	return err
+}
+
+// Close closes the writer's file, if it has one.
+func (l *LineWriter) Close() error {
+	if l.c == nil {
+		return nil
+	}
+	return l.c.Close()
 }

@@ -1,4 +1,4 @@
-package runtime
+package connector
 
 import (
 	"fmt"
@@ -34,7 +34,7 @@ type Generator struct {
 // NewGenerator returns the generator of g starting at start (Unix ns).
 func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 	if g.Rate <= 0 || g.Keys.Count < 1 {
-		return nil, fmt.Errorf("runtime: generator rate %v and key count %d must be > 0 (validate the spec with query.Parse)", g.Rate, g.Keys.Count)
+		return nil, fmt.Errorf("connector: generator rate %v and key count %d must be > 0 (validate the spec with query.Parse)", g.Rate, g.Keys.Count)
 	}
 	gen := &Generator{spec: g, start: start, rng: rand.New(rand.NewPCG(g.Seed, g.Seed^0x9e3779b97f4a7c15))}
 	if g.Duration > 0 {
@@ -225,3 +225,32 @@ func (g *Generator) event(at int64) query.Event {
 	}
 	return query.Event{Arrival: at, EventTime: at, Key: g.key(k), Fields: fields}
 }
+
+func init() { registerInput("generator", openGenerator) }
+
+func openGenerator(spec query.InputSpec, env *Env) (Input, error) {
+	g, err := NewGenerator(spec.(*query.Generator), env.Start)
+	if err != nil {
+		return nil, err
+	}
+	return &generatorInput{g: g, unpaced: env.Unpaced}, nil
+}
+
+// generatorInput is a Generator as a Scheduled input.
+type generatorInput struct {
+	g       *Generator
+	unpaced bool
+}
+
+func (in *generatorInput) Read(now int64, max int, buf []query.Event) ([]query.Event, bool, error) {
+	if in.unpaced {
+		now = math.MaxInt64
+	}
+	buf = in.g.Until(now, max, buf)
+	return buf, in.g.Done(), nil
+}
+
+func (in *generatorInput) NextDue() (int64, bool)       { return in.g.NextArrival() }
+func (in *generatorInput) Behind(now int64) int64       { return in.g.Lag(now) }
+func (in *generatorInput) Unproduced(stop int64) uint64 { return in.g.Missed(stop) }
+func (in *generatorInput) Close() error                 { return nil }

@@ -1,4 +1,4 @@
-package runtime
+package connector
 
 import (
 	"math"
@@ -15,7 +15,7 @@ func genSpec(t *testing.T, src string) *query.Generator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Sources[0].Generator
+	return s.Sources[0].Input.(*query.Generator)
 }
 
 const sec = int64(1e9)
