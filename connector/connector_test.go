@@ -195,5 +195,5 @@ func TestOpenUnknownKind(t *testing.T) {
 
 type noOpener struct{}
 
-func (noOpener) Kind() string                          { return "nope" }
+func (noOpener) Kind() string                           { return "nope" }
 func (noOpener) Check(*query.Checker) map[string]string { return nil }
