@@ -15,7 +15,7 @@ func genSpec(t *testing.T, src string) *query.Generator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Sources[0].Input.(*query.Generator)
+	return s.Spec().Sources[0].Input.(*query.Generator)
 }
 
 const sec = int64(1e9)

@@ -45,7 +45,7 @@ type QuerySpec struct {
 }
 
 // Build returns the query's spec with sink as its sink.
-func (q QuerySpec) Build(seed uint64, sink func([]query.Event) error) (*query.Spec, error) {
+func (q QuerySpec) Build(seed uint64, sink func([]query.Event) error) (*query.Plan, error) {
 	b := query.NewBuilder(q.Name).Tenant(q.Tenant).LatencyTarget(q.Target).Parallelism(max(1, q.Parallelism))
 	if q.Weight > 0 {
 		b.Weight(q.Weight)

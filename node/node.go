@@ -356,8 +356,8 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 	n.submitMu.Lock()
 	defer n.submitMu.Unlock()
 	for _, q := range n.eng.Queries() {
-		if st := q.State(); q.Spec().Name == spec.Name && q.Spec().Tenant == spec.Tenant && (st == runtime.StateRunning || st == runtime.StateDraining) {
-			writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant, spec.Name, q.ID()))
+		if st := q.State(); q.Plan().Name() == spec.Name() && q.Plan().Tenant() == spec.Tenant() && (st == runtime.StateRunning || st == runtime.StateDraining) {
+			writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant(), spec.Name(), q.ID()))
 			return
 		}
 	}
@@ -384,13 +384,13 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 	n.mu.specs[q.ID()] = string(body)
 	n.mu.Unlock()
 	w.Header().Set("Location", "/v1/queries/"+q.ID())
-	writeJSON(w, http.StatusCreated, map[string]string{"id": q.ID(), "name": spec.Name, "tenant": spec.Tenant, "state": string(q.State())})
+	writeJSON(w, http.StatusCreated, map[string]string{"id": q.ID(), "name": spec.Name(), "tenant": spec.Tenant(), "state": string(q.State())})
 }
 
 // nodeRules are what a node refuses of a valid spec: whatever its
 // connectors and side sinks would touch that a node does not give
 // queries (standard input; files, unless --allow-files).
-func (n *Node) nodeRules(s *query.Spec) []client.Problem {
+func (n *Node) nodeRules(s *query.Plan) []client.Problem {
 	var ps []client.Problem
 	for _, u := range s.Uses() {
 		switch u.What {

@@ -174,25 +174,9 @@ func (b *Builder) SinkFunc(fn func(results []Event) error) *Builder {
 	return b
 }
 
-// Build validates the query and returns its spec, with every expression
-// compiled, or Errors listing every problem.
-func (b *Builder) Build() (*Spec, error) {
-	s := b.s
-	s.Sources = append([]Source(nil), b.s.Sources...)
-	s.Pipeline = append([]Operator(nil), b.s.Pipeline...)
-	for i := range s.Pipeline {
-		if w := s.Pipeline[i].Window; w != nil {
-			w2 := *w
-			s.Pipeline[i].Window = &w2
-		}
-	}
-	p := &parser{file: s.File, built: true}
-	p.validate(&s)
-	if len(p.errs) > 0 {
-		return nil, p.errs
-	}
-	return &s, nil
-}
+// Build validates the query and returns its compiled plan, or Errors
+// listing every problem.
+func (b *Builder) Build() (*Plan, error) { return Compile(&b.s) }
 
 // Count is the count() aggregate, named name.
 func Count(name string) Aggregate { return Aggregate{Name: name, Func: "count"} }

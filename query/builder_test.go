@@ -9,12 +9,13 @@ import (
 )
 
 func TestBuilderMatchesSpec(t *testing.T) {
-	yaml, err := ParseFile("../examples/quickstart.yaml")
+	yamlPlan, err := ParseFile("../examples/quickstart.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	yaml := yamlPlan.Spec()
 	g := *yaml.Sources[0].Input.(*Generator)
-	built, err := NewBuilder("error-alerts").Tenant("ops").LatencyTarget(50*time.Millisecond).Parallelism(2).
+	builtPlan, err := NewBuilder("error-alerts").Tenant("ops").LatencyTarget(50*time.Millisecond).Parallelism(2).
 		Generator("logs", g).
 		Filter(`level == "error"`).
 		KeyBy("key").
@@ -24,6 +25,7 @@ func TestBuilderMatchesSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	built := builtPlan.Spec()
 	if built.Name != yaml.Name || built.Tenant != yaml.Tenant || built.LatencyTarget != yaml.LatencyTarget || built.Parallelism != yaml.Parallelism {
 		t.Fatalf("header differs: %+v", built)
 	}
@@ -32,8 +34,8 @@ func TestBuilderMatchesSpec(t *testing.T) {
 	}
 	for i := range built.Pipeline {
 		b, y := built.Pipeline[i], yaml.Pipeline[i]
-		if b.Kind() != y.Kind() || len(b.Programs) != len(y.Programs) {
-			t.Errorf("step %d: built %s with %d programs, spec %s with %d", i, b.Kind(), len(b.Programs), y.Kind(), len(y.Programs))
+		if bp, yp := builtPlan.progs[i], yamlPlan.progs[i]; b.Kind() != y.Kind() || len(bp) != len(yp) {
+			t.Errorf("step %d: built %s with %d programs, spec %s with %d", i, b.Kind(), len(bp), y.Kind(), len(yp))
 		}
 	}
 	if w := built.Pipeline[2].Window; w.Size != time.Second || len(w.Aggregates) != 2 || w.Aggregates[1].Arg != "latency_ms" {
@@ -78,8 +80,8 @@ func TestBuilderUserFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out []Event
-	for _, op := range spec.Pipeline[:3] {
-		st, err := NewStateless(&op)
+	for i := range 3 {
+		st, err := machineOf[*Stateless](spec, i, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +94,7 @@ func TestBuilderUserFunctions(t *testing.T) {
 	if len(out) != 2 || out[0].Key != "all" || out[1].Fields["n"] != 6 {
 		t.Fatalf("after filter, map, key_by: %+v", out)
 	}
-	w, err := NewWindowAgg(&spec.Pipeline[3], 0)
+	w, err := machineOf[*WindowAgg](spec, 3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,26 @@
 // keys) compiled once with github.com/expr-lang/expr.
 //
 // It is pure: no goroutines, no clock, nothing of protoactor or of this
-// module's other packages. The engine (package runtime) compiles a Spec into
-// an actor graph.
+// module's other packages.
+//
+// # Spec and Plan
+//
+// A Spec is a query as written: plain data to read or edit. A Plan is a
+// query compiled: validated, its expressions compiled, and immutable (it
+// keeps its own deep copy). Parse, ParseFile and Builder.Build yield a
+// Plan; Compile makes one from an edited Spec (Plan.Spec returns a copy to
+// edit). The engine (package runtime) takes only Plans, so nothing it runs
+// skipped validation, and builds each pipeline step's state machines from
+// the plan (Plan.Machine).
+//
+// # Connector kinds
+//
+// A source's input and a sink are kinds registered by name (connector.go):
+// the parser knows none by name; each kind parses its own settings with
+// positions (Section, Value), checks them (InputSpec.Check, OutputSpec.Check)
+// and says what it touches (Uses). The built-in settings are Generator,
+// JSONL, SourceFunc, Stdout, File, Discard and SinkFunc; package connector
+// runs them and registers new kinds.
 //
 // # A spec
 //
@@ -85,7 +103,7 @@
 //
 // # The Go API
 //
-// Builder builds the same Spec in Go and validates it with the same checks
+// Builder builds the same query in Go and validates it with the same checks
 // (errors name the step, as pipeline[2].filter, without a line). It adds
 // what YAML cannot say: user sources (SourceFunc), user operators (Process,
 // FilterFunc, MapFunc, KeyByFunc), user aggregates (UserAggregate, an

@@ -44,16 +44,17 @@ func (e *Event) Env(scratch map[string]any) map[string]any {
 
 // Stateless runs a filter, map or key_by step.
 type Stateless struct {
-	op   *Operator
-	kind Kind
-	r    runner
+	op    *Operator
+	kind  Kind
+	progs []*vm.Program
+	r     runner
 }
 
-// NewStateless returns the state machine of a filter, map or key_by step of
-// a parsed spec.
-func NewStateless(op *Operator) (*Stateless, error) {
+// newStateless returns the state machine of a filter, map or key_by step
+// with its compiled expressions (Plan.Machine).
+func newStateless(op *Operator, progs []*vm.Program) (*Stateless, error) {
 	if op.Kind().Stateless() {
-		return &Stateless{op: op, kind: op.Kind(), r: newRunner(op.Programs)}, nil
+		return &Stateless{op: op, kind: op.Kind(), progs: progs, r: newRunner(progs)}, nil
 	}
 	return nil, fmt.Errorf("query: %s is not a stateless step", op.Kind())
 }
@@ -82,7 +83,7 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 		ev := in[i]
 		switch s.kind {
 		case KindFilter:
-			keep, err := s.r.run(s.op.Programs, 0, &ev)
+			keep, err := s.r.run(s.progs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("filter %q: %w", s.op.Filter, err))
 				continue
@@ -91,7 +92,7 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 				out = append(out, ev)
 			}
 		case KindKeyBy:
-			k, err := s.r.run(s.op.Programs, 0, &ev)
+			k, err := s.r.run(s.progs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("key_by %q: %w", s.op.KeyBy, err))
 				continue
@@ -102,7 +103,7 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 			fields := make(map[string]any, len(s.op.Map))
 			var failed error
 			for j, ne := range s.op.Map {
-				v, err := s.r.run(s.op.Programs, j, &ev)
+				v, err := s.r.run(s.progs, j, &ev)
 				if err != nil {
 					failed = fmt.Errorf("map %s = %q: %w", ne.Name, ne.Expr, err)
 					break

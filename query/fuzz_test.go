@@ -33,7 +33,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if s.Name == "" || s.LatencyTarget <= 0 || len(s.Sources) == 0 || s.Parallelism < 1 {
+		if s.spec.Name == "" || s.spec.LatencyTarget <= 0 || len(s.spec.Sources) == 0 || s.spec.Parallelism < 1 {
 			t.Fatalf("accepted an invalid spec: %+v", s)
 		}
 	})

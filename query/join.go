@@ -27,12 +27,13 @@ type JoinOp struct {
 	r              runner
 }
 
-// NewJoinOp returns the state machine of a parsed join step.
-func NewJoinOp(op *Operator, allowedLateness time.Duration) (*JoinOp, error) {
+// newJoinOp returns the state machine of a join step with its compiled
+// `on` (Plan.Machine, Plan.JoinKeyer).
+func newJoinOp(op *Operator, progs []*vm.Program, allowedLateness time.Duration) (*JoinOp, error) {
 	if op.Join == nil {
 		return nil, fmt.Errorf("query: %s is not a join step", op.Kind())
 	}
-	j := &JoinOp{size: int64(op.Join.Window), lateness: int64(allowedLateness), with: op.Join.With, wm: NoWatermark, progs: op.Programs, r: newRunner(op.Programs)}
+	j := &JoinOp{size: int64(op.Join.Window), lateness: int64(allowedLateness), with: op.Join.With, wm: NoWatermark, progs: progs, r: newRunner(progs)}
 	for i := range j.sides {
 		j.sides[i] = map[int64]map[string][]Event{}
 	}

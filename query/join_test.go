@@ -48,7 +48,7 @@ func TestJoinMatchesReference(t *testing.T) {
 				}
 			}
 		}
-		j, err := NewJoinOp(&spec.Pipeline[1], 0)
+		j, err := machineOf[*JoinOp](spec, 1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestJoinMatchesReference(t *testing.T) {
 
 func TestJoinLateEvents(t *testing.T) {
 	spec := mustParse(t, joinSpec)
-	j, _ := NewJoinOp(&spec.Pipeline[1], 0)
+	j, _ := machineOf[*JoinOp](spec, 1, 0)
 	j.AddLeft(Event{Key: "1", EventTime: 3, Fields: map[string]any{"order": "1"}})
 	if late, _ := j.AddRight(Event{EventTime: 4, Fields: map[string]any{"order": "1"}}); late {
 		t.Fatal("late before any watermark")

@@ -1,6 +1,12 @@
 package query
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
 
 // Each operator field gives its kind; the names are the spec's words.
 func TestOperatorKinds(t *testing.T) {
@@ -30,18 +36,51 @@ func TestOperatorKinds(t *testing.T) {
 }
 
 // Every kind of step has a state machine, and only those.
-func TestNewMachine(t *testing.T) {
-	spec := mustParse(t, windowSpec)
+func TestPlanMachine(t *testing.T) {
+	plan := mustParse(t, windowSpec)
+	spec := plan.Spec()
 	for i := range spec.Pipeline {
-		if _, err := NewMachine(&spec.Pipeline[i], 0); err != nil {
+		if _, err := plan.Machine(i, 0); err != nil {
 			t.Errorf("pipeline[%d] %s: %v", i, spec.Pipeline[i].Kind(), err)
 		}
 	}
-	if m, err := NewMachine(&Operator{Union: []string{"x"}}, 0); err != nil || m.Advance(1, 1) != nil {
+	if _, err := plan.Machine(len(spec.Pipeline), 0); err == nil {
+		t.Error("a step past the pipeline got a state machine")
+	}
+	u := &Plan{spec: Spec{Pipeline: []Operator{{Union: []string{"x"}}, {}}}, progs: make([][]*vm.Program, 2)}
+	if m, err := u.Machine(0, 0); err != nil || m.Advance(1, 1) != nil {
 		t.Errorf("union: %v %v", m, err)
 	}
-	if _, err := NewMachine(&Operator{}, 0); err == nil {
+	if _, err := u.Machine(1, 0); err == nil {
 		t.Error("a step with no operator got a state machine")
+	}
+	if _, err := plan.JoinKeyer(0); err == nil {
+		t.Error("a step that is not a join got a join keyer")
+	}
+}
+
+// A plan keeps its own copy: editing the spec it came from, or the one
+// Spec returns, changes nothing of it.
+func TestPlanIsImmutable(t *testing.T) {
+	b := NewBuilder("q").Generator("g", Generator{Rate: 10, Fields: []Field{{Name: "v", Choice: []string{"a", "b"}}}}).
+		KeyBy("v").Tumbling(time.Second, Count("n")).Discard()
+	plan, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := plan.Spec()
+	edit.Name = "other"
+	edit.Sources[0].Input.(*Generator).Rate = 0
+	edit.Sources[0].Input.(*Generator).Fields[0].Choice[0] = "z"
+	edit.Pipeline[1].Window.Size = time.Hour
+	b.Tumbling(time.Minute, Count("m")) // the builder goes on
+	again := plan.Spec()
+	g := again.Sources[0].Input.(*Generator)
+	if plan.Name() != "q" || g.Rate != 10 || g.Fields[0].Choice[0] != "a" || again.Pipeline[1].Window.Size != time.Second || len(again.Pipeline) != 2 {
+		t.Fatalf("the plan changed: %+v", again)
+	}
+	if _, err := Compile(edit); err == nil || !strings.Contains(err.Error(), "rate") {
+		t.Fatalf("compiling the edited spec: %v, want its rate refused", err)
 	}
 }
 
@@ -49,7 +88,7 @@ func TestNewMachine(t *testing.T) {
 // groups, a join's pairs per key.
 func TestMachineOutput(t *testing.T) {
 	spec := mustParse(t, windowSpec)
-	w, _ := NewWindowAgg(&spec.Pipeline[1], 0)
+	w, _ := machineOf[*WindowAgg](spec, 1, 0)
 	for i, k := range []string{"a", "b", "a"} {
 		_, _ = w.Add(Event{Key: k, EventTime: int64(i), Watermark: NoWatermark, Fields: map[string]any{"v": 1, "x": 0.5}})
 	}

@@ -1,10 +1,5 @@
 package query
 
-import (
-	"fmt"
-	"time"
-)
-
 // Machine is the state machine of one instance of a pipeline step. Every
 // kind implements it — Stateless (filter, map, key_by, process), WindowAgg,
 // JoinOp and Union — so the engine holds one Machine per instance and
@@ -36,23 +31,6 @@ var (
 	_ Machine = (*JoinOp)(nil)
 	_ Machine = Union{}
 )
-
-// NewMachine returns the state machine of a parsed step; windows and joins
-// wait allowedLateness past their end before they fire.
-func NewMachine(op *Operator, allowedLateness time.Duration) (Machine, error) {
-	switch k := op.Kind(); {
-	case k.Stateless():
-		return NewStateless(op)
-	case k == KindWindow:
-		return NewWindowAgg(op, allowedLateness)
-	case k == KindJoin:
-		return NewJoinOp(op, allowedLateness)
-	case k == KindUnion:
-		return Union{}, nil
-	default:
-		return nil, fmt.Errorf("query: a %s step has no state machine", k)
-	}
-}
 
 // Run implements Machine.
 func (s *Stateless) Run(_ int, in, out []Event) ([]Event, []error, []Event) {

@@ -17,15 +17,15 @@ func TestParseOverload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := s.Overload; !o.Shed || o.ShedAfter != 2*time.Second || o.ShedSinkPath != "shed.jsonl" {
+	if o := s.spec.Overload; !o.Shed || o.ShedAfter != 2*time.Second || o.ShedSinkPath != "shed.jsonl" {
 		t.Errorf("overload %+v", o)
 	}
 	s, err = Parse("o.yaml", []byte(overloadBase+"overload: {policy: backpressure}\n"))
-	if err != nil || s.Overload.Shed {
+	if err != nil || s.spec.Overload.Shed {
 		t.Errorf("backpressure: %+v %v", s, err)
 	}
 	s, err = Parse("o.yaml", []byte(overloadBase))
-	if err != nil || s.Overload.Shed {
+	if err != nil || s.spec.Overload.Shed {
 		t.Errorf("default: %+v %v", s, err)
 	}
 	for _, tc := range []struct{ src, want string }{

@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 )
 
 // ParseFile reads and parses the spec in path.
-func ParseFile(path string) (*Spec, error) {
+func ParseFile(path string) (*Plan, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -22,10 +23,10 @@ func ParseFile(path string) (*Spec, error) {
 	return Parse(path, data)
 }
 
-// Parse parses a spec (YAML or JSON) and validates it. file names the spec
-// in errors. On failure the error is an Errors listing every problem found,
-// each with its line, column and field.
-func Parse(file string, data []byte) (*Spec, error) {
+// Parse parses a spec (YAML or JSON), validates it and compiles it into a
+// Plan. file names the spec in errors. On failure the error is an Errors
+// listing every problem found, each with its line, column and field.
+func Parse(file string, data []byte) (*Plan, error) {
 	p := &parser{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -35,16 +36,17 @@ func Parse(file string, data []byte) (*Spec, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, Errors{{File: file, Msg: "empty spec: want a mapping with name, latency_target, sources, pipeline and sink"}}
 	}
-	s := &Spec{File: file, Text: data}
+	s := &Spec{File: file, Text: slices.Clone(data)}
 	p.spec(doc.Content[0], s)
 	parsed := len(p.errs)
+	p.progs = make([][]*vm.Program, len(s.Pipeline))
 	p.validate(s)
 	p.dropEchoes(parsed)
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Pos.Line < p.errs[j].Pos.Line })
 		return nil, p.errs
 	}
-	return s, nil
+	return &Plan{spec: *s, progs: p.progs}, nil
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
@@ -65,6 +67,7 @@ func cleanYAMLError(err error) string {
 }
 
 type parser struct {
+	progs [][]*vm.Program // each step's compiled expressions (plan)
 	file  string
 	errs  Errors
 	where map[string]Pos // field path → position of its value

@@ -24,7 +24,7 @@ func TestExamplesParse(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		if s.Name == "" || len(s.Sources) == 0 || s.LatencyTarget <= 0 {
+		if s.spec.Name == "" || len(s.spec.Sources) == 0 || s.spec.LatencyTarget <= 0 {
 			t.Errorf("%s: %+v", f, s)
 		}
 	}
@@ -35,23 +35,23 @@ func TestQuickstartFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := s.Sources[0].Input.(*Generator)
-	if s.LatencyTarget != 50*time.Millisecond || s.Parallelism != 2 || s.Tenant != "ops" || g.Rate != 20000 ||
+	g := s.spec.Sources[0].Input.(*Generator)
+	if s.spec.LatencyTarget != 50*time.Millisecond || s.spec.Parallelism != 2 || s.spec.Tenant != "ops" || g.Rate != 20000 ||
 		g.Keys.Distribution != "zipf" || len(g.Fields) != 2 || g.Fields[1].Type() != "int" || len(g.Bursts) != 1 {
 		t.Errorf("parsed %+v / %+v", s, g)
 	}
 	kinds := []string{}
-	for _, op := range s.Pipeline {
+	for _, op := range s.spec.Pipeline {
 		kinds = append(kinds, op.Kind().String())
 	}
 	if got := strings.Join(kinds, " "); got != "filter key_by window" {
 		t.Errorf("kinds %s", got)
 	}
-	w := s.Pipeline[2].Window
+	w := s.spec.Pipeline[2].Window
 	if w.Size != time.Second || len(w.Aggregates) != 2 || w.Aggregates[1].Func != "sum" || w.Aggregates[1].Arg != "latency_ms" {
 		t.Errorf("window %+v", w)
 	}
-	if s.Pipeline[0].Programs[0] == nil || len(s.Pipeline[2].Programs) != 2 || s.Pipeline[2].Programs[0] != nil {
+	if s.progs[0][0] == nil || len(s.progs[2]) != 2 || s.progs[2][0] != nil {
 		t.Errorf("programs not compiled as documented")
 	}
 }
@@ -168,7 +168,7 @@ sink: {discard: {}}
 		t.Fatalf("err %v", err)
 	}
 	s, err := Parse("a.yaml", []byte(strings.Replace(src, "bursty", "poisson", 1)))
-	if err != nil || s.Sources[0].Input.(*Generator).Arrivals != "poisson" {
+	if err != nil || s.spec.Sources[0].Input.(*Generator).Arrivals != "poisson" {
 		t.Fatalf("%v %+v", err, s)
 	}
 }

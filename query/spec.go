@@ -2,8 +2,6 @@ package query
 
 import (
 	"time"
-
-	"github.com/expr-lang/expr/vm"
 )
 
 // Spec is a query as a user writes it (YAML or JSON). Parse fills it and
@@ -88,11 +86,6 @@ type Operator struct {
 	// len(Nodes)]. Empty: the runtime spreads them over the nodes it knows.
 	Nodes    []string
 	NodesPos Pos
-
-	// Programs are the operator's expressions, compiled once by Parse:
-	// filter and key_by one; map one per output field; window one per
-	// aggregate (nil for count); join one (On).
-	Programs []*vm.Program
 }
 
 // ProcessFunc is a user operator: it appends to out what it emits for ev

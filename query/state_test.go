@@ -32,7 +32,7 @@ pipeline:
 		return m.HeapAlloc
 	}
 	before := heap()
-	w, err := NewWindowAgg(&spec.Pipeline[1], 0)
+	w, err := machineOf[*WindowAgg](spec, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

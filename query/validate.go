@@ -307,16 +307,16 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 		switch op.Kind() {
 		case KindFilter:
 			prog, _ := p.compile(op.Pos, f+".filter", op.Filter, cur, "bool")
-			op.Programs = []*vm.Program{prog}
+			p.progs[i] = []*vm.Program{prog}
 		case KindMap:
 			next := schema{}
-			op.Programs = nil
+			p.progs[i] = nil
 			for _, ne := range op.Map {
 				if !identifier.MatchString(ne.Name) || builtin[ne.Name] != "" {
 					p.fail(ne.Pos, f+".map."+ne.Name, "output field %q: want an identifier other than key, arrival, event_time", ne.Name)
 				}
 				prog, t := p.compile(ne.Pos, f+".map."+ne.Name, ne.Expr, cur, "")
-				op.Programs = append(op.Programs, prog)
+				p.progs[i] = append(p.progs[i], prog)
 				next[ne.Name] = t
 			}
 			if len(op.Map) == 0 {
@@ -329,7 +329,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 		case KindKeyBy:
 			if op.KeyFunc == nil {
 				prog, _ := p.compile(op.Pos, f+".key_by", op.KeyBy, cur, "")
-				op.Programs = []*vm.Program{prog}
+				p.progs[i] = []*vm.Program{prog}
 			}
 			keyed = true
 		case KindProcess:
@@ -351,7 +351,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 				p.fail(w.Pos, f+".aggregate", "%d aggregates: at most %d", len(w.Aggregates), MaxFields)
 			}
 			next := schema{"window_start": "int", "window_end": "int"}
-			op.Programs = nil
+			p.progs[i] = nil
 			for _, a := range w.Aggregates {
 				af := f + ".aggregate." + a.Name
 				var prog *vm.Program
@@ -380,7 +380,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 						next[a.Name] = t
 					}
 				}
-				op.Programs = append(op.Programs, prog)
+				p.progs[i] = append(p.progs[i], prog)
 			}
 			if len(w.Aggregates) == 0 {
 				p.fail(w.Pos, f+".aggregate", "no aggregates")
@@ -398,7 +398,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 				continue
 			}
 			prog, _ := p.compile(op.Pos, f+".join.on", j.On, schemas[j.With], "")
-			op.Programs = []*vm.Program{prog}
+			p.progs[i] = []*vm.Program{prog}
 			if cur != nil {
 				cur[j.With] = "map"
 			}

@@ -110,8 +110,9 @@ type WindowAgg struct {
 	r                     runner
 }
 
-// NewWindowAgg returns the state machine of a parsed window step.
-func NewWindowAgg(op *Operator, allowedLateness time.Duration) (*WindowAgg, error) {
+// newWindowAgg returns the state machine of a window step with its
+// compiled aggregate arguments (Plan.Machine).
+func newWindowAgg(op *Operator, progs []*vm.Program, allowedLateness time.Duration) (*WindowAgg, error) {
 	if op.Window == nil {
 		return nil, fmt.Errorf("query: %s is not a window step", op.Kind())
 	}
@@ -121,9 +122,9 @@ func NewWindowAgg(op *Operator, allowedLateness time.Duration) (*WindowAgg, erro
 	}
 	return &WindowAgg{
 		size: int64(op.Window.Size), slide: int64(slide), lateness: int64(allowedLateness),
-		aggs: op.Window.Aggregates, progs: op.Programs,
+		aggs: op.Window.Aggregates, progs: progs,
 		open: map[int64]map[string][]acc{}, wm: NoWatermark,
-		vals: make([]any, len(op.Window.Aggregates)), r: newRunner(op.Programs),
+		vals: make([]any, len(op.Window.Aggregates)), r: newRunner(progs),
 	}, nil
 }
 

@@ -10,13 +10,23 @@ import (
 	"time"
 )
 
-func mustParse(t *testing.T, spec string) *Spec {
+func mustParse(t *testing.T, spec string) *Plan {
 	t.Helper()
 	s, err := Parse("test.yaml", []byte(spec))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// machineOf is step i's machine as its concrete type.
+func machineOf[M Machine](p *Plan, i int, lateness time.Duration) (M, error) {
+	var zero M
+	m, err := p.Machine(i, lateness)
+	if err != nil {
+		return zero, err
+	}
+	return m.(M), nil
 }
 
 const windowSpec = `name: q
@@ -104,7 +114,7 @@ func TestWindowAggMatchesReference(t *testing.T) {
 				Fields: map[string]any{"v": r.IntN(100), "x": r.NormFloat64()}}
 			events[i].Arrival = int64(i)
 		}
-		w, err := NewWindowAgg(&spec.Pipeline[1], 0)
+		w, err := machineOf[*WindowAgg](spec, 1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +143,7 @@ func TestWindowAggMatchesReference(t *testing.T) {
 
 func TestWindowAggLateness(t *testing.T) {
 	spec := mustParse(t, strings.Replace(windowSpec, "{sliding: {size: 30ns, slide: 10ns}}", "{tumbling: 10ns}", 1))
-	w, err := NewWindowAgg(&spec.Pipeline[1], 5*time.Nanosecond)
+	w, err := machineOf[*WindowAgg](spec, 1, 5*time.Nanosecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +172,7 @@ func TestWindowAggLateness(t *testing.T) {
 func TestWindowAggBadArgument(t *testing.T) {
 	spec := mustParse(t, strings.Replace(strings.Replace(windowSpec, "generator: {rate: 1, fields: {v: {uniform: [0, 100]}, x: {normal: [0, 1]}}}", "jsonl: {path: x}", 1),
 		"{n: count(), s: sum(v), lo: min(v), hi: max(v), m: avg(v), fs: sum(x)}", "{s: sum(v)}", 1))
-	w, _ := NewWindowAgg(&spec.Pipeline[1], 0)
+	w, _ := machineOf[*WindowAgg](spec, 1, 0)
 	if _, err := w.Add(Event{Key: "a", Fields: map[string]any{"v": "seven"}}); err == nil || !strings.Contains(err.Error(), `sum(v): seven (string) is not a number`) {
 		t.Errorf("err = %v", err)
 	}
@@ -222,8 +232,8 @@ func TestStatelessSteps(t *testing.T) {
 		{Key: "d", Fields: map[string]any{"level": "error", "ms": 50}},
 	}
 	evs := in
-	for i := range spec.Pipeline {
-		s, err := NewStateless(&spec.Pipeline[i])
+	for i := range spec.spec.Pipeline {
+		s, err := machineOf[*Stateless](spec, i, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +259,7 @@ func TestStatelessSteps(t *testing.T) {
 
 func TestStatelessEvalErrorsAreReported(t *testing.T) {
 	spec := mustParse(t, "name: q\nlatency_target: 1s\nsources: [{name: s, jsonl: {stdin: true}}]\npipeline:\n  - filter: 'n > 1'\n")
-	s, _ := NewStateless(&spec.Pipeline[0])
+	s, _ := machineOf[*Stateless](spec, 0, 0)
 	out, errs := s.Apply([]Event{{Fields: map[string]any{"n": "x"}}, {Fields: map[string]any{"n": 2}}}, nil)
 	if len(out) != 1 || len(errs) != 1 || !strings.Contains(errs[0].Error(), `filter "n > 1"`) {
 		t.Errorf("out %v errs %v", out, errs)

@@ -103,9 +103,9 @@ func TestPanicsAnywhereFailOnlyTheirQuery(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := mustParse(t, small)
+			s := mustSpec(t, small)
 			c.mutate(s)
-			q, err := e.Submit(context.Background(), s)
+			q, err := e.Submit(context.Background(), mustCompile(t, s))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +186,7 @@ func runSpecFile(t *testing.T, e *Engine, dir, spec string) *Query {
 // are counted, not lost.
 func TestSourceLagAndUnproducedEvents(t *testing.T) {
 	e := newEngine(t, WithWorkers(1), WithMaxInFlight(8), WithMaxBatch(16))
-	spec := mustParse(t, `
+	spec := mustSpec(t, `
 name: behind
 latency_target: 1s
 sources: [{name: s, generator: {rate: 1000000, duration: 1h}}]
@@ -199,7 +199,7 @@ sink: {discard: {}}
 		}
 		return append(out, ev), nil
 	}})
-	q, err := e.Submit(context.Background(), spec)
+	q, err := e.Submit(context.Background(), mustCompile(t, spec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestSafeReason(t *testing.T) {
 // what a firing emits, not only what the state holds.
 func TestJoinCrossProductOverBudgetFails(t *testing.T) {
 	e := newEngine(t, WithUnpacedSources(), WithQueryMemory(4<<20))
-	join := func(name, d string) *query.Spec { // one key: every event of l pairs with every one of r
+	join := func(name, d string) *query.Plan { // one key: every event of l pairs with every one of r
 		return mustParse(t, strings.NewReplacer("NAME", name, "D", d).Replace(`
 name: NAME
 latency_target: 1s

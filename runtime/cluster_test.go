@@ -246,12 +246,13 @@ func TestClusterPlacementErrors(t *testing.T) {
 	// A spec built in Go has no text to ship: explicit placement is refused.
 	b := query.NewBuilder("go").Generator("g", query.Generator{Rate: 100, Duration: time.Second})
 	b.Filter("true").Discard()
-	gs, err := b.Build()
+	built, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
+	gs := built.Spec()
 	gs.Pipeline[0].Nodes = []string{"b"}
-	if _, err := nodes["a"].Submit(context.Background(), gs); !errors.Is(err, ErrCluster) || !strings.Contains(err.Error(), "cannot be shipped") {
+	if _, err := nodes["a"].Submit(context.Background(), mustCompile(t, gs)); !errors.Is(err, ErrCluster) || !strings.Contains(err.Error(), "cannot be shipped") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -1,12 +1,13 @@
-// Package runtime is the engine of Cameo for Go: it compiles query specs
-// into actor graphs on the scheduling core (package actors), runs their
-// sources and sinks, and keeps their metrics.
+// Package runtime is the engine of Cameo for Go: it builds compiled query
+// plans (query.Plan) into actor graphs on the scheduling core (package
+// actors), runs their sources and sinks (package connector), and keeps
+// their metrics.
 //
 // # Using it
 //
 //	eng, err := runtime.New(runtime.WithWorkers(2), runtime.WithScheduler("cameo"))
-//	spec, err := query.ParseFile("examples/quickstart.yaml") // or query.NewBuilder(...).Build()
-//	q, err := eng.Submit(ctx, spec)
+//	plan, err := query.ParseFile("examples/quickstart.yaml") // or query.NewBuilder(...).Build()
+//	q, err := eng.Submit(ctx, plan)
 //	err = q.Wait(ctx)          // until its sources end and it drains
 //	stats := q.Stats()         // latency percentiles, met ratio, counts, per-operator costs
 //	err = eng.Stop(ctx)        // drains every query, then stops the workers

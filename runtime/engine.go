@@ -422,17 +422,18 @@ func (e *Engine) Metrics() *Metrics { return e.cfg.Metrics }
 // Scheduler returns the scheduler the engine's actors run on.
 func (e *Engine) Scheduler() *actors.Scheduler { return e.sched }
 
-// Submit compiles a spec (from query.Parse, query.ParseFile or a Builder)
-// into actors and starts its sources. The query runs until its sources end
-// and it drains, until it is cancelled, or until it fails; ctx bounds only
-// the submission.
-func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
+// Submit builds a compiled plan (from query.Parse, query.ParseFile,
+// query.Compile or a Builder) into actors and starts its sources. The
+// query runs until its sources end and it drains, until it is cancelled,
+// or until it fails; ctx bounds only the submission.
+func (e *Engine) Submit(ctx context.Context, plan *query.Plan) (*Query, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkCompiled(spec); err != nil {
-		return nil, err
+	if plan == nil {
+		return nil, fmt.Errorf("%w: no plan (parse a spec with query.Parse, or build one with query.NewBuilder)", query.ErrInvalidSpec)
 	}
+	spec := plan.Spec() // the query's own copy, read only from here on
 	if err := e.checkFanOut(spec); err != nil {
 		return nil, err
 	}
@@ -475,7 +476,7 @@ func (e *Engine) Submit(ctx context.Context, spec *query.Spec) (*Query, error) {
 			return nil, err
 		}
 	}
-	q, err := e.build(id, spec, pl, bestEffort)
+	q, err := e.build(id, plan, spec, pl, bestEffort)
 	if err != nil {
 		return nil, err
 	}
@@ -547,32 +548,6 @@ func (e *Engine) checkFanOut(spec *query.Spec) error {
 	}
 	return fmt.Errorf("%w: parallelism: %d with %d source(s) and its shuffles can put %d messages in flight from one batch of each source, over this engine's in-flight bound of %d per query (parallelism %d fits)",
 		query.ErrInvalidSpec, spec.Parallelism, len(spec.Sources), n, e.cfg.MaxInFlight, best)
-}
-
-// checkCompiled rejects specs that did not go through validation.
-func checkCompiled(s *query.Spec) error {
-	if s == nil || len(s.Sources) == 0 {
-		return fmt.Errorf("%w: no sources (parse specs with query.Parse or build them with query.NewBuilder)", query.ErrInvalidSpec)
-	}
-	for i, op := range s.Pipeline {
-		need := 0
-		switch op.Kind() {
-		case query.KindFilter, query.KindJoin:
-			need = 1
-		case query.KindKeyBy:
-			if op.KeyFunc == nil {
-				need = 1
-			}
-		case query.KindMap:
-			need = len(op.Map)
-		case query.KindWindow:
-			need = len(op.Window.Aggregates)
-		}
-		if len(op.Programs) != need {
-			return fmt.Errorf("%w: pipeline[%d] %s has no compiled expressions (parse specs with query.Parse or build them with query.NewBuilder)", query.ErrInvalidSpec, i, op.Kind())
-		}
-	}
-	return nil
 }
 
 // Query returns a query by id.
@@ -694,7 +669,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // submitPart runs this node's part of a query a peer coordinates: the
 // instances placed here, fed and drained by the coordinator's sources.
-func (e *Engine) submitPart(id string, spec *query.Spec, pl *placement) error {
+func (e *Engine) submitPart(id string, plan *query.Plan, pl *placement) error {
 	e.mu.Lock()
 	if e.mu.stopped {
 		e.mu.Unlock()
@@ -705,7 +680,7 @@ func (e *Engine) submitPart(id string, spec *query.Spec, pl *placement) error {
 		return fmt.Errorf("query id %s is already known here", id)
 	}
 	e.mu.Unlock()
-	q, err := e.build(id, spec, pl, false)
+	q, err := e.build(id, plan, plan.Spec(), pl, false)
 	if err != nil {
 		return err
 	}
@@ -714,6 +689,6 @@ func (e *Engine) submitPart(id string, spec *query.Spec, pl *placement) error {
 	e.mu.Unlock()
 	e.cfg.Metrics.Add(q.metrics)
 	q.started = time.Now()
-	e.cfg.Logger.Info("query part started", "id", id, "name", spec.Name, "coordinator", pl.coordinator)
+	e.cfg.Logger.Info("query part started", "id", id, "name", plan.Name(), "coordinator", pl.coordinator)
 	return nil
 }

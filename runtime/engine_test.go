@@ -43,13 +43,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func mustParse(t *testing.T, src string) *query.Spec {
+func mustParse(t *testing.T, src string) *query.Plan {
 	t.Helper()
 	s, err := query.Parse(t.Name()+".yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// mustSpec parses src into a spec to edit; mustCompile compiles it.
+func mustSpec(t *testing.T, src string) *query.Spec {
+	t.Helper()
+	return mustParse(t, src).Spec()
+}
+
+func mustCompile(t *testing.T, s *query.Spec) *query.Plan {
+	t.Helper()
+	p, err := query.Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func newEngine(t *testing.T, opts ...Option) *Engine {
@@ -86,11 +101,16 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestSubmitRejectsUnvalidatedSpec(t *testing.T) {
+// Submit takes compiled plans only: a spec is compiled (and validated)
+// first, and no plan is no query.
+func TestSubmitNeedsAPlan(t *testing.T) {
 	e := newEngine(t)
-	_, err := e.Submit(context.Background(), &query.Spec{Name: "x", Sources: []query.Source{{Name: "s"}}, Pipeline: []query.Operator{{Filter: "true"}}})
-	if !errors.Is(err, query.ErrInvalidSpec) || !strings.Contains(err.Error(), "pipeline[0] filter has no compiled expressions") {
-		t.Fatalf("err %v", err)
+	if _, err := e.Submit(context.Background(), nil); !errors.Is(err, query.ErrInvalidSpec) || !strings.Contains(err.Error(), "no plan") {
+		t.Fatalf("nil plan: %v", err)
+	}
+	_, err := query.Compile(&query.Spec{Name: "x", Sources: []query.Source{{Name: "s"}}, Pipeline: []query.Operator{{Filter: "true"}}})
+	if !errors.Is(err, query.ErrInvalidSpec) || !strings.Contains(err.Error(), "sources[0]: no input") {
+		t.Fatalf("compiling a spec without input: %v", err)
 	}
 }
 
@@ -113,7 +133,7 @@ sink: {discard: {}}
 // its partial counts, the sink closes.
 func TestCancelDrains(t *testing.T) {
 	e := newEngine(t, WithWorkers(2))
-	spec := mustParse(t, endless)
+	spec := mustSpec(t, endless)
 	var mu sync.Mutex
 	var total int64
 	spec.Sink = query.Sink{Output: query.SinkFunc(func(evs []query.Event) error {
@@ -124,7 +144,7 @@ func TestCancelDrains(t *testing.T) {
 		}
 		return nil
 	})}
-	q, err := e.Submit(context.Background(), spec)
+	q, err := e.Submit(context.Background(), mustCompile(t, spec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,11 +212,11 @@ sink: {discard: {}}
 // to it completes.
 func TestPanicFailsOnlyItsQuery(t *testing.T) {
 	e := newEngine(t, WithUnpacedSources())
-	bad := mustParse(t, small)
+	bad := mustSpec(t, small)
 	bad.Pipeline = append(bad.Pipeline, query.Operator{Label: "explode", Process: func(ev query.Event, out []query.Event) ([]query.Event, error) {
 		panic("boom")
 	}})
-	qb, err := e.Submit(context.Background(), bad)
+	qb, err := e.Submit(context.Background(), mustCompile(t, bad))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,21 +238,21 @@ func TestPanicFailsOnlyItsQuery(t *testing.T) {
 
 func TestSinkAndSourceErrorsFail(t *testing.T) {
 	e := newEngine(t, WithUnpacedSources())
-	s := mustParse(t, small)
+	s := mustSpec(t, small)
 	s.Sink = query.Sink{Output: query.SinkFunc(func([]query.Event) error { return errors.New("disk full") })}
-	q, err := e.Submit(context.Background(), s)
+	q, err := e.Submit(context.Background(), mustCompile(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Wait(waitCtx(t)); !errors.Is(err, ErrQueryFailed) || !strings.Contains(err.Error(), "sink: disk full") {
 		t.Fatalf("sink error: %v", err)
 	}
-	s = mustParse(t, small)
+	s = mustSpec(t, small)
 	s.Sources[0] = query.Source{Name: "s", Input: query.SourceFunc(func(ctx context.Context, emit func(query.Event) error) error {
 		_ = emit(query.Event{Fields: map[string]any{"v": 1}})
 		return errors.New("connection reset")
 	})}
-	q, err = e.Submit(context.Background(), s)
+	q, err = e.Submit(context.Background(), mustCompile(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,12 +387,13 @@ func TestExamplesRun(t *testing.T) {
 			continue
 		}
 		n++
-		s, err := query.ParseFile(f)
+		p, err := query.ParseFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
+		s := p.Spec()
 		s.Sink = query.Sink{Output: query.Discard{}}
-		q, err := e.Submit(context.Background(), s)
+		q, err := e.Submit(context.Background(), mustCompile(t, s))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -395,7 +416,7 @@ func TestExamplesRun(t *testing.T) {
 // past its idle timeout, windows fire on a's progress alone, while both
 // sources are still open.
 func TestIdleTimeoutLetsWindowsFire(t *testing.T) {
-	spec := mustParse(t, `
+	spec := mustSpec(t, `
 name: idle
 tenant: t
 latency_target: 1s
@@ -441,7 +462,7 @@ sink: {discard: {}}
 		return nil
 	})}
 	e := newEngine(t)
-	q, err := e.Submit(context.Background(), spec)
+	q, err := e.Submit(context.Background(), mustCompile(t, spec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +602,7 @@ func TestEndedQueriesAreForgotten(t *testing.T) {
 // is refused with the parallelism that fits.
 func TestFanOutBeyondTheInFlightBoundIsRefused(t *testing.T) {
 	e := newEngine(t, WithUnpacedSources(), WithMaxInFlight(4096))
-	spec := func(p int) *query.Spec {
+	spec := func(p int) *query.Plan {
 		return mustParse(t, strings.Replace(`
 name: wide
 latency_target: 1s

@@ -36,7 +36,7 @@ func Example() {
 	}
 	var mu sync.Mutex
 	var lines []string
-	spec, err := query.NewBuilder("revenue").Tenant("shop").LatencyTarget(100*time.Millisecond).
+	plan, err := query.NewBuilder("revenue").Tenant("shop").LatencyTarget(100*time.Millisecond).
 		SourceFunc("orders", orders, &query.EventTime{Field: "ts"}).
 		KeyBy("shop").
 		Tumbling(time.Second, query.Count("orders"), query.Sum("revenue", "amount")).
@@ -53,7 +53,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	q, err := eng.Submit(context.Background(), spec)
+	q, err := eng.Submit(context.Background(), plan)
 	if err != nil {
 		panic(err)
 	}

@@ -78,7 +78,7 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	if st.kind == query.KindSink {
 		x.sink, err = connector.OpenOutput(q.spec.Sink.Output, q.connectorEnv(nil))
 	} else {
-		x.machine, err = query.NewMachine(st.op, q.windowLateness())
+		x.machine, err = q.plan.Machine(si, q.windowLateness())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %s: %w", q.spec.Name, st.label, err)

@@ -126,7 +126,6 @@ sink: {discard: {}}
 			s.Pipeline[0] = query.Operator{KeyFunc: func(ev query.Event) string { return fmt.Sprint(ev.Fields["v"].(int) % 4) }}
 			s.Pipeline = append([]query.Operator{flat}, s.Pipeline...)
 			s.Pipeline[2].Window.Aggregates = append(s.Pipeline[2].Window.Aggregates, query.Aggregate{Name: "distinct", Func: "user", User: func() query.Accumulator { return &distinct{} }})
-			s.Pipeline[2].Programs = append(s.Pipeline[2].Programs, nil)
 		}},
 		{name: "event-time", spec: `
 name: event-time
@@ -198,10 +197,11 @@ func writeJSONL(t *testing.T, path string, seed uint64, n int, field string) {
 
 func parseCase(t *testing.T, c invCase, dir string, p int, seed uint64) *query.Spec {
 	src := strings.NewReplacer("{{P}}", fmt.Sprint(p), "{{SEED}}", fmt.Sprint(seed), "{{DIR}}", dir).Replace(c.spec)
-	s, err := query.Parse(c.name+".yaml", []byte(src))
+	plan, err := query.Parse(c.name+".yaml", []byte(src))
 	if err != nil {
 		t.Fatalf("%s: %v", c.name, err)
 	}
+	s := plan.Spec()
 	if c.user != nil {
 		c.user(s)
 	}
@@ -225,6 +225,7 @@ func TestInvariantEveryScheduler(t *testing.T) {
 			type run struct {
 				c    invCase
 				spec *query.Spec
+				plan *query.Plan
 				q    *Query
 				mu   sync.Mutex
 				got  []query.Event
@@ -241,7 +242,8 @@ func TestInvariantEveryScheduler(t *testing.T) {
 				runs = append(runs, rn)
 			}
 			for _, rn := range runs {
-				if rn.q, err = e.Submit(context.Background(), rn.spec); err != nil {
+				rn.plan = mustCompile(t, rn.spec)
+				if rn.q, err = e.Submit(context.Background(), rn.plan); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -251,7 +253,7 @@ func TestInvariantEveryScheduler(t *testing.T) {
 				if err := rn.q.Wait(ctx); err != nil {
 					t.Fatalf("%s: %v", rn.c.name, err)
 				}
-				want, late, dropped := reference(t, parseCase(t, rn.c, dir, 1, 0), rn.spec)
+				want, late, dropped := reference(t, rn.plan)
 				st := rn.q.Stats()
 				got := canonical(rn.got)
 				if !slices.Equal(got, want) {
@@ -310,7 +312,8 @@ func diff(got, want []string) string {
 // with the source's watermark before them; stateless steps event by event;
 // windows and joins by grouping everything at once. seeded is the spec
 // the engine ran (for its generator seeds and user functions).
-func reference(t *testing.T, _ *query.Spec, s *query.Spec) (results []string, late, dropped int) {
+func reference(t *testing.T, plan *query.Plan) (results []string, late, dropped int) {
+	s := plan.Spec()
 	streams := map[string][]query.Event{}
 	for _, src := range s.Sources {
 		var evs []query.Event
@@ -361,10 +364,11 @@ func reference(t *testing.T, _ *query.Spec, s *query.Spec) (results []string, la
 		op := &s.Pipeline[i]
 		switch op.Kind() {
 		case query.KindFilter, query.KindMap, query.KindKeyBy, query.KindProcess:
-			st, err := query.NewStateless(op)
+			m, err := plan.Machine(i, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
+			st := m.(*query.Stateless)
 			var errs []error
 			cur, errs = st.Apply(cur, nil)
 			dropped += len(errs)
@@ -378,7 +382,10 @@ func reference(t *testing.T, _ *query.Spec, s *query.Spec) (results []string, la
 			late += l
 		case query.KindJoin:
 			right := slices.Clone(streams[op.Join.With])
-			j, _ := query.NewJoinOp(op, 0)
+			j, err := plan.JoinKeyer(i)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for i := range right {
 				if err := j.KeyRight(&right[i]); err != nil {
 					t.Fatal(err)
@@ -427,7 +434,7 @@ func refWindow(op *query.Operator, evs []query.Event, axis func(*query.Event) in
 	}
 	for g, members := range groups {
 		f := map[string]any{"window_start": g.k * slide, "window_end": g.k*slide + size}
-		for ai, a := range op.Window.Aggregates {
+		for _, a := range op.Window.Aggregates {
 			if a.User != nil {
 				acc := a.User()
 				for _, ev := range members {
@@ -440,7 +447,7 @@ func refWindow(op *query.Operator, evs []query.Event, axis func(*query.Event) in
 			var ints []int64
 			isFloat := false
 			for _, ev := range members {
-				if op.Programs[ai] == nil {
+				if a.Arg == "" { // count
 					continue
 				}
 				v := ev.Fields[a.Arg]

@@ -104,11 +104,12 @@ func sorted(s []string) []string {
 
 // placementOf reads a Deploy from a peer: the spec (parsed and validated
 // as any submitted spec) and where each instance runs, checked against it.
-func placementOf(d *clusterpb.Deploy) (*query.Spec, *placement, error) {
-	spec, err := query.Parse(d.GetSpecFile(), d.GetSpec())
+func placementOf(d *clusterpb.Deploy) (*query.Plan, *placement, error) {
+	plan, err := query.Parse(d.GetSpecFile(), d.GetSpec())
 	if err != nil {
 		return nil, nil, fmt.Errorf("the spec does not parse here: %w", err)
 	}
+	spec := plan.Spec()
 	pl := &placement{coordinator: d.GetCoordinator(), addrs: d.GetAddresses(), lookahead: d.GetLookahead()}
 	if pl.addrs[pl.coordinator] == "" {
 		return nil, nil, fmt.Errorf("the coordinator %q has no address", pl.coordinator)
@@ -136,5 +137,5 @@ func placementOf(d *clusterpb.Deploy) (*query.Spec, *placement, error) {
 			}
 		}
 	}
-	return spec, pl, nil
+	return plan, pl, nil
 }

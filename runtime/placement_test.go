@@ -24,7 +24,7 @@ func TestPlaceQuery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		return s.Spec()
 	}
 	for _, c := range []struct {
 		name   string
@@ -118,7 +118,7 @@ func TestPhysicalPlan(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []row
-			for _, sp := range physicalPlan(spec) {
+			for _, sp := range physicalPlan(spec.Spec()) {
 				r := row{sp.kind, sp.in, sp.inputs, sp.keyed, sp.results, 0, strings.Join(sp.extra, ",")}
 				if sp.window != nil {
 					r.window = sp.window.Size

@@ -101,15 +101,15 @@ func TestRandomSpecsNeverTakeTheNodeDown(t *testing.T) {
 		case <-q.Done():
 		case <-ended.C:
 			buf := make([]byte, 1<<20)
-			t.Fatalf("query %s (%s) did not end within 10 s of its cancel's 5 s bound; state %s\n%s", q.ID(), q.Spec().Name, q.State(), buf[:goruntime.Stack(buf, true)])
+			t.Fatalf("query %s (%s) did not end within 10 s of its cancel's 5 s bound; state %s\n%s", q.ID(), q.Plan().Name(), q.State(), buf[:goruntime.Stack(buf, true)])
 		}
 		q.wg.Wait()
 		if testing.Verbose() {
-			t.Logf("%s ended %s after its cancel: %s", q.Spec().Name, q.State(), time.Since(began).Round(time.Millisecond))
+			t.Logf("%s ended %s after its cancel: %s", q.Plan().Name(), q.State(), time.Since(began).Round(time.Millisecond))
 		}
 		st := q.Stats()
 		if st.EventsRead != st.EventsIn+st.Late+st.Dropped {
-			t.Errorf("%s: read %d ≠ in %d + late %d + dropped %d", q.Spec().Name, st.EventsRead, st.EventsIn, st.Late, st.Dropped)
+			t.Errorf("%s: read %d ≠ in %d + late %d + dropped %d", q.Plan().Name(), st.EventsRead, st.EventsIn, st.Late, st.Dropped)
 		}
 	}
 	for i := range n {

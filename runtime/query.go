@@ -23,8 +23,9 @@ import (
 // Safe for concurrent use.
 type Query struct {
 	id         string
-	spec       *query.Spec
-	bestEffort bool // admitted while the node was full: its work goes after feasible work
+	plan       *query.Plan
+	spec       *query.Spec // the plan's spec, the query's own copy: read only
+	bestEffort bool        // admitted while the node was full: its work goes after feasible work
 	eng        *Engine
 	pq         priority.Query
 	policy     priority.Policy
@@ -84,8 +85,8 @@ type Query struct {
 // ID returns the query's id, unique in its engine.
 func (q *Query) ID() string { return q.id }
 
-// Spec returns the query's spec.
-func (q *Query) Spec() *query.Spec { return q.spec }
+// Plan returns the query's compiled plan.
+func (q *Query) Plan() *query.Plan { return q.plan }
 
 // Done is closed when the query has ended: drained, cancelled or failed.
 func (q *Query) Done() <-chan struct{} { return q.done }
@@ -416,9 +417,9 @@ type stage struct {
 
 // build compiles a spec into stages, instances, routers and sources and
 // spawns the actors; nothing runs until start.
-func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bool) (_ *Query, err error) {
+func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placement, bestEffort bool) (_ *Query, err error) {
 	q := &Query{
-		id: id, spec: spec, eng: e, bestEffort: bestEffort, policy: e.policy(), clock: e.cfg.Clock, pl: pl,
+		id: id, plan: plan, spec: spec, eng: e, bestEffort: bestEffort, policy: e.policy(), clock: e.cfg.Clock, pl: pl,
 		pq:      priority.Query{ID: id, Tenant: spec.Tenant, LatencyTarget: int64(spec.LatencyTarget), Weight: spec.Weight},
 		metrics: NewQueryMetrics(id, spec.Name, spec.Tenant, int64(spec.LatencyTarget)),
 		et:      spec.Sources[0].EventTime,
@@ -471,7 +472,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 	here := pl == nil || pl.coordinator == e.cluster.cfg.Name
 	newSource := q.newSource
 	if !here {
-		newSource = func(s *query.Source, _ *query.Operator) (*source, error) { return &source{q: q, spec: s}, nil }
+		newSource = func(s *query.Source, _ int) (*source, error) { return &source{q: q, spec: s}, nil }
 	}
 	if here && q.et != nil && q.et.LateSideSinkPath != "" {
 		f, err := e.files.create(q.et.LateSideSinkPath, q.resolve(q.et.LateSideSinkPath))
@@ -496,7 +497,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 	for i := range spec.Sources {
 		byName[spec.Sources[i].Name] = &spec.Sources[i]
 	}
-	main, err := newSource(&spec.Sources[0], nil)
+	main, err := newSource(&spec.Sources[0], -1)
 	if err != nil {
 		return nil, err
 	}
@@ -504,7 +505,7 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 
 	// Stages from the physical plan; sources for the joins and unions.
 	plans := physicalPlan(spec)
-	for _, sp := range plans {
+	for si, sp := range plans {
 		st := &stage{label: sp.label, op: sp.op, kind: sp.kind, in: sp.in, inputs: sp.inputs, keyed: sp.keyed, results: sp.results, window: sp.window}
 		if st.kind == query.KindJoin {
 			st.joins = make([]*sharedJoin, p)
@@ -513,11 +514,11 @@ func (e *Engine) build(id string, spec *query.Spec, pl *placement, bestEffort bo
 			}
 		}
 		for _, name := range sp.extra {
-			joinOp := sp.op
-			if st.kind != query.KindJoin {
-				joinOp = nil
+			joinStep := -1
+			if st.kind == query.KindJoin {
+				joinStep = si
 			}
-			src, err := newSource(byName[name], joinOp)
+			src, err := newSource(byName[name], joinStep)
 			if err != nil {
 				return nil, err
 			}

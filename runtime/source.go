@@ -36,13 +36,13 @@ type source struct {
 	lag       atomic.Int64 // ns a scheduled input is behind its schedule
 }
 
-// newSource opens a source's input; joinOp is the join step it feeds, if
-// any.
-func (q *Query) newSource(s *query.Source, joinOp *query.Operator) (*source, error) {
+// newSource opens a source's input; joinStep is the index of the join
+// step it feeds, or -1.
+func (q *Query) newSource(s *query.Source, joinStep int) (*source, error) {
 	src := &source{q: q, spec: s, et: s.EventTime, wm: query.NoWatermark, maxSeen: math.MinInt64}
-	if joinOp != nil {
+	if joinStep >= 0 {
 		var err error
-		if src.join, err = query.NewJoinOp(joinOp, 0); err != nil {
+		if src.join, err = q.plan.JoinKeyer(joinStep); err != nil {
 			return nil, err
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/cameo-go/cameo/query"
 )
 
-func tenantSpec(t *testing.T, tenant, name string, rate int) *query.Spec {
+func tenantSpec(t *testing.T, tenant, name string, rate int) *query.Plan {
 	t.Helper()
 	return mustParse(t, fmt.Sprintf(`
 name: %s
@@ -71,9 +71,9 @@ func TestTenantQuota(t *testing.T) {
 // figures add them up.
 func TestQueryStatsShowServedTime(t *testing.T) {
 	e := newEngine(t, WithWorkers(1), WithUnpacedSources())
-	s := tenantSpec(t, "a", "served", 1000)
+	s := tenantSpec(t, "a", "served", 1000).Spec()
 	s.Sources[0].Input.(*query.Generator).Duration = 20 * time.Second // 20,000 events, unpaced
-	q := runToEnd(t, e, s)
+	q := runToEnd(t, e, mustCompile(t, s))
 	st := q.Stats()
 	if st.ServedMs <= 0 {
 		t.Errorf("served %v ms for 20,000 events", st.ServedMs)
@@ -157,8 +157,9 @@ func TestShedAfterWaitingTooLong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Overload.ShedSinkPath = shedPath
-	q := runToEnd(t, e, s)
+	edit := s.Spec()
+	edit.Overload.ShedSinkPath = shedPath
+	q := runToEnd(t, e, mustCompile(t, edit))
 	st := q.Stats()
 	shed := st.DroppedBy["shed"]
 	if st.EventsRead != 2000 || st.EventsRead != st.EventsIn+st.Late+st.Dropped || shed == 0 || st.Results+shed != 2000 {
@@ -178,7 +179,7 @@ func TestShedAfterWaitingTooLong(t *testing.T) {
 }
 
 // runToEnd submits s and waits for it to end well.
-func runToEnd(t *testing.T, e *Engine, s *query.Spec) *Query {
+func runToEnd(t *testing.T, e *Engine, s *query.Plan) *Query {
 	t.Helper()
 	q, err := e.Submit(context.Background(), s)
 	if err != nil {

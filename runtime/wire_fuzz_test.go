@@ -83,10 +83,11 @@ func FuzzDeploy(f *testing.F) {
 		if proto.Unmarshal(data, &d) != nil {
 			return
 		}
-		spec, pl, err := placementOf(&d)
+		plan, pl, err := placementOf(&d)
 		if err != nil {
 			return
 		}
+		spec := plan.Spec()
 		if len(pl.nodes) != len(spec.Pipeline)+1 || pl.addrs[pl.coordinator] == "" {
 			t.Fatalf("accepted a placement of %d stages for %d steps", len(pl.nodes), len(spec.Pipeline))
 		}

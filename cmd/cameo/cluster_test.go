@@ -439,6 +439,6 @@ sink: {discard: {}}
 	}
 }
 
-func queryParseIn(dir, text string) (*query.Spec, error) {
+func queryParseIn(dir, text string) (*query.Plan, error) {
 	return query.Parse(filepath.Join(dir, "spec.yaml"), []byte(text))
 }

@@ -86,7 +86,7 @@ type QuerySummary struct {
 }
 
 func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, files []string) error {
-	var specs []*query.Spec
+	var specs []*query.Plan
 	bad := false
 	for _, file := range files {
 		s, err := query.ParseFile(file)
@@ -122,7 +122,7 @@ func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, files []s
 		q, err := eng.Submit(ctx, s)
 		if err != nil {
 			_ = eng.Stop(context.Background())
-			return fmt.Errorf("%s: %w", s.File, err)
+			return fmt.Errorf("%s: %w", s.File(), err)
 		}
 		qs = append(qs, q)
 	}

@@ -47,7 +47,7 @@ func runValidate(stdout, stderr io.Writer, files []string) error {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok: query %q of tenant %q, latency target %v, %d source(s), %d step(s)\n",
-			f, s.Name, s.Tenant, s.LatencyTarget, len(s.Sources), len(s.Pipeline))
+			f, s.Name(), s.Tenant(), s.LatencyTarget(), len(s.Spec().Sources), len(s.Spec().Pipeline))
 	}
 	if bad > 0 {
 		return exitError{code: 1}
