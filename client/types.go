@@ -159,7 +159,11 @@ type BadInput struct {
 type PeerInfo struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
-	// Up: it answered heartbeats within the peer timeout.
+	// Gossip is its membership protocol's address.
+	Gossip string `json:"gossip"`
+	// Up: the membership protocol (SWIM, hashicorp/memberlist) has it
+	// alive: it answered a probe, directly or through another node, within
+	// the peer timeout.
 	Up bool `json:"up"`
 	// LastSeenMs is how long ago it last answered (-1: never).
 	LastSeenMs float64 `json:"last_seen_ms"`
@@ -175,13 +179,22 @@ type PeerInfo struct {
 	// Downs counts the times it was declared down; Reason is the last.
 	Downs  int    `json:"downs"`
 	Reason string `json:"reason,omitempty"`
+	// DetectedAfterMs is how long after its last answered heartbeat the
+	// last down was declared: the failure detector's delay as measured.
+	DetectedAfterMs float64 `json:"detected_after_ms,omitempty"`
 }
 
 // ClusterInfo is GET /v1/cluster.
 type ClusterInfo struct {
-	Name    string     `json:"name"`
-	Address string     `json:"address"`
-	Peers   []PeerInfo `json:"peers"`
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	// Gossip is the address of this node's membership protocol (UDP and
+	// TCP); DetectionMs the longest a silent peer should take to be
+	// declared down by its configuration (a probe round, its timeout, and
+	// the suspicion before a peer is declared dead).
+	Gossip      string     `json:"gossip"`
+	DetectionMs float64    `json:"detection_ms"`
+	Peers       []PeerInfo `json:"peers"`
 	// UnknownMessages counts messages of a type this node does not handle;
 	// BadStreams the inbound connections closed on a message it could not
 	// decode; StrayEnvelopes the envelopes for a query or instance it

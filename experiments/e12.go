@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	goruntime "runtime"
 	"time"
 
@@ -156,12 +155,11 @@ func runTwoNodes(ctx context.Context, sched string, d time.Duration, texts ...st
 	names := []string{"a", "b"}
 	addrs := map[string]string{}
 	for _, n := range names {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := runtime.FreeNodeAddress("127.0.0.1")
 		if err != nil {
 			return nil, err
 		}
-		addrs[n] = ln.Addr().String()
-		ln.Close()
+		addrs[n] = addr
 	}
 	engines := map[string]*runtime.Engine{}
 	defer func() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/runtime"
 )
 
 // SoakOptions configures Soak.
@@ -156,13 +157,33 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 99))
+	// Remote addresses with their next port (gossip) free; API ports
+	// distinct from all four.
 	var addrs [4]string
-	for i := range addrs {
-		a, err := freeLoopback()
-		if err != nil {
-			return nil, err
+	taken := map[string]bool{}
+	for _, i := range []int{1, 3, 0, 2} {
+		for {
+			var a string
+			var err error
+			if i%2 == 1 {
+				a, err = runtime.FreeNodeAddress("127.0.0.1")
+			} else {
+				a, err = freeLoopback()
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !taken[a] {
+				addrs[i] = a
+				break
+			}
 		}
-		addrs[i] = a
+		taken[addrs[i]] = true
+		if i%2 == 1 {
+			host, port, _ := net.SplitHostPort(addrs[i])
+			p, _ := strconv.Atoi(port)
+			taken[net.JoinHostPort(host, strconv.Itoa(p+1))] = true
+		}
 	}
 	n1 := &soakNode{name: "n1", api: addrs[0], remote: addrs[1], peer: "n2=" + addrs[3]}
 	n2 := &soakNode{name: "n2", api: addrs[2], remote: addrs[3], peer: "n1=" + addrs[1]}
@@ -189,10 +210,16 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Up: the membership protocol has it alive and, for up, it answered a
+	// heartbeat over the data path within the last second (the remote
+	// layer's connections, part of the baseline, exist).
 	peerUp := func(want bool) func() bool {
 		return func() bool {
 			ci, err := cl.Cluster(ctx)
-			return err == nil && len(ci.Peers) == 1 && ci.Peers[0].Up == want
+			if err != nil || len(ci.Peers) != 1 || ci.Peers[0].Up != want {
+				return false
+			}
+			return !want || ci.Peers[0].LastSeenMs >= 0 && ci.Peers[0].LastSeenMs < 1000
 		}
 	}
 	if err := waitFor(ctx, 20*time.Second, "n1 sees n2 up", peerUp(true)); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"github.com/hashicorp/memberlist"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -87,7 +88,8 @@ func remoteOptions(server ...grpc.ServerOption) []remote.ConfigOption {
 
 // ClusterConfig makes an engine one node of a cluster: its operators may
 // run on other nodes and theirs on it, over protoactor-go's remote layer
-// (gRPC, protobuf). The membership is static: every node lists the others.
+// (gRPC, protobuf). Every node lists the others; which of them are up is
+// the membership protocol's to say (hashicorp/memberlist, gossip.go).
 type ClusterConfig struct {
 	// Name is this node's name (letters, digits, '-' and '_'); specs
 	// place operators by it. Required.
@@ -95,12 +97,21 @@ type ClusterConfig struct {
 	// Address is host:port the remote layer listens on. Default
 	// DefaultRemote. Port 0 picks a free port (a node alone).
 	Address string
+	// Gossip is host:port the membership protocol listens on, UDP and
+	// TCP. Default: Address's host and the next port (a free port when
+	// Address's port is 0).
+	Gossip string
 	// Peers maps the other nodes' names to their remote addresses.
 	Peers map[string]string
-	// Heartbeat is how often the node pings each peer. Default 100 ms.
+	// PeerGossip maps peers' names to their gossip addresses, for those
+	// not at the port after their remote address.
+	PeerGossip map[string]string
+	// Heartbeat is how often the node probes a peer for the membership
+	// protocol and pings each peer over the data path (backlogs, clocks).
+	// Default 100 ms.
 	Heartbeat time.Duration
-	// PeerTimeout is how long a peer that answered before may stay silent
-	// before it is declared down, failing the queries that use it.
+	// PeerTimeout is how long a peer that stopped answering probes stays
+	// suspect before it is declared down, failing the queries that use it.
 	// Default 2 s; at least three heartbeats.
 	PeerTimeout time.Duration
 	// DeployTimeout bounds placing a query's part on a peer. Default 10 s.
@@ -115,6 +126,9 @@ var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 func (c *ClusterConfig) fill() {
 	if c.Address == "" {
 		c.Address = DefaultRemote
+	}
+	if c.Gossip == "" {
+		c.Gossip = defaultGossip(c.Address)
 	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = 100 * time.Millisecond
@@ -136,13 +150,41 @@ func (c *ClusterConfig) validate() error {
 	if err := checkHostPort(c.Address); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: address: %w", err))
 	}
-	names := make([]string, 0, len(c.Peers))
-	for name := range c.Peers {
-		names = append(names, name)
+	if err := checkHostPort(c.Gossip); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: gossip address (default: the port after the remote address's): %w", err))
+	} else if c.Gossip == c.Address && !strings.HasSuffix(c.Address, ":0") {
+		errs = append(errs, fmt.Errorf("cluster: gossip address %s is the remote address: give each its own port", c.Gossip))
 	}
-	sort.Strings(names)
-	seen := map[string]string{c.Address: c.Name}
-	for _, name := range names {
+	// Every node's remote and gossip ports are distinct: the gossip's
+	// default (the next port) must not be another node's remote.
+	used := map[string]string{}
+	claim := func(addr, what string) {
+		if addr == "" || strings.HasSuffix(addr, ":0") {
+			return
+		}
+		if other, dup := used[addr]; dup {
+			errs = append(errs, fmt.Errorf("cluster: %s and %s are both %s (a gossip address is the remote port + 1 unless given)", other, what, addr))
+		}
+		used[addr] = what
+	}
+	claim(c.Address, "this node's remote address")
+	claim(c.Gossip, "this node's gossip address")
+	for _, name := range sortedNames(c.Peers) {
+		claim(c.Peers[name], "peer "+name+"'s remote address")
+		g := c.PeerGossip[name]
+		if g == "" {
+			g = defaultGossip(c.Peers[name])
+		}
+		claim(g, "peer "+name+"'s gossip address")
+	}
+	for name, g := range c.PeerGossip {
+		if _, ok := c.Peers[name]; !ok {
+			errs = append(errs, fmt.Errorf("cluster: gossip address for %q, which is not a peer", name))
+		} else if err := checkHostPort(g); err != nil || strings.HasSuffix(g, ":0") {
+			errs = append(errs, fmt.Errorf("cluster: peer %s: gossip address %q: want host:port, port not 0", name, g))
+		}
+	}
+	for _, name := range sortedNames(c.Peers) {
 		addr := c.Peers[name]
 		switch {
 		case !nodeName.MatchString(name):
@@ -154,10 +196,9 @@ func (c *ClusterConfig) validate() error {
 			errs = append(errs, fmt.Errorf("cluster: peer %s: %w", name, err))
 		} else if strings.HasSuffix(addr, ":0") {
 			errs = append(errs, fmt.Errorf("cluster: peer %s: address %q has port 0", name, addr))
-		} else if other, dup := seen[addr]; dup {
-			errs = append(errs, fmt.Errorf("cluster: peer %s has the address of %s (%s)", name, other, addr))
+		} else if _, given := c.PeerGossip[name]; !given && defaultGossip(addr) == "" {
+			errs = append(errs, fmt.Errorf("cluster: peer %s: no port after %s for its gossip: give its gossip address", name, addr))
 		}
-		seen[addr] = name
 	}
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("cluster: heartbeat %v: want > 0", c.Heartbeat))
@@ -185,20 +226,29 @@ func checkHostPort(addr string) error {
 	return nil
 }
 
-// ParsePeers reads name=host:port pairs (the CLI's --peer values).
-func ParsePeers(list []string) (map[string]string, error) {
-	out := map[string]string{}
+// ParsePeers reads the CLI's --peer values: name=host:port (its remote
+// address; its gossip at the next port) or name=host:port,gossip=host:port.
+func ParsePeers(list []string) (peers, gossip map[string]string, err error) {
+	peers, gossip = map[string]string{}, map[string]string{}
 	for _, p := range list {
-		name, addr, ok := strings.Cut(p, "=")
+		name, rest, ok := strings.Cut(p, "=")
+		addr, g, hasGossip := strings.Cut(rest, ",")
 		if !ok || name == "" || addr == "" {
-			return nil, fmt.Errorf("peer %q: want name=host:port", p)
+			return nil, nil, fmt.Errorf("peer %q: want name=host:port or name=host:port,gossip=host:port", p)
 		}
-		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("peer %q given twice", name)
+		if _, dup := peers[name]; dup {
+			return nil, nil, fmt.Errorf("peer %q given twice", name)
 		}
-		out[name] = addr
+		peers[name] = addr
+		if hasGossip {
+			ga, ok := strings.CutPrefix(g, "gossip=")
+			if !ok || ga == "" {
+				return nil, nil, fmt.Errorf("peer %q: after the remote address, want ,gossip=host:port", p)
+			}
+			gossip[name] = ga
+		}
 	}
-	return out, nil
+	return peers, gossip, nil
 }
 
 // cluster is a node's remote layer and control actor.
@@ -209,6 +259,11 @@ type cluster struct {
 	addr  string // the remote layer's address (the port is known after listening)
 	peers map[string]*peer
 	names []string // peers' names, sorted
+
+	ml         *memberlist.Memberlist
+	gossip     string            // this node's gossip address (its port known after listening)
+	peerGossip map[string]string // each peer's
+	detection  time.Duration     // how long a silent peer takes to be declared down, at most
 
 	unknown    atomic.Int64 // messages of a type the control actor does not handle
 	badStreams atomic.Int64 // inbound streams closed on a message that could not be read
@@ -241,9 +296,14 @@ func startCluster(e *Engine, cfg ClusterConfig) (c *cluster, err error) {
 		return nil, err
 	}
 	c.addr = e.sys.ProcessRegistry.Address
+	c.peerGossip = map[string]string{}
 	for name, addr := range cfg.Peers {
 		c.peers[name] = &peer{name: name, addr: addr, pid: actor.NewPID(addr, wireActor)}
 		c.names = append(c.names, name)
+		c.peerGossip[name] = cfg.PeerGossip[name]
+		if c.peerGossip[name] == "" {
+			c.peerGossip[name] = defaultGossip(addr)
+		}
 	}
 	sort.Strings(c.names)
 	if _, err := e.sys.Root.SpawnNamed(actor.PropsFromFunc(c.receive), clusterActor); err != nil {
@@ -255,6 +315,10 @@ func startCluster(e *Engine, cfg ClusterConfig) (c *cluster, err error) {
 		c.rem.Shutdown(false)
 		return nil, fmt.Errorf("%w: cluster: wire actor: %w", ErrBadConfig, err)
 	}
+	if err := c.startGossip(); err != nil {
+		c.rem.Shutdown(false)
+		return nil, err
+	}
 	c.wg.Add(1)
 	go c.heartbeats()
 	return c, nil
@@ -262,6 +326,7 @@ func startCluster(e *Engine, cfg ClusterConfig) (c *cluster, err error) {
 
 // shutdown stops the heartbeats and the remote layer.
 func (c *cluster) shutdown() {
+	c.stopGossip()
 	close(c.stop)
 	c.wg.Wait()
 	c.rem.Shutdown(false)
@@ -399,4 +464,13 @@ func (c *cluster) send(q *Query, sender string, to *instance, b *batch) {
 		return
 	}
 	c.e.sys.Root.Send(to.pid, env)
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -138,12 +138,13 @@
 // layer is within about 1.2× of the same exchange on a raw gRPC stream
 // (BENCHMARKS.md).
 //
-// Failure: a peer that answered heartbeats and then stays silent for
-// PeerTimeout is declared down; every query that uses it fails with that
-// reason (its sources stop; its parts on the other nodes are undeployed)
-// and every other query goes on. A peer that comes back at its address
-// (restarted) is up again at its next answered heartbeat and takes new
-// parts; the queries that failed stay failed. A part that fails on a
+// Failure: membership and failure detection are hashicorp/memberlist's
+// (SWIM, gossip.go): a peer that stops answering its probes, direct or
+// through another node, is suspect for PeerTimeout and then declared down
+// (one that leaves, stopping, at once); every query that uses it fails
+// with that reason (its sources stop; its parts on the other nodes are
+// undeployed) and every other query goes on. A peer that comes back at its
+// address (restarted) is up again once it rejoins and takes new parts; the queries that failed stay failed. A part that fails on a
 // peer fails the query on its coordinator; a coordinator that disappears
 // fails its parts on the peers. A message of a type a node does not handle is counted and
 // dropped; bytes it cannot decode close that inbound stream (protoactor's

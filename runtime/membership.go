@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"math"
 	"math/big"
 	"sort"
@@ -14,25 +13,30 @@ import (
 	"github.com/cameo-go/cameo/runtime/clusterpb"
 )
 
-// Membership: the peers a node knows, heartbeats that find which are up
-// and measure their clocks (NTP-style offsets and round trips), and what a
-// node does when one goes down: it fails the queries that use it.
+// Membership: the peers a node knows; which are up, from memberlist's
+// failure detection (gossip.go); heartbeats over the data path that carry
+// backlogs and measure each peer's clock (NTP-style offsets and round
+// trips); and what a node does when one goes down: it fails the queries
+// that use it.
 
 // peer is what a node knows of another.
 type peer struct {
 	name, addr string
 	pid        *actor.PID
 
-	mu      sync.Mutex
-	up      bool
-	seen    time.Time // the last Pong
-	downs   int
-	reason  string
-	samples []clockSample // the last 16 heartbeat exchanges
-	offset  int64         // its clock minus ours, from the sample with the least RTT
-	rtt     int64         // that sample's round trip
-	lastRTT int64
-	hopRTT  int64 // moving average of envelope round trips minus the receiver's work
+	mu     sync.Mutex
+	up     bool
+	seen   time.Time // the last Pong
+	downs  int
+	reason string
+	// detected is how long after its last Pong the last down was declared
+	// (the failure detector's delay as this node saw it).
+	detected time.Duration
+	samples  []clockSample // the last 16 heartbeat exchanges
+	offset   int64         // its clock minus ours, from the sample with the least RTT
+	rtt      int64         // that sample's round trip
+	lastRTT  int64
+	hopRTT   int64 // moving average of envelope round trips minus the receiver's work
 }
 type clockSample struct{ offset, rtt int64 }
 
@@ -43,6 +47,11 @@ func (p *peer) clock() (offset, oneWay int64) {
 	defer p.mu.Unlock()
 	return p.offset, p.rtt / 2
 }
+
+// heartbeats sends each peer that is up, every Heartbeat, a Ping with the
+// backlogs of the query parts this node runs for it; the Pong measures the
+// data path's round trip and the peer's clock. Whether a peer is up is
+// memberlist's to say (gossip.go), not the heartbeats'.
 func (c *cluster) heartbeats() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.Heartbeat)
@@ -54,23 +63,12 @@ func (c *cluster) heartbeats() {
 		case <-t.C:
 		}
 		backlog := c.backlogs()
-		now := time.Now()
 		for _, name := range c.names {
+			if !c.isUp(name) {
+				continue
+			}
 			p := c.peers[name]
 			c.e.sys.Root.Send(p.pid, &clusterpb.Ping{From: c.cfg.Name, SentNs: c.e.cfg.Clock.Now(), Backlog: backlog[name]})
-			p.mu.Lock()
-			silent := now.Sub(p.seen)
-			down := p.up && silent > c.cfg.PeerTimeout
-			if down {
-				p.up, p.downs = false, p.downs+1
-				p.reason = fmt.Sprintf("node %s (%s) stopped answering heartbeats: silent for %v (peer timeout %v)", p.name, p.addr, silent.Round(time.Millisecond), c.cfg.PeerTimeout)
-			}
-			reason := p.reason
-			p.mu.Unlock()
-			if down {
-				c.e.cfg.Logger.Error("peer down", "peer", name, "reason", reason)
-				c.peerDown(name, reason)
-			}
 		}
 	}
 }
@@ -152,11 +150,7 @@ func (c *cluster) onPong(m *clusterpb.Pong) {
 	s := clockSampleOf(m.GetPingSentNs(), m.GetReceivedNs(), m.GetSentNs(), c.e.cfg.Clock.Now())
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.up {
-		p.reason = ""
-		c.e.cfg.Logger.Info("peer up", "peer", p.name, "address", p.addr)
-	}
-	p.up, p.seen = true, time.Now()
+	p.seen = time.Now()
 	p.lastRTT = s.rtt
 	p.samples = append(p.samples, s)
 	if len(p.samples) > 16 {
@@ -204,12 +198,13 @@ func clockSampleOf(t0, t1, t2, t3 int64) clockSample {
 // Info returns the node's view of the cluster.
 func (c *cluster) info() ClusterInfo {
 	now := time.Now()
-	ci := ClusterInfo{Name: c.cfg.Name, Address: c.addr, UnknownMessages: c.unknown.Load(), BadStreams: c.badStreams.Load(), StrayEnvelopes: c.badEnv.Load()}
+	ci := ClusterInfo{Name: c.cfg.Name, Address: c.addr, Gossip: c.gossip, DetectionMs: float64(c.detection.Microseconds()) / 1000, UnknownMessages: c.unknown.Load(), BadStreams: c.badStreams.Load(), StrayEnvelopes: c.badEnv.Load()}
 	for _, name := range c.names {
 		p := c.peers[name]
 		p.mu.Lock()
 		pi := PeerInfo{Name: p.name, Address: p.addr, Up: p.up, LastSeenMs: -1, ClockOffsetMs: nsToMs(p.offset), RTTMs: nsToMs(p.rtt),
-			LastRTTMs: nsToMs(p.lastRTT), HopRTTMs: nsToMs(p.hopRTT), Downs: p.downs, Reason: p.reason}
+			LastRTTMs: nsToMs(p.lastRTT), HopRTTMs: nsToMs(p.hopRTT), Downs: p.downs, Reason: p.reason,
+			Gossip: c.peerGossip[p.name], DetectedAfterMs: float64(p.detected.Microseconds()) / 1000}
 		if !p.seen.IsZero() {
 			pi.LastSeenMs = float64(now.Sub(p.seen).Microseconds()) / 1000
 		}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,8 +91,24 @@ func (x *nodeProc) start(t *testing.T) {
 func startNodes(t *testing.T, dir string, names ...string) map[string]*nodeProc {
 	t.Helper()
 	nodes := map[string]*nodeProc{}
+	taken := map[string]bool{}
 	for _, n := range names {
-		nodes[n] = &nodeProc{name: n, api: freePort(t), remote: freePort(t), log: &strings.Builder{}}
+		remote, err := runtime.FreeNodeAddress("127.0.0.1")
+		if err != nil || taken[remote] {
+			t.Fatalf("free address: %v (taken: %v)", err, taken[remote])
+		}
+		host, port, _ := net.SplitHostPort(remote)
+		p, _ := strconv.Atoi(port)
+		taken[remote], taken[net.JoinHostPort(host, strconv.Itoa(p+1))] = true, true
+		nodes[n] = &nodeProc{name: n, remote: remote, log: &strings.Builder{}}
+	}
+	for _, n := range names {
+		api := freePort(t)
+		for taken[api] {
+			api = freePort(t)
+		}
+		taken[api] = true
+		nodes[n].api = api
 	}
 	for _, n := range names {
 		x := nodes[n]
@@ -368,7 +385,7 @@ sink: {discard: {}}
 		t.Fatal(err)
 	}
 	d := waitQuery(t, nodes["n1"].client, sp.ID, 15*time.Second)
-	if d.State != runtime.StateFailed || !strings.Contains(d.Error, "node n2") || !strings.Contains(d.Error, "stopped answering heartbeats") {
+	if d.State != runtime.StateFailed || !strings.Contains(d.Error, "node n2") || !strings.Contains(d.Error, "did not answer the membership protocol's probes") {
 		t.Fatalf("spanning query: %s: %q", d.State, d.Error)
 	}
 	t.Logf("failure detected %v after the kill: %s", time.Since(killed).Round(time.Millisecond), d.Error)

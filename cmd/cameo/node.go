@@ -49,14 +49,18 @@ SIGTERM: stop accepting, drain every query, exit 0; a node that runs part of
 a query another node coordinates asks it to drain that query first.
 
 A cluster: give each node a --name, its --remote address and every other
-node as --peer name=host:port. A query submitted to any node runs its
-sources and sink there; its steps run where the spec's node:/nodes: put them,
-or spread over the nodes that are up. GET /v1/cluster shows the peers, whether
-they answer heartbeats, and the measured clock offsets. A node silent for
---peer-timeout fails the queries that use it; the others go on.
+node as --peer name=host:port. Each node also listens on the port after its
+remote address (UDP and TCP; --gossip to choose another, and then
+--peer name=host:port,gossip=host:port on the others) for the membership
+protocol (SWIM, hashicorp/memberlist), which finds the peers that are up. A
+query submitted to any node runs its sources and sink there; its steps run
+where the spec's node:/nodes: put them, or spread over the nodes that are
+up. GET /v1/cluster shows the peers, whether they are up, the measured round
+trips and clock offsets. A node that stops answering probes is declared
+down after --peer-timeout and fails the queries that use it; the others go on.
 
-  cameo serve --name n1 --listen 127.0.0.1:7700 --remote 127.0.0.1:7800 --peer n2=127.0.0.1:7801
-  cameo serve --name n2 --listen 127.0.0.1:7701 --remote 127.0.0.1:7801 --peer n1=127.0.0.1:7800`,
+  cameo serve --name n1 --listen 127.0.0.1:7700 --remote 127.0.0.1:7800 --peer n2=127.0.0.1:7810
+  cameo serve --name n2 --listen 127.0.0.1:7701 --remote 127.0.0.1:7810 --peer n1=127.0.0.1:7800`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Token == "" {
@@ -75,7 +79,7 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 					return fmt.Errorf("--peer needs --name: this node's name in the cluster")
 				}
 				var err error
-				if cl.Peers, err = runtime.ParsePeers(peers); err != nil {
+				if cl.Peers, cl.PeerGossip, err = runtime.ParsePeers(peers); err != nil {
 					return fmt.Errorf("--peer: %w", err)
 				}
 				if host, _, err := net.SplitHostPort(cl.Address); err == nil && !node.Loopback(host) && !insecureRemote {
@@ -112,9 +116,10 @@ they answer heartbeats, and the measured clock offsets. A node silent for
 	fl.DurationVar(&keepEndedFor, "keep-ended-for", time.Hour, "how long the node remembers an ended query (-1s: forever)")
 	fl.StringVar(&cl.Name, "name", "", "this node's name in a cluster (enables the remote layer)")
 	fl.StringVar(&cl.Address, "remote", runtime.DefaultRemote, "address of the remote layer (gRPC) other nodes reach this one on")
-	fl.StringArrayVar(&peers, "peer", nil, "another node, name=host:port of its remote layer (repeatable)")
-	fl.DurationVar(&cl.Heartbeat, "heartbeat", 100*time.Millisecond, "how often to ping each peer")
-	fl.DurationVar(&cl.PeerTimeout, "peer-timeout", 2*time.Second, "silence after which a peer is down and the queries using it fail")
+	fl.StringVar(&cl.Gossip, "gossip", "", "address of the membership protocol, UDP and TCP (default: --remote's host and next port)")
+	fl.StringArrayVar(&peers, "peer", nil, "another node: name=host:port of its remote layer, with ,gossip=host:port when its gossip is not at the next port (repeatable)")
+	fl.DurationVar(&cl.Heartbeat, "heartbeat", 100*time.Millisecond, "how often to probe a peer (membership) and ping each (backlogs, clocks)")
+	fl.DurationVar(&cl.PeerTimeout, "peer-timeout", 2*time.Second, "how long a peer that stopped answering probes stays suspect before it is down and the queries using it fail")
 	fl.BoolVar(&insecureRemote, "insecure-remote", false, "allow a non-loopback --remote (no authentication, no encryption)")
 	return cmd
 }

@@ -1,0 +1,248 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Membership and failure detection run on hashicorp/memberlist (SWIM with
+// Lifeguard's refinements, as Consul and Nomad use): each node listens on
+// its gossip address (UDP and TCP), probes its peers in turn, asks others
+// to probe one that does not answer, and declares it dead once it stayed
+// suspect for the peer timeout. A node's memberlist name is its cluster
+// name and its metadata its remote address, which must match what this
+// node was told (ClusterConfig.Peers), so a stranger, or a peer started at
+// another address, is not taken for a peer.
+//
+// The membership is still what each node is configured with: memberlist
+// says which of those peers are alive; it does not add nodes to the
+// cluster. A node that cannot reach a peer keeps trying to join it.
+
+// gossipLabel keeps cameo's gossip apart from any other memberlist on the
+// same network.
+const gossipLabel = "cameo-cluster"
+
+// defaultGossip is the gossip address of a node whose remote layer is at
+// remote: the same host, the next port (0 stays 0: a free port).
+func defaultGossip(remote string) string {
+	host, portS, err := net.SplitHostPort(remote)
+	if err != nil {
+		return ""
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil || port >= 65535 {
+		return ""
+	}
+	if port == 0 {
+		return net.JoinHostPort(host, "0")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port+1))
+}
+
+// gossipTimings derives memberlist's timings from the cluster's heartbeat
+// and peer timeout: a peer is probed about every heartbeat, a probe waits
+// half of one, and a peer that did not answer stays suspect for the peer
+// timeout before it is declared dead. detection is how long after its
+// last heartbeat a silent peer of a cluster of n nodes should be declared
+// down (later when the machine is loaded: it is not a hard bound).
+func gossipTimings(mc *memberlist.Config, heartbeat, peerTimeout time.Duration, n int) (detection time.Duration) {
+	mc.ProbeInterval = heartbeat
+	mc.ProbeTimeout = max(heartbeat/2, time.Millisecond)
+	mc.GossipInterval = heartbeat
+	// suspicion timeout = SuspicionMult × max(1, log10 n) × ProbeInterval
+	mc.SuspicionMult = max(1, int(math.Ceil(float64(peerTimeout)/float64(heartbeat))))
+	// Lifeguard lengthens the suspicion up to this multiple until other
+	// nodes confirm it; with few nodes there is no one to confirm, so it
+	// would always wait the longest. The peer timeout is the bound.
+	mc.SuspicionMaxTimeoutMult = 1
+	mc.PushPullInterval = max(10*peerTimeout, 5*time.Second)
+	mc.TCPTimeout = min(time.Second, peerTimeout)
+	mc.DeadNodeReclaimTime = peerTimeout // a restarted peer may come back at another port
+	scale := math.Max(1, math.Log10(math.Max(1, float64(n))))
+	suspicion := time.Duration(float64(mc.SuspicionMult) * scale * float64(mc.ProbeInterval))
+	// Counted from the peer's last answered heartbeat: up to a heartbeat
+	// until it is silent, up to n-1 probe rounds until its turn, the
+	// failed round, then the suspicion.
+	return heartbeat + time.Duration(max(1, n-1))*mc.ProbeInterval + mc.ProbeInterval + suspicion
+}
+
+// startGossip starts this node's memberlist and the goroutine that joins
+// the peers it does not see.
+func (c *cluster) startGossip() error {
+	host, portS, _ := net.SplitHostPort(c.cfg.Gossip)
+	port, _ := strconv.Atoi(portS)
+	mc := memberlist.DefaultLocalConfig()
+	mc.Name = c.cfg.Name
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertiseAddr, mc.AdvertisePort = host, port
+	mc.Label = gossipLabel
+	mc.Events = gossipEvents{c}
+	mc.Delegate = gossipMeta{c}
+	mc.Logger = log.New(io.Discard, "", 0)
+	c.detection = gossipTimings(mc, c.cfg.Heartbeat, c.cfg.PeerTimeout, len(c.peers)+1)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("%w: cluster: membership on %s: %w", ErrBadConfig, c.cfg.Gossip, err)
+	}
+	c.ml = ml
+	ln := ml.LocalNode()
+	c.gossip = net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+	c.wg.Add(1)
+	go c.joinPeers(max(5*c.cfg.Heartbeat, 250*time.Millisecond))
+	return nil
+}
+
+// stopGossip tells the peers this node leaves (they fail the queries that
+// use it at once rather than after the peer timeout), then stops.
+func (c *cluster) stopGossip() {
+	if c.ml == nil {
+		return
+	}
+	_ = c.ml.Leave(min(c.cfg.PeerTimeout, time.Second))
+	_ = c.ml.Shutdown()
+}
+
+// joinPeers joins, every period, the configured peers memberlist does not
+// have alive: at start (they may start later), and after one came back.
+func (c *cluster) joinPeers(period time.Duration) {
+	defer c.wg.Done()
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		var missing []string
+		alive := map[string]bool{}
+		for _, m := range c.ml.Members() {
+			alive[m.Name] = true
+		}
+		for _, name := range c.names {
+			if !alive[name] {
+				missing = append(missing, c.peerGossip[name])
+			}
+		}
+		if len(missing) > 0 {
+			_, _ = c.ml.Join(missing) // who answers is known by NotifyJoin; the rest are tried again
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// gossipMeta gives memberlist this node's remote address as its metadata.
+type gossipMeta struct{ c *cluster }
+
+func (g gossipMeta) NodeMeta(limit int) []byte {
+	if len(g.c.addr) > limit {
+		return nil
+	}
+	return []byte(g.c.addr)
+}
+func (gossipMeta) NotifyMsg([]byte)                           {}
+func (gossipMeta) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (gossipMeta) LocalState(join bool) []byte                { return nil }
+func (gossipMeta) MergeRemoteState(buf []byte, join bool)     {}
+
+// gossipEvents turns memberlist's joins and leaves into peers up and down.
+// memberlist calls it from one goroutine at a time.
+type gossipEvents struct{ c *cluster }
+
+func (g gossipEvents) NotifyJoin(n *memberlist.Node)   { g.c.memberUp(n) }
+func (g gossipEvents) NotifyUpdate(n *memberlist.Node) { g.c.memberUp(n) }
+func (g gossipEvents) NotifyLeave(n *memberlist.Node) {
+	why := "failed: it did not answer the membership protocol's probes, direct or through other nodes"
+	if n.State == memberlist.StateLeft {
+		why = "left the cluster (it is stopping)"
+	}
+	g.c.memberDown(n.Name, why)
+}
+
+// memberUp marks a peer up when memberlist has it alive at the remote
+// address this node knows it by.
+func (c *cluster) memberUp(n *memberlist.Node) {
+	if n.Name == c.cfg.Name {
+		return
+	}
+	p := c.peers[n.Name]
+	if p == nil {
+		c.unknown.Add(1)
+		c.e.cfg.Logger.Warn("cluster: a node that is not a peer joined the gossip", "node", n.Name, "gossip", n.Address())
+		return
+	}
+	if got := string(n.Meta); got != p.addr {
+		c.e.cfg.Logger.Warn("cluster: peer gossips another remote address than configured; not taken as up", "peer", n.Name, "configured", p.addr, "gossiped", got)
+		c.memberDown(n.Name, fmt.Sprintf("gossips remote address %q, not the configured %q", got, p.addr))
+		return
+	}
+	p.mu.Lock()
+	was := p.up
+	p.up, p.reason = true, ""
+	p.mu.Unlock()
+	if !was {
+		c.e.cfg.Logger.Info("peer up", "peer", p.name, "address", p.addr, "gossip", n.Address())
+	}
+}
+
+// memberDown marks a peer down and fails the queries that use it.
+func (c *cluster) memberDown(name, why string) {
+	p := c.peers[name]
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	if !p.up {
+		p.mu.Unlock()
+		return
+	}
+	p.up, p.downs = false, p.downs+1
+	if !p.seen.IsZero() {
+		p.detected = time.Since(p.seen)
+	}
+	p.reason = fmt.Sprintf("node %s (%s) %s; declared down %v after its last heartbeat (expected by the configuration: %v)", p.name, p.addr, why, p.detected.Round(time.Millisecond), c.detection.Round(time.Millisecond))
+	reason := p.reason
+	p.mu.Unlock()
+	c.e.cfg.Logger.Error("peer down", "peer", name, "reason", reason)
+	c.peerDown(name, reason)
+}
+
+// FreeNodeAddress returns a remote address on host whose port is free
+// right now, and whose next port (the default gossip address) is free for
+// UDP and TCP too: for tests and scripts that start nodes on free ports.
+func FreeNodeAddress(host string) (string, error) {
+	for range 100 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		next := defaultGossip(addr)
+		if next == "" {
+			ln.Close()
+			continue
+		}
+		free := true
+		if t, err := net.Listen("tcp", next); err == nil {
+			t.Close()
+		} else {
+			free = false
+		}
+		if u, err := net.ListenPacket("udp", next); err == nil {
+			u.Close()
+		} else {
+			free = false
+		}
+		ln.Close()
+		if free {
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("no free port with a free next port on %s after 100 tries", host)
+}
