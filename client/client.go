@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -144,4 +145,102 @@ func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
 	var ci ClusterInfo
 	err := c.do(ctx, http.MethodGet, "/v1/cluster", nil, &ci)
 	return ci, err
+}
+
+// Results reads a query's results as the node streams them (GET
+// /v1/queries/{id}/results): the latest results the query kept, then,
+// with follow, each new one until the query ends. fn gets each event; an
+// error from it stops the stream and is returned. The stream ends with an
+// End event; ctx bounds it.
+func (c *Client) Results(ctx context.Context, id string, follow bool, fn func(ResultsEvent) error) error {
+	path := "/v1/queries/" + url.PathEscape(id) + "/results"
+	if !follow {
+		path += "?follow=false"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	stream := &http.Client{Transport: c.http.Transport} // no overall timeout: a stream lasts
+	resp, err := stream.Do(req)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		e := &APIError{}
+		if json.Unmarshal(data, e) != nil || e.Message == "" {
+			e = &APIError{Message: strings.TrimSpace(string(data))}
+		}
+		e.Status = resp.StatusCode
+		return e
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var event string
+	var data []byte
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case len(line) == 0: // dispatch
+			if event == "" && data == nil {
+				continue
+			}
+			ev, err := parseResultsEvent(event, data)
+			if err != nil {
+				return fmt.Errorf("node %s: results of %s: %w", c.base, id, err)
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+			if ev.End != nil {
+				return nil
+			}
+			event, data = "", nil
+		case line[0] == ':': // a comment: keep-alive
+		default:
+			k, v, _ := bytes.Cut(line, []byte(":"))
+			v = bytes.TrimPrefix(v, []byte(" "))
+			switch string(k) {
+			case "event":
+				event = string(v)
+			case "data":
+				if data != nil {
+					data = append(data, '\n')
+				}
+				data = append(data, v...)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("node %s: results of %s: %w", c.base, id, err)
+	}
+	return fmt.Errorf("node %s: results of %s: the stream ended without its end event", c.base, id)
+}
+
+func parseResultsEvent(event string, data []byte) (ResultsEvent, error) {
+	switch event {
+	case "result":
+		return ResultsEvent{Result: json.RawMessage(bytes.Clone(data))}, nil
+	case "skipped":
+		var s struct {
+			Skipped uint64 `json:"skipped"`
+		}
+		if err := json.Unmarshal(data, &s); err != nil {
+			return ResultsEvent{}, fmt.Errorf("skipped event %q: %w", data, err)
+		}
+		return ResultsEvent{Skipped: s.Skipped}, nil
+	case "end":
+		end := &ResultsEnd{}
+		if err := json.Unmarshal(data, end); err != nil {
+			return ResultsEvent{}, fmt.Errorf("end event %q: %w", data, err)
+		}
+		return ResultsEvent{End: end}, nil
+	}
+	return ResultsEvent{}, fmt.Errorf("unknown event %q", event)
 }

@@ -1,6 +1,9 @@
 package client
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // The node API's JSON vocabulary: what the node answers and this package's
 // Client returns. The runtime uses the same types (as aliases), so a field
@@ -268,4 +271,22 @@ type Submitted struct {
 	Name   string `json:"name"`
 	Tenant string `json:"tenant"`
 	State  string `json:"state"`
+}
+
+// ResultsEnd is the last event of GET /v1/queries/{id}/results: the
+// query's state and error when the stream ended. Partial: the stream
+// ended before the query (follow=false: only the results it kept).
+type ResultsEnd struct {
+	State   State  `json:"state"`
+	Error   string `json:"error,omitempty"`
+	Partial bool   `json:"partial,omitempty"`
+}
+
+// ResultsEvent is one event of a results stream: a result (its JSON line,
+// as the sinks write it), a count of results skipped because the reader
+// fell behind, or the end.
+type ResultsEvent struct {
+	Result  json.RawMessage
+	Skipped uint64
+	End     *ResultsEnd
 }

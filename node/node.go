@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/cameo-go/cameo/client"
+	"github.com/cameo-go/cameo/connector"
 	"github.com/cameo-go/cameo/query"
 	"github.com/cameo-go/cameo/runtime"
 )
@@ -255,6 +256,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/queries", n.auth(n.list))
 	mux.HandleFunc("GET /v1/queries/{id}", n.auth(n.get))
 	mux.HandleFunc("DELETE /v1/queries/{id}", n.auth(n.cancel))
+	mux.HandleFunc("GET /v1/queries/{id}/results", n.auth(n.results))
 	mux.HandleFunc("GET /v1/tenants", n.auth(n.tenants))
 	mux.HandleFunc("GET /v1/load", n.auth(n.loadInfo))
 	mux.HandleFunc("GET /v1/cluster", n.auth(n.clusterInfo))
@@ -433,6 +435,97 @@ func (n *Node) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, n.detail(q))
+}
+
+// resultsKeepAlive is how often an idle results stream gets a comment
+// line, so that proxies and clients see it alive.
+const resultsKeepAlive = 15 * time.Second
+
+// results streams a query's results as server-sent events: the latest
+// results it kept (runtime.RecentResults), then each new one until it
+// ends ("follow", the default) or only those kept (?follow=false).
+// Events: "result" (one result, the sinks' JSON line), "skipped" (how
+// many results this reader missed because it fell behind), "end" (the
+// query's state and error). Reading never slows the query.
+func (n *Node) results(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q, ok := n.eng.Query(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no query %q on this node", id))
+		return
+	}
+	follow := true
+	switch f := r.URL.Query().Get("follow"); f {
+	case "", "true":
+	case "false":
+		follow = false
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("follow=%q: want true or false", f))
+		return
+	}
+	rd, err := q.Results()
+	if err != nil {
+		writeError(w, http.StatusTooManyRequests, strings.TrimPrefix(err.Error(), "runtime: "))
+		return
+	}
+	defer rd.Close()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() { // ends the stream when the node shuts down; returns with the handler
+		select {
+		case <-n.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var buf []byte
+	for {
+		wait := ctx
+		var stop context.CancelFunc = func() {}
+		if follow {
+			wait, stop = context.WithTimeout(ctx, resultsKeepAlive)
+		} else {
+			wait, stop = context.WithCancel(ctx)
+			stop() // only what is queued now
+		}
+		evs, skipped, ended, err := rd.Next(wait)
+		stop()
+		buf = buf[:0]
+		for i := range evs {
+			buf = append(buf, "event: result\ndata: "...)
+			buf = connector.AppendJSON(buf, &evs[i]) // ends with its newline
+			buf = append(buf, '\n')
+		}
+		if skipped > 0 {
+			buf = fmt.Appendf(buf, "event: skipped\ndata: {\"skipped\":%d}\n\n", skipped)
+		}
+		done := ended || !follow && err != nil
+		switch {
+		case done:
+			end := client.ResultsEnd{State: client.State(q.State()), Partial: !ended}
+			if qerr := q.Err(); qerr != nil {
+				end.Error = qerr.Error()
+			}
+			data, _ := json.Marshal(end)
+			buf = fmt.Appendf(buf, "event: end\ndata: %s\n\n", data)
+		case err != nil && ctx.Err() != nil:
+			return // the client left, or the node is stopping
+		case err != nil:
+			buf = append(buf, ": keep-alive\n\n"...)
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout))
+		if _, err := w.Write(buf); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil || done {
+			return
+		}
+	}
 }
 
 func (n *Node) cancel(w http.ResponseWriter, r *http.Request) {

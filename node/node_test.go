@@ -325,3 +325,117 @@ func TestNodeMemoryIsVisible(t *testing.T) {
 		}
 	}
 }
+
+// A node user reads a running query's results, whatever its sink (here
+// discard): the stream gives each result as the sinks' JSON line, then
+// the end with the query's state; without follow, the results kept.
+func TestNodeStreamsResults(t *testing.T) {
+	n, base := startNode(t, NodeConfig{Engine: []runtime.Option{runtime.WithWorkers(2)}})
+	c, err := client.NewClient(base, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sub, err := c.Submit(ctx, []byte(finite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []map[string]any
+	var end *client.ResultsEnd
+	var skipped uint64
+	err = c.Results(ctx, sub.ID, true, func(ev client.ResultsEvent) error {
+		switch {
+		case ev.Result != nil:
+			var m map[string]any
+			if err := json.Unmarshal(ev.Result, &m); err != nil {
+				return fmt.Errorf("result %s: %w", ev.Result, err)
+			}
+			lines = append(lines, m)
+		case ev.End != nil:
+			end = ev.End
+		default:
+			skipped += ev.Skipped
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := n.Engine().Query(sub.ID)
+	st := q.Stats()
+	if end == nil || end.State != client.StateDone || end.Partial || len(lines) == 0 {
+		t.Fatalf("end %+v after %d results", end, len(lines))
+	}
+	// The stream opened during the query's first 1.5 s: it has what came
+	// after, every one of them (none skipped at this rate).
+	if skipped != 0 || uint64(len(lines)) > st.Results || len(lines) < int(st.Results)/2 {
+		t.Fatalf("%d results streamed (%d skipped) of %d", len(lines), skipped, st.Results)
+	}
+	for _, m := range lines {
+		if _, ok := m["key"].(string); !ok || m["n"] == nil || m["window_start"] == nil {
+			t.Fatalf("a result line without key, n and window_start: %v", m)
+		}
+	}
+	// Without follow, after the end: the results kept, then the end.
+	var kept int
+	err = c.Results(ctx, sub.ID, false, func(ev client.ResultsEvent) error {
+		if ev.Result != nil {
+			kept++
+		}
+		if ev.End != nil && (ev.End.State != client.StateDone || ev.End.Partial) {
+			return fmt.Errorf("end %+v", ev.End)
+		}
+		return nil
+	})
+	if err != nil || kept != min(len(lines), runtime.RecentResults) {
+		t.Fatalf("no follow: %d kept, %v; want %d", kept, err, min(len(lines), runtime.RecentResults))
+	}
+	if a := call(t, "GET", base+"/v1/queries/nope/results", "", nil); a.status != 404 {
+		t.Fatalf("unknown query: %d", a.status)
+	}
+	if a := call(t, "GET", base+"/v1/queries/"+sub.ID+"/results?follow=maybe", "", nil); a.status != 400 || !strings.Contains(a.err.Message, "follow") {
+		t.Fatalf("bad follow: %d %+v", a.status, a.err)
+	}
+}
+
+// An open results stream does not hold the node up: shutdown ends it.
+func TestNodeShutdownEndsResultStreams(t *testing.T) {
+	n, base := startNode(t, NodeConfig{DrainTimeout: 5 * time.Second, Engine: []runtime.Option{runtime.WithWorkers(1)}})
+	c, err := client.NewClient(base, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sub, err := c.Submit(ctx, []byte(strings.Replace(finite, "duration: 1500ms, ", "", 1))) // endless
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{}, 1)
+	streamed := make(chan error, 1)
+	go func() { // the test waits for it below
+		streamed <- c.Results(ctx, sub.ID, true, func(ev client.ResultsEvent) error {
+			if ev.Result != nil {
+				select {
+				case got <- struct{}{}:
+				default:
+				}
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-got:
+	case <-ctx.Done():
+		t.Fatal("no result streamed")
+	}
+	if err := n.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-streamed: // ended by the shutdown (the stream is cut; its end event may or may not make it)
+	case <-ctx.Done():
+		t.Fatal("the stream outlived the node's shutdown")
+	}
+}

@@ -306,6 +306,7 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 			q.fail("sink: %v", err)
 			return 0
 		}
+		q.tap.publish(b.events)
 	}
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
 	if x.in.closed() {

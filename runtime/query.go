@@ -24,6 +24,7 @@ import (
 type Query struct {
 	id         string
 	plan       *query.Plan
+	tap        resultTap   // its results for readers (Results)
 	spec       *query.Spec // the plan's spec, the query's own copy: read only
 	bestEffort bool        // admitted while the node was full: its work goes after feasible work
 	eng        *Engine
@@ -188,6 +189,7 @@ func (q *Query) finish(err error) {
 		q.mu.ended = time.Now()
 		state := q.mu.state
 		q.mu.Unlock()
+		q.tap.end()
 		if err != nil {
 			q.failed.Store(true)
 		}

@@ -372,3 +372,51 @@ func newCancelCmd() *cobra.Command {
 	f.add(cmd)
 	return cmd
 }
+
+func newTailCmd() *cobra.Command {
+	var f clientFlags
+	var noFollow bool
+	cmd := &cobra.Command{
+		Use:   "tail ID",
+		Short: "Print a query's results as its sink writes them (JSON lines), until it ends",
+		Long: `Print a query's results on a node as JSON lines, one per result (the
+format of the stdout and file sinks): first the latest results the query
+kept, then each new one until the query ends. Whatever its sink is, the
+results can be read here; reading never slows the query: results this
+reader falls behind on are skipped and said so on standard error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			err = c.Results(cmd.Context(), args[0], !noFollow, func(ev client.ResultsEvent) error {
+				switch {
+				case ev.Result != nil:
+					_, err := fmt.Fprintf(out, "%s\n", ev.Result)
+					return err
+				case ev.End != nil:
+					switch {
+					case ev.End.Partial:
+						fmt.Fprintf(errw, "%s: %s (the results it kept; it goes on)\n", args[0], ev.End.State)
+					case ev.End.Error != "":
+						fmt.Fprintf(errw, "%s: %s: %s\n", args[0], ev.End.State, ev.End.Error)
+					default:
+						fmt.Fprintf(errw, "%s: %s\n", args[0], ev.End.State)
+					}
+				default:
+					fmt.Fprintf(errw, "%s: skipped %d results (this reader fell behind)\n", args[0], ev.Skipped)
+				}
+				return nil
+			})
+			if err != nil {
+				return apiError(err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noFollow, "no-follow", false, "print only the results the query kept, then stop")
+	f.add(cmd)
+	return cmd
+}

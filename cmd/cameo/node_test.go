@@ -113,6 +113,36 @@ func TestNodeThroughTheCLI(t *testing.T) {
 		t.Fatalf("stats: %v\n%s", err, out)
 	}
 
+	// tail: the first reader makes the query keep its latest results; a
+	// later tail --no-follow prints them as JSON lines.
+	if out, err := run(t, "tail", "--no-follow", ids[0]); err != nil {
+		t.Fatalf("tail: %v\n%s", err, out)
+	}
+	var tailed []string
+	for len(tailed) == 0 {
+		out, err := run(t, "tail", "--no-follow", ids[0])
+		if err != nil {
+			t.Fatalf("tail: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if strings.HasPrefix(line, "{") {
+				tailed = append(tailed, line)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("tail --no-follow printed no result")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	var first map[string]any
+	if err := json.Unmarshal([]byte(tailed[0]), &first); err != nil || first["key"] == nil {
+		t.Fatalf("tail printed %q: %v", tailed[0], err)
+	}
+	if out, err := run(t, "tail", "nope"); err == nil || !strings.Contains(out+err.Error(), "no query") {
+		t.Fatalf("tail of an unknown query: %v %s", err, out)
+	}
+
 	c, err := client.NewClient(n.Addr(), token)
 	if err != nil {
 		t.Fatal(err)

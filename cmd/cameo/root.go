@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newServeCmd(), newSubmitCmd(), newListCmd(), newStatsCmd(), newCancelCmd(), newExperimentCmd(), newMotivatingCmd(), newValidateCmd(), newVersionCmd(), newSoakCmd())
+	root.AddCommand(newRunCmd(), newServeCmd(), newSubmitCmd(), newListCmd(), newStatsCmd(), newCancelCmd(), newTailCmd(), newExperimentCmd(), newMotivatingCmd(), newValidateCmd(), newVersionCmd(), newSoakCmd())
 	return root
 }
 
