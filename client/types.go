@@ -87,6 +87,9 @@ type QueryStats struct {
 	// BestEffort: admitted while the node was full; its work goes after
 	// feasible work, within its tenant's share.
 	BestEffort bool `json:"best_effort,omitempty"`
+	// Connectors are the counters the query's connectors keep, by name
+	// (a webhook sink's requests, retries and failures, say).
+	Connectors map[string]int64 `json:"connectors,omitempty"`
 	// LastDropReason is why the last dropped event was dropped.
 	LastDropReason string          `json:"last_drop_reason,omitempty"`
 	Operators      []OperatorStats `json:"operators,omitempty"`

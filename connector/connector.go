@@ -75,7 +75,9 @@ type Env struct {
 	// EventTime is the source's event-time settings (nil: processing time),
 	// for inputs that decode time themselves.
 	EventTime *query.EventTime
-	// Context is cancelled when the query stops its sources.
+	// Context is cancelled, for an input, when the query stops its
+	// sources; for an output, when the query has ended (what it still
+	// holds is given up).
 	Context context.Context
 	// Go runs fn in a goroutine that the query owns: the query waits for
 	// it to return when it stops, so fn must return once Context is done.
@@ -95,6 +97,17 @@ type Env struct {
 	// Recovered reports a panic the connector recovered from user code
 	// (the query fails with it).
 	Recovered func(what string, r any)
+	// Count adds n to the connector's counter name (requests, retries,
+	// delivery errors, lag...), shown in the query's statistics under
+	// "connectors" and in /metrics.
+	Count func(name string, n int64)
+	// Hold counts n more (or, negative, fewer) units of work the
+	// connector holds for the query (a batch queued for delivery) in the
+	// query's in-flight bound: while it holds much, the sources wait. What
+	// it holds it must release.
+	Hold func(n int64)
+	// Fail ends the query with err (a delivery that failed for good).
+	Fail func(err error)
 }
 
 // InputOpener opens a source of one kind from its settings.

@@ -1,7 +1,9 @@
 // Package connector holds what a query reads and writes: one file per
 // source kind (generator, jsonl, func) and sink kind (stdout, file,
-// discard, func), each behind the Input or Output interface, opened by
-// the engine through a registry keyed by the kind's name.
+// discard, webhook, func), each behind the Input or Output interface,
+// opened by the engine through a registry keyed by the kind's name.
+// webhook.go is a kind in one file, settings included, as a new kind
+// from outside would be.
 //
 // A kind has two halves. Its settings — how a spec writes them, how they
 // are validated, with positions for errors — are a query.InputSpec or
@@ -15,7 +17,9 @@
 //
 // Connectors reach nothing of the engine but the Env it passes them: the
 // query's context and goroutine owner, the file rules, the standard
-// streams, and Drop for counting records that cannot be read. The engine
+// streams, Drop for counting records that cannot be read, Count for its
+// own counters, Hold for work it holds in the query's in-flight bound,
+// and Fail. The engine
 // does the rest: it stamps arrival, event time and watermarks, keys a
 // joined source, waits for flow-control credit, and sleeps between reads
 // until a Scheduled input's next event is due or a Notifier's Ready

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,11 @@ type NodeConfig struct {
 	// no devices or FIFOs (Config.FileRoot). "" (the default): specs touch
 	// no files, since a spec is text from the network.
 	FilesDir string
+	// AllowConnect lists the host:port a spec's connectors may connect to
+	// (a webhook sink, a broker); "*" allows any. Empty (the default):
+	// none, since a spec is text from the network and would otherwise
+	// reach whatever the node can.
+	AllowConnect []string
 	// MaxSpecBytes bounds a submitted spec. Default 1 MiB.
 	MaxSpecBytes int64
 	// HTTP bounds, so that slow or idle clients cannot hold the node's
@@ -402,6 +408,10 @@ func (n *Node) nodeRules(s *query.Plan) []client.Problem {
 			ps = n.fileRule(ps, u.Pos, u.Field, u.Path, "read")
 		case query.WritesFile:
 			ps = n.fileRule(ps, u.Pos, u.Field, u.Path, "write")
+		case query.Connects:
+			if !slices.Contains(n.cfg.AllowConnect, "*") && !slices.Contains(n.cfg.AllowConnect, u.Path) {
+				ps = append(ps, client.Problem{Line: u.Pos.Line, Column: u.Pos.Column, Field: u.Field, Message: fmt.Sprintf("this node does not let queries connect to %s (start it with --allow-connect %s)", u.Path, u.Path)})
+			}
 		}
 	}
 	return ps

@@ -439,3 +439,19 @@ func TestNodeShutdownEndsResultStreams(t *testing.T) {
 		t.Fatal("the stream outlived the node's shutdown")
 	}
 }
+
+// A spec whose connector connects out (a webhook) is refused unless the
+// node allows that host:port.
+func TestNodeAllowConnect(t *testing.T) {
+	spec := strings.Replace(finite, "sink: {discard: {}}", "sink: {webhook: {url: 'http://127.0.0.1:9/hook'}}", 1)
+	_, base := startNode(t, NodeConfig{})
+	a := call(t, "POST", base+"/v1/queries", "", []byte(spec))
+	if a.status != 400 || len(a.err.Problems) != 1 || a.err.Problems[0].Field != "sink.webhook.url" ||
+		!strings.Contains(a.err.Problems[0].Message, "does not let queries connect to 127.0.0.1:9 (start it with --allow-connect 127.0.0.1:9)") {
+		t.Fatalf("without --allow-connect: %d %+v", a.status, a.err)
+	}
+	_, base = startNode(t, NodeConfig{AllowConnect: []string{"127.0.0.1:9"}})
+	if a := call(t, "POST", base+"/v1/queries", "", []byte(spec)); a.status != 201 {
+		t.Fatalf("allowed: %d %s", a.status, a.body)
+	}
+}

@@ -62,6 +62,8 @@ const (
 	WritesFile
 	ReadsStdin
 	WritesStdout
+	// Connects: it opens network connections to Path (host:port).
+	Connects
 )
 
 // User is implemented by connector settings that touch files or the

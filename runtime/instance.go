@@ -77,6 +77,7 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	var err error
 	if st.kind == query.KindSink {
 		x.sink, err = connector.OpenOutput(q.spec.Sink.Output, q.connectorEnv(nil))
+		q.sinkOut = x.sink
 	} else {
 		x.machine, err = q.plan.Machine(si, q.windowLateness())
 	}
@@ -311,11 +312,9 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
 	if x.in.closed() {
 		x.ended = true
-		if err := x.sink.Close(); err != nil {
-			q.fail("sink: %v", err)
-			return len(b.events)
-		}
-		q.finish(nil)
+		// Closing flushes what the sink still holds (a webhook's requests in
+		// flight): off the worker, so that a slow endpoint holds no worker.
+		q.closeSink(x.sink, true)
 	}
 	return len(b.events)
 }

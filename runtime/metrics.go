@@ -51,6 +51,26 @@ type QueryMetrics struct {
 	backlog      func() int64
 	share        func() (actors.ShareStats, bool)  // nil: no share
 	shareLast    atomic.Pointer[actors.ShareStats] // kept once the query ended
+	connectors   sync.Map                          // counter name → *atomic.Int64 (connector.Env.Count)
+}
+
+// maxConnectorCounters bounds the distinct counter names of one query, so
+// that a connector cannot grow a query's statistics without end.
+const maxConnectorCounters = 64
+
+// CountConnector adds n to a connector's counter name.
+func (m *QueryMetrics) CountConnector(name string, n int64) {
+	if c, ok := m.connectors.Load(name); ok {
+		c.(*atomic.Int64).Add(n)
+		return
+	}
+	count := 0
+	m.connectors.Range(func(any, any) bool { count++; return count < maxConnectorCounters })
+	if count >= maxConnectorCounters {
+		name = "other"
+	}
+	c, _ := m.connectors.LoadOrStore(name, new(atomic.Int64))
+	c.(*atomic.Int64).Add(n)
 }
 
 // NewQueryMetrics returns the metrics of one query.
@@ -225,6 +245,13 @@ func (m *QueryMetrics) Stats() QueryStats {
 	if r := m.dropReason.Load(); r != nil {
 		s.LastDropReason = safeReason(r.where + ": " + r.err.Error())
 	}
+	m.connectors.Range(func(k, v any) bool {
+		if s.Connectors == nil {
+			s.Connectors = map[string]int64{}
+		}
+		s.Connectors[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
 	m.mu.Lock()
 	statsOf(m.mu.hist, m.mu.met, &s)
 	m.mu.Unlock()
@@ -374,6 +401,7 @@ var (
 	descIn       = prometheus.NewDesc("cameo_events_in_total", "Events a query computed with: read, neither late nor dropped.", labels, nil)
 	descLate     = prometheus.NewDesc("cameo_late_events_total", "Events that came after their window fired.", labels, nil)
 	descDropped  = prometheus.NewDesc("cameo_dropped_events_total", "Events dropped, by reason.", append(labels[:3:3], "reason"), nil)
+	descConn     = prometheus.NewDesc("cameo_connector_count", "A connector's counter (a webhook's requests, retries, failures...), by name.", append(labels[:3:3], "counter"), nil)
 	descResults  = prometheus.NewDesc("cameo_results_total", "Results a query emitted at its sink.", labels, nil)
 	descBacklog  = prometheus.NewDesc("cameo_query_backlog_messages", "A query's in-flight count: its messages queued or running, each weighted by what it can still become through the shuffles ahead.", labels, nil)
 	descLag      = prometheus.NewDesc("cameo_source_lag_seconds", "How far a query's generators are behind their schedule.", labels, nil)
@@ -392,7 +420,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descResults, descBacklog, descLag, descUnprod, descOpMsgs, descOpCost, descOpWait, descOpMax, descServed, descDeferred} {
+	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descConn, descResults, descBacklog, descLag, descUnprod, descOpMsgs, descOpCost, descOpWait, descOpMax, descServed, descDeferred} {
 		ch <- d
 	}
 }
@@ -427,6 +455,10 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 		for r := range m.drops {
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(m.drops[r].Load()), append(lv[:3:3], DropReason(r).String())...)
 		}
+		m.connectors.Range(func(k, v any) bool {
+			ch <- prometheus.MustNewConstMetric(descConn, prometheus.GaugeValue, float64(v.(*atomic.Int64).Load()), append(lv[:3:3], k.(string))...)
+			return true
+		})
 		ch <- prometheus.MustNewConstMetric(descResults, prometheus.CounterValue, float64(m.out.Load()), lv...)
 		if m.backlog != nil {
 			ch <- prometheus.MustNewConstMetric(descBacklog, prometheus.GaugeValue, float64(m.backlog()), lv...)

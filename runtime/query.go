@@ -69,10 +69,16 @@ type Query struct {
 	// channel, is what Go functions take).
 	stopCtx    context.Context
 	cancelStop context.CancelFunc
-	stopOnce   sync.Once
-	done       chan struct{}
-	doneOnce   sync.Once
-	wg         sync.WaitGroup // source goroutines
+	// endCtx is cancelled when the query has ended: a sink's deliveries
+	// still in flight give up.
+	endCtx    context.Context
+	cancelEnd context.CancelFunc
+	sinkOnce  sync.Once
+	sinkOut   connector.Output // the sink's output, here (closed once)
+	stopOnce  sync.Once
+	done      chan struct{}
+	doneOnce  sync.Once
+	wg        sync.WaitGroup // source goroutines
 
 	mu struct {
 		sync.Mutex
@@ -190,6 +196,10 @@ func (q *Query) finish(err error) {
 		state := q.mu.state
 		q.mu.Unlock()
 		q.tap.end()
+		q.cancelEnd()
+		if q.sinkOut != nil {
+			q.closeSink(q.sinkOut, false) // ended another way: what it holds is given up
+		}
 		if err != nil {
 			q.failed.Store(true)
 		}
@@ -219,6 +229,27 @@ func (q *Query) finish(err error) {
 		} else {
 			q.eng.cfg.Logger.Info("query ended", "id", q.id, "name", q.spec.Name, "state", string(state))
 		}
+	})
+}
+
+// closeSink closes the sink's output once, in a goroutine the query owns;
+// drained: the query drained into it, and ends (well, or failed by the
+// close's error) when the close returns.
+func (q *Query) closeSink(out connector.Output, drained bool) {
+	q.sinkOnce.Do(func() {
+		q.wg.Add(1)
+		go func() {
+			defer q.wg.Done()
+			err := out.Close()
+			switch {
+			case err != nil && drained:
+				q.fail("sink: %v", err)
+			case err != nil:
+				q.eng.cfg.Logger.Warn("sink close", "id", q.id, "err", err)
+			case drained:
+				q.finish(nil)
+			}
+		}()
 	})
 }
 
@@ -429,6 +460,7 @@ func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placem
 	}
 	q.mu.state = StateRunning
 	q.stopCtx, q.cancelStop = context.WithCancel(context.Background())
+	q.endCtx, q.cancelEnd = context.WithCancel(context.Background())
 	q.metrics.SetBacklog(q.inflight.Load)
 	g := q.group()
 	q.metrics.share = func() (actors.ShareStats, bool) { return e.sched.ShareOf(g) }

@@ -83,6 +83,15 @@ func (q *Query) connectorEnv(s *query.Source) *connector.Env {
 		Create: func(path string) (io.WriteCloser, error) { return q.eng.files.create(path, q.resolve(path)) },
 		Stdin:  cfg.Stdin, Stdout: cfg.Stdout,
 		Recovered: q.recovered,
+		Count:     q.metrics.CountConnector,
+		Hold: func(n int64) {
+			if n > 0 {
+				q.inflight.Add(n)
+			} else {
+				q.release(-n, 0)
+			}
+		},
+		Fail: func(err error) { q.fail("%v", err) },
 	}
 	if s != nil {
 		env.Source, env.EventTime = s.Name, s.EventTime
@@ -91,6 +100,7 @@ func (q *Query) connectorEnv(s *query.Source) *connector.Env {
 			q.metrics.Drop(dropReasonOf(err), "source "+s.Name, line, false, err)
 		}
 	} else {
+		env.Context = q.endCtx
 		env.Drop = func(_ int, err error) { q.metrics.Drop(dropReasonOf(err), "sink", 0, false, err) }
 	}
 	return env

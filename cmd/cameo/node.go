@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -99,6 +100,7 @@ down after --peer-timeout and fails the queries that use it; the others go on.
 	fl.StringVar(&cfg.Token, "token", "", "bearer token the API requires (default $CAMEO_TOKEN); required off loopback")
 	fl.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/")
 	fl.StringVar(&cfg.FilesDir, "allow-files", "", "let specs read and write files in `DIR` (paths relative to it; nothing outside it, no devices or FIFOs)")
+	fl.StringSliceVar(&cfg.AllowConnect, "allow-connect", nil, "let specs' connectors (webhook, brokers) connect to these `host:port`s (comma-separated or repeated; * for any)")
 	fl.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "how long cancel and shutdown may drain")
 	fl.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a request's headers may take to arrive")
 	fl.DurationVar(&cfg.ReadTimeout, "read-timeout", 30*time.Second, "how long a whole request, body included, may take to arrive")
@@ -312,6 +314,20 @@ func newStatsCmd() *cobra.Command {
 	return cmd
 }
 
+// connectorCounts prints connector counters sorted by name.
+func connectorCounts(m map[string]int64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
 func printStats(ctx context.Context, w io.Writer, c *client.Client, args []string, output string) error {
 	if len(args) == 1 {
 		d, err := c.Get(ctx, args[0])
@@ -328,6 +344,9 @@ func printStats(ctx context.Context, w io.Writer, c *client.Client, args []strin
 		fmt.Fprintf(w, "events in %d  results %d  late %d  dropped %d  backlog %d\n", s.EventsIn, s.Results, s.Late, s.Dropped, s.Backlog)
 		if d.Error != "" {
 			fmt.Fprintln(w, "error:", d.Error)
+		}
+		if len(s.Connectors) > 0 {
+			fmt.Fprintln(w, "connectors:", connectorCounts(s.Connectors))
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "STEP\tINSTANCES\tMESSAGES\tEVENTS IN\tEVENTS OUT\tCOST/MSG\tQUEUEING MEAN\tQUEUEING MAX")

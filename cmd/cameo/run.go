@@ -247,5 +247,8 @@ func finalTable(w io.Writer, s Summary) {
 		if q.LastDropReason != "" {
 			fmt.Fprintf(w, "%s: last dropped event: %s\n", q.Name, q.LastDropReason)
 		}
+		if len(q.Connectors) > 0 {
+			fmt.Fprintf(w, "%s: connectors: %s\n", q.Name, connectorCounts(q.Connectors))
+		}
 	}
 }
