@@ -73,15 +73,6 @@ type soakNode struct {
 	exited                  chan error
 }
 
-func freeLoopback() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 func (n *soakNode) start(bin, out string) error {
 	f, err := os.OpenFile(filepath.Join(out, n.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -165,11 +156,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		for {
 			var a string
 			var err error
-			if i%2 == 1 {
-				a, err = runtime.FreeNodeAddress("127.0.0.1")
-			} else {
-				a, err = freeLoopback()
-			}
+			a, err = runtime.FreeNodeAddress("127.0.0.1") // below the ephemeral range: free again at a restart
 			if err != nil {
 				return nil, err
 			}

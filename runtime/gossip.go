@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"time"
@@ -216,33 +217,31 @@ func (c *cluster) memberDown(name, why string) {
 // FreeNodeAddress returns a remote address on host whose port is free
 // right now, and whose next port (the default gossip address) is free for
 // UDP and TCP too: for tests and scripts that start nodes on free ports.
+// The port is below Linux's ephemeral range (32768 up), where outgoing
+// connections take their local ports: a node restarted on the same ports
+// finds them free again.
 func FreeNodeAddress(host string) (string, error) {
-	for range 100 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", err
-		}
-		addr := ln.Addr().String()
-		next := defaultGossip(addr)
-		if next == "" {
-			ln.Close()
-			continue
-		}
-		free := true
-		if t, err := net.Listen("tcp", next); err == nil {
-			t.Close()
-		} else {
-			free = false
-		}
-		if u, err := net.ListenPacket("udp", next); err == nil {
-			u.Close()
-		} else {
-			free = false
-		}
-		ln.Close()
-		if free {
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		if portFree(addr) && portFree(defaultGossip(addr)) {
 			return addr, nil
 		}
 	}
-	return "", fmt.Errorf("no free port with a free next port on %s after 100 tries", host)
+	return "", fmt.Errorf("no free port with a free next port on %s after 200 tries", host)
+}
+
+// portFree reports whether addr can be listened on now, TCP and UDP.
+func portFree(addr string) bool {
+	t, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	t.Close()
+	u, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	u.Close()
+	return true
 }

@@ -50,16 +50,6 @@ type nodeProc struct {
 	exited            chan error
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // start runs the node's process (again); its stderr goes to x.log and
 // its exit to x.exited.
 func (x *nodeProc) start(t *testing.T) {
@@ -102,10 +92,14 @@ func startNodes(t *testing.T, dir string, names ...string) map[string]*nodeProc 
 		taken[remote], taken[net.JoinHostPort(host, strconv.Itoa(p+1))] = true, true
 		nodes[n] = &nodeProc{name: n, remote: remote, log: &strings.Builder{}}
 	}
-	for _, n := range names {
-		api := freePort(t)
-		for taken[api] {
-			api = freePort(t)
+	for _, n := range names { // below the ephemeral range too: a restarted node finds it free
+		var api string
+		for api == "" || taken[api] {
+			a, err := runtime.FreeNodeAddress("127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			api = a
 		}
 		taken[api] = true
 		nodes[n].api = api
