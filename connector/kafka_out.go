@@ -175,7 +175,10 @@ func compileExpr(src string) (*vm.Program, error) {
 
 // kafkaClientOpts are the options every Kafka client of a spec shares.
 func kafkaClientOpts(brokers []string, useTLS bool, a *KafkaSASL) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.WithLogger(nil)}
+	// After a broker error the client refreshes its metadata; franz-go's
+	// default waits at least 5 s between refreshes, which would hold every
+	// result of a latency target past it.
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.WithLogger(nil), kgo.MetadataMinAge(250 * time.Millisecond)}
 	if useTLS {
 		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
