@@ -438,10 +438,18 @@ func (n *Node) list(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (n *Node) get(w http.ResponseWriter, r *http.Request) {
-	q, ok := n.eng.Query(r.PathValue("id"))
+// query finds a query by id, or answers 404.
+func (n *Node) query(w http.ResponseWriter, id string) (*runtime.Query, bool) {
+	q, ok := n.eng.Query(id)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no query %q on this node", r.PathValue("id")))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no query %q on this node", id))
+	}
+	return q, ok
+}
+
+func (n *Node) get(w http.ResponseWriter, r *http.Request) {
+	q, ok := n.query(w, r.PathValue("id"))
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, n.detail(q))
@@ -459,9 +467,8 @@ const resultsKeepAlive = 15 * time.Second
 // query's state and error). Reading never slows the query.
 func (n *Node) results(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	q, ok := n.eng.Query(id)
+	q, ok := n.query(w, id)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no query %q on this node", id))
 		return
 	}
 	follow := true
@@ -540,9 +547,8 @@ func (n *Node) results(w http.ResponseWriter, r *http.Request) {
 
 func (n *Node) cancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	q, ok := n.eng.Query(id)
+	q, ok := n.query(w, id)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no query %q on this node", id))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.DrainTimeout)
