@@ -3,9 +3,14 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -81,5 +86,39 @@ func TestRunCommandErrors(t *testing.T) {
 	}
 	if _, err := run(t, "run", "--scheduler", "lifo", good); err == nil || !strings.Contains(err.Error(), `"lifo"`) {
 		t.Fatalf("bad scheduler: %v", err)
+	}
+}
+
+// `cameo run` with a webhook sink: every result reaches the endpoint, and
+// the summary shows the connector's counters.
+func TestRunCommandWebhook(t *testing.T) {
+	var mu sync.Mutex
+	var lines int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		lines += strings.Count(string(body), "\n")
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "hook.yaml")
+	text := strings.Replace(runSpec, "sink: {stdout: {}}", "sink: {webhook: {url: '"+srv.URL+"', batch: 3}}", 1)
+	if err := os.WriteFile(spec, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "run", "-q", spec)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// 4 keys × 3 windows of 100 ms over 300 ms: 12 results (a window
+	// may straddle the end, so 12 or 16).
+	if lines < 12 {
+		t.Fatalf("endpoint got %d lines; output:\n%s", lines, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("sink.webhook.results %d", lines)) {
+		t.Fatalf("the summary does not count the %d results delivered:\n%s", lines, out)
 	}
 }
