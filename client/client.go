@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +39,10 @@ func NewClient(server, token string) (*Client, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("server %q: want host:port or http(s)://host:port", server)
 	}
+	if u.Port() == "" && u.Scheme == "http" { // "localhost" means the node's port, not 80
+		_, port, _ := net.SplitHostPort(DefaultServer)
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
 	// One request per command: no idle connections left behind.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DisableKeepAlives = true
@@ -59,7 +66,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("node %s: %w", c.base, err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -147,6 +154,14 @@ func (c *Client) Cluster(ctx context.Context) (ClusterInfo, error) {
 	return ci, err
 }
 
+// unreachable explains a request that reached no node.
+func (c *Client) unreachable(err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("no node answers at %s (start one with `cameo serve`, or point --server or CAMEO_SERVER at one): %w", c.base, err)
+	}
+	return fmt.Errorf("node %s: %w", c.base, err)
+}
+
 // Results reads a query's results as the node streams them (GET
 // /v1/queries/{id}/results): the latest results the query kept, then,
 // with follow, each new one until the query ends. fn gets each event; an
@@ -168,7 +183,7 @@ func (c *Client) Results(ctx context.Context, id string, follow bool, fn func(Re
 	stream := &http.Client{Transport: c.http.Transport} // no overall timeout: a stream lasts
 	resp, err := stream.Do(req)
 	if err != nil {
-		return fmt.Errorf("node %s: %w", c.base, err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,5 +40,30 @@ func TestClientErrorsAndAddresses(t *testing.T) {
 		if _, err := NewClient(bad, ""); err == nil {
 			t.Errorf("NewClient(%q) accepted", bad)
 		}
+	}
+}
+
+// A server given without a port is the node's default port, not HTTP's
+// 80; a node that is not there is said so, with what to do.
+func TestClientDefaultsAndUnreachable(t *testing.T) {
+	c, err := NewClient("localhost", "")
+	if err != nil || c.base != "http://localhost:7700" {
+		t.Fatalf("base %q, %v", c.base, err)
+	}
+	if c, _ := NewClient("https://example.org", ""); c.base != "https://example.org" {
+		t.Fatalf("https keeps its port: %q", c.base)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c, err = NewClient(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.List(context.Background()); err == nil || !strings.Contains(err.Error(), "no node answers at http://"+addr+" (start one with `cameo serve`") {
+		t.Fatalf("err %v", err)
 	}
 }

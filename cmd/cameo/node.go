@@ -439,3 +439,81 @@ reader falls behind on are skipped and said so on standard error.`,
 	f.add(cmd)
 	return cmd
 }
+
+func newTenantsCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "tenants",
+		Short: "Show each tenant of a node: its weight and share of the worker time used, latency and met ratio",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ts, err := c.Tenants(cmd.Context())
+			if err != nil {
+				return apiError(err)
+			}
+			if f.output == "json" {
+				return printJSON(cmd.OutOrStdout(), ts)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "TENANT\tQUERIES\tWEIGHT\tSHARE USED\tEVENTS IN\tRESULTS\tP50\tP99\tMET\tLATE\tDROPPED")
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%d\t%g\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%d\n", t.Tenant, t.Queries, t.Weight, pct(t.ShareUsed, 1), t.EventsIn, t.Results,
+					ms(t.P50Ms, t.Results), ms(t.P99Ms, t.Results), pct(t.MetRatio, t.Results), t.Late, t.Dropped)
+			}
+			return tw.Flush()
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newClusterCmd() *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Show a node's peers: up or down and why, round trip and clock offset",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			ci, err := c.Cluster(cmd.Context())
+			if err != nil {
+				return apiError(err)
+			}
+			if f.output == "json" {
+				return printJSON(cmd.OutOrStdout(), ci)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "node %s, remote %s, gossip %s; a silent peer is down after about %.0f ms\n", ci.Name, ci.Address, ci.Gossip, ci.DetectionMs)
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "PEER\tADDRESS\tSTATE\tLAST SEEN\tRTT\tCLOCK OFFSET\tDOWNS")
+			for _, p := range ci.Peers {
+				state, seen := "down", "never"
+				if p.Up {
+					state = "up"
+				}
+				if p.LastSeenMs >= 0 {
+					seen = fmt.Sprintf("%.0f ms ago", p.LastSeenMs)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f ms\t%+.2f ms\t%d\n", p.Name, p.Address, state, seen, p.RTTMs, p.ClockOffsetMs, p.Downs)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, p := range ci.Peers {
+				if !p.Up && p.Reason != "" {
+					fmt.Fprintf(w, "%s: %s\n", p.Name, p.Reason)
+				}
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}

@@ -113,6 +113,14 @@ func TestNodeThroughTheCLI(t *testing.T) {
 		t.Fatalf("stats: %v\n%s", err, out)
 	}
 
+	out, err = run(t, "tenants")
+	if err != nil || !strings.Contains(out, "TENANT") || !strings.Contains(out, "ops") || !strings.Contains(out, "bi") {
+		t.Fatalf("tenants: %v\n%s", err, out)
+	}
+	if out, err := run(t, "cluster"); err == nil || !strings.Contains(err.Error(), "not in a cluster") {
+		t.Fatalf("cluster on a lone node: %v\n%s", err, out)
+	}
+
 	// tail: the first reader makes the query keep its latest results; a
 	// later tail --no-follow prints them as JSON lines.
 	if out, err := run(t, "tail", "--no-follow", ids[0]); err != nil {

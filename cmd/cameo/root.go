@@ -18,7 +18,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(), newServeCmd(), newSubmitCmd(), newListCmd(), newStatsCmd(), newCancelCmd(), newTailCmd(), newExperimentCmd(), newMotivatingCmd(), newValidateCmd(), newVersionCmd(), newSoakCmd())
+	root.AddCommand(newRunCmd(), newServeCmd(), newSubmitCmd(), newListCmd(), newStatsCmd(), newCancelCmd(), newTailCmd(), newTenantsCmd(), newClusterCmd(), newExperimentCmd(), newMotivatingCmd(), newValidateCmd(), newVersionCmd(), newSoakCmd())
 	return root
 }
 
@@ -73,11 +73,37 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "cameo", v)
+			fmt.Fprintln(cmd.OutOrStdout(), version())
 		},
 	}
+}
+
+// version is the module's version, or for a build from a checkout the
+// commit, its time and whether the tree was modified; and Go's version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "cameo (no build information)"
+	}
+	v := bi.Main.Version
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v = fmt.Sprintf("%s (commit %s, %s%s)", v, rev, at, dirty)
+	}
+	return fmt.Sprintf("cameo %s, %s", v, bi.GoVersion)
 }
