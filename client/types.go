@@ -222,6 +222,8 @@ type QueryInfo struct {
 	Results       uint64  `json:"results"`
 	P99Ms         float64 `json:"p99_ms"`
 	MetRatio      float64 `json:"met_ratio"`
+	// Error is why a failed query failed.
+	Error string `json:"error,omitempty"`
 }
 
 // QueryDetail is GET /v1/queries/{id} and the answer to DELETE.

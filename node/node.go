@@ -321,8 +321,12 @@ func (n *Node) info(q *runtime.Query) client.QueryInfo {
 	n.mu.Lock()
 	rate := n.mu.rates[q.ID()]
 	n.mu.Unlock()
-	return client.QueryInfo{ID: q.ID(), Name: s.Name, Tenant: s.Tenant, State: q.State(), UptimeSeconds: q.Uptime().Seconds(),
+	info := client.QueryInfo{ID: q.ID(), Name: s.Name, Tenant: s.Tenant, State: q.State(), UptimeSeconds: q.Uptime().Seconds(),
 		EventsPerSec: rate, LatencyTarget: s.LatencyTargetMs, Results: s.Results, P99Ms: s.P99Ms, MetRatio: s.MetRatio}
+	if err := q.Err(); err != nil {
+		info.Error = err.Error()
+	}
+	return info
 }
 
 func (n *Node) detail(q *runtime.Query) client.QueryDetail {

@@ -272,6 +272,11 @@ func listTable(w io.Writer, qs []client.QueryInfo) {
 			(time.Duration(q.UptimeSeconds) * time.Second).String(), q.EventsPerSec, q.Results, ms(q.P99Ms, q.Results), q.LatencyTarget, pct(q.MetRatio, q.Results))
 	}
 	_ = tw.Flush()
+	for _, q := range qs {
+		if q.Error != "" {
+			fmt.Fprintf(w, "%s: %s\n", q.ID, q.Error)
+		}
+	}
 }
 
 func newStatsCmd() *cobra.Command {

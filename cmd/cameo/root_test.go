@@ -101,3 +101,29 @@ func TestValidateCommandReportsEveryError(t *testing.T) {
 		}
 	}
 }
+
+// validate - and run - read the spec from stdin; a spec from stdin whose
+// source would read stdin too is refused.
+func TestSpecFromStdin(t *testing.T) {
+	exec := func(stdin string, args ...string) (string, error) {
+		var out lockedBuffer
+		cmd := newRootCmd()
+		cmd.SetIn(strings.NewReader(stdin))
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(args)
+		err := cmd.Execute()
+		return out.String(), err
+	}
+	const spec = "name: q\nlatency_target: 1s\nsources: [{name: s, generator: {rate: 1000, duration: 50ms}}]\nsink: {stdout: {}}\n"
+	if out, err := exec(spec, "validate", "-"); err != nil || !strings.Contains(out, `-: ok: query "q"`) {
+		t.Fatalf("validate -: %v\n%s", err, out)
+	}
+	if out, err := exec(spec, "run", "-q", "-"); err != nil || strings.Count(out, `{"key":`) != 50 {
+		t.Fatalf("run -: %v\n%s", err, out)
+	}
+	reads := strings.Replace(spec, "generator: {rate: 1000, duration: 50ms}", "jsonl: {stdin: true}", 1)
+	if out, err := exec(reads, "validate", "-"); err == nil || !strings.Contains(out, "sources[0].jsonl.stdin reads stdin, which the spec itself came from") {
+		t.Fatalf("validate - of a stdin source: %v\n%s", err, out)
+	}
+}

@@ -53,7 +53,7 @@ Exits 1 when a spec is invalid or a query failed.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runRun(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+			return runRun(ctx, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
 		},
 	}
 	fl := cmd.Flags()
@@ -85,11 +85,11 @@ type QuerySummary struct {
 	Error string `json:"error,omitempty"`
 }
 
-func runRun(ctx context.Context, stdout, stderr io.Writer, f runFlags, files []string) error {
+func runRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, f runFlags, files []string) error {
 	var specs []*query.Plan
 	bad := false
 	for _, file := range files {
-		s, err := query.ParseFile(file)
+		s, err := parseSpec(stdin, file)
 		if err != nil {
 			bad = true
 			printSpecError(stderr, file, err)
