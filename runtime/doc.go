@@ -18,6 +18,14 @@
 // the scheduler's policy (for slots, one pool per query). Metrics is a
 // prometheus.Collector over every query's QueryMetrics.
 //
+// # Reading results
+//
+// Query.Results opens a reader of a query's results as its sink writes
+// them, whatever the sink (GET /v1/queries/{id}/results, cameo tail): the
+// latest RecentResults kept from the first reader on, then each new one.
+// A reader that falls behind skips the newest, counted; the query never
+// waits for a reader (results.go).
+//
 // # A node
 //
 // The HTTP server in front of an engine is package node; its API's types
