@@ -108,6 +108,29 @@ type Env struct {
 	Hold func(n int64)
 	// Fail ends the query with err (a delivery that failed for good).
 	Fail func(err error)
+	// Delivered is the query's delivery frontier, for inputs: every event
+	// stamped at or before it (its arrival under processing time, its
+	// event time under event time) has had all its results delivered by
+	// the sink. math.MinInt64 while nothing is; math.MaxInt64 once the
+	// query drained. An input that commits what it read commits only
+	// what is before it.
+	Delivered func() int64
+}
+
+// Acker is an Output that acknowledges results later than Write returns
+// (a broker's producer, a webhook's requests): Acked is how many results,
+// counted in the order they were written, are acknowledged without a gap.
+// The engine's delivery frontier (Env.Delivered) waits for it.
+type Acker interface {
+	Acked() uint64
+}
+
+// Finisher is an Input told when its query ended: drained, after every
+// result was delivered (it may commit everything it read), or not (failed
+// or cut short: it commits nothing more). Finish runs once, off the
+// workers, and may block briefly (a final commit).
+type Finisher interface {
+	Finish(drained bool)
 }
 
 // InputOpener opens a source of one kind from its settings.

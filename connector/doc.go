@@ -1,5 +1,5 @@
 // Package connector holds what a query reads and writes: one file per
-// source kind (generator, jsonl, func) and sink kind (stdout, file,
+// source kind (generator, jsonl, kafka, func) and sink kind (stdout, file,
 // discard, webhook, kafka, func), each behind the Input or Output interface,
 // opened by the engine through a registry keyed by the kind's name.
 // webhook.go is a kind in one file, settings included, as a new kind

@@ -205,10 +205,42 @@ type kafkaOut struct {
 	key     *vm.Program
 	headers []*vm.Program
 	scratch map[string]any
+	seq     uint64 // the next record's number in write order (Write's goroutine)
 
 	mu     sync.Mutex
 	err    error // the first delivery failure
 	closed bool
+	acks   ackWindow // which records, in write order, are acknowledged
+}
+
+// ackWindow finds the acknowledged prefix of records numbered in write
+// order, whose acknowledgements come in any order.
+type ackWindow struct {
+	base uint64 // records before it are all acknowledged
+	done []bool // done[i]: record base+i is
+}
+
+// ack marks record seq acknowledged and returns the prefix's length.
+func (a *ackWindow) ack(seq uint64) uint64 {
+	i := int(seq - a.base)
+	for len(a.done) <= i {
+		a.done = append(a.done, false)
+	}
+	a.done[i] = true
+	n := 0
+	for n < len(a.done) && a.done[n] {
+		n++
+	}
+	a.base += uint64(n)
+	a.done = a.done[n:]
+	return a.base
+}
+
+// Acked implements Acker.
+func (o *kafkaOut) Acked() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.acks.base
 }
 
 func openKafkaOut(spec query.OutputSpec, env *Env) (Output, error) {
@@ -253,10 +285,13 @@ func (o *kafkaOut) Write(results []query.Event) error {
 		return errors.New("kafka: closed")
 	}
 	for i := range results {
+		seq := o.seq
+		o.seq++
 		rec, err := o.record(&results[i])
 		if err != nil {
 			o.env.Drop(0, fmt.Errorf("kafka sink: result %q: %w", results[i].Key, err))
 			o.env.Count("sink.kafka.unencodable", 1)
+			o.ack(seq) // counted, and done with
 			continue
 		}
 		o.env.Hold(1)
@@ -264,14 +299,21 @@ func (o *kafkaOut) Write(results []query.Event) error {
 		o.cl.Produce(o.env.Context, rec, func(_ *kgo.Record, err error) {
 			defer o.env.Hold(-1)
 			if err != nil {
-				o.failed(err)
+				o.failed(err) // the query fails: its inputs commit nothing more
 				return
 			}
+			o.ack(seq)
 			o.env.Count("sink.kafka.records", 1)
 			o.env.Count("sink.kafka.bytes", size)
 		})
 	}
 	return nil
+}
+
+func (o *kafkaOut) ack(seq uint64) {
+	o.mu.Lock()
+	o.acks.ack(seq)
+	o.mu.Unlock()
 }
 
 func (o *kafkaOut) failed(err error) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cameo-go/cameo/query"
@@ -145,7 +146,12 @@ type webhook struct {
 	wake    chan struct{} // a request was queued, or Close
 	done    chan struct{} // deliver returned
 	err     error         // the failure that ended deliveries
+	acked   atomic.Uint64 // results delivered, in order (Acker)
 }
+
+// Acked implements Acker: requests are delivered one after another, in
+// the order written.
+func (w *webhook) Acked() uint64 { return w.acked.Load() }
 
 type body struct {
 	data    []byte
@@ -246,7 +252,11 @@ func (w *webhook) deliver() {
 		failed := w.err != nil
 		w.mu.Unlock()
 		if !failed {
-			if err := w.post(b.data); err != nil {
+			err := w.post(b.data)
+			if err == nil {
+				w.acked.Add(uint64(b.results))
+			}
+			if err != nil {
 				w.mu.Lock()
 				w.err = fmt.Errorf("sink webhook: %w", err)
 				w.mu.Unlock()

@@ -303,6 +303,10 @@ type Engine struct {
 	memStop     chan struct{} // closed by Stop: watchMemory returns
 	memStopOnce sync.Once
 	memWatch    sync.WaitGroup
+	// bg is every goroutine a query owns beyond its sources (connectors'
+	// readers and deliveries, sink closes, final commits): Stop waits for
+	// them, cancelled and forgotten queries' included.
+	bg sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
@@ -658,6 +662,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.memStopOnce.Do(func() { close(e.memStop) })
 	e.memWatch.Wait()
+	e.bg.Wait()            // each bounded: a query's end cancels what it owns
 	e.shutdown.Do(func() { // it closes a channel: once only
 		e.sys.Shutdown()
 		if err := e.files.close(); err != nil {

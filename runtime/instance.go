@@ -77,7 +77,10 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	var err error
 	if st.kind == query.KindSink {
 		x.sink, err = connector.OpenOutput(q.spec.Sink.Output, q.connectorEnv(nil))
-		q.sinkOut = x.sink
+		if err == nil {
+			q.sinkOut = x.sink
+			q.delivery.Store(newDelivery(spanOf(q.spec, q.lateness()), x.sink))
+		}
 	} else {
 		x.machine, err = q.plan.Machine(si, q.windowLateness())
 	}
@@ -310,6 +313,7 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 		q.tap.publish(b.events)
 	}
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
+	q.delivery.Load().wrote(len(b.events), x.in.current())
 	if x.in.closed() {
 		x.ended = true
 		// Closing flushes what the sink still holds (a webhook's requests in

@@ -74,7 +74,8 @@ type Query struct {
 	endCtx    context.Context
 	cancelEnd context.CancelFunc
 	sinkOnce  sync.Once
-	sinkOut   connector.Output // the sink's output, here (closed once)
+	sinkOut   connector.Output         // the sink's output, here (closed once)
+	delivery  atomic.Pointer[delivery] // the sink's delivery frontier; nil until the sink is open
 	stopOnce  sync.Once
 	done      chan struct{}
 	doneOnce  sync.Once
@@ -200,6 +201,11 @@ func (q *Query) finish(err error) {
 		if q.sinkOut != nil {
 			q.closeSink(q.sinkOut, false) // ended another way: what it holds is given up
 		}
+		for _, s := range q.sources {
+			if f, ok := s.in.(connector.Finisher); ok {
+				q.goOwned(func() { f.Finish(err == nil) }) // a final commit may take a round trip: off the caller
+			}
+		}
 		if err != nil {
 			q.failed.Store(true)
 		}
@@ -232,14 +238,25 @@ func (q *Query) finish(err error) {
 	})
 }
 
+// goOwned runs fn in a goroutine the query owns (Stop and build failures
+// wait for q.wg) and the engine too: Stop waits for it even once the
+// query was cancelled and forgotten.
+func (q *Query) goOwned(fn func()) {
+	q.wg.Add(1)
+	q.eng.bg.Add(1)
+	go func() {
+		defer q.eng.bg.Done()
+		defer q.wg.Done()
+		fn()
+	}()
+}
+
 // closeSink closes the sink's output once, in a goroutine the query owns;
 // drained: the query drained into it, and ends (well, or failed by the
 // close's error) when the close returns.
 func (q *Query) closeSink(out connector.Output, drained bool) {
 	q.sinkOnce.Do(func() {
-		q.wg.Add(1)
-		go func() {
-			defer q.wg.Done()
+		q.goOwned(func() {
 			err := out.Close()
 			switch {
 			case err != nil && drained:
@@ -249,7 +266,7 @@ func (q *Query) closeSink(out connector.Output, drained bool) {
 			case drained:
 				q.finish(nil)
 			}
-		}()
+		})
 	})
 }
 

@@ -65,13 +65,7 @@ func (q *Query) connectorEnv(s *query.Source) *connector.Env {
 	env := &connector.Env{
 		Query: q.id, Start: q.clock.Now(), Unpaced: cfg.Unpaced, MaxBatch: cfg.MaxBatch,
 		Context: q.stopCtx,
-		Go: func(fn func()) {
-			q.wg.Add(1)
-			go func() {
-				defer q.wg.Done()
-				fn()
-			}()
-		},
+		Go:      q.goOwned,
 		Open: func(path string) (io.ReadCloser, string, error) {
 			name := q.resolve(path)
 			f, err := q.eng.files.open(path, name)
@@ -92,6 +86,12 @@ func (q *Query) connectorEnv(s *query.Source) *connector.Env {
 			}
 		},
 		Fail: func(err error) { q.fail("%v", err) },
+		Delivered: func() int64 {
+			if d := q.delivery.Load(); d != nil {
+				return d.frontier()
+			}
+			return math.MinInt64
+		},
 	}
 	if s != nil {
 		env.Source, env.EventTime = s.Name, s.EventTime
