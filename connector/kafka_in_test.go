@@ -148,3 +148,76 @@ func toFloat(v any) float64 {
 	}
 	return -1
 }
+
+// Two engines run the same spec in one group: they split the topic's
+// partitions, and when one is cancelled (it drains, commits and leaves)
+// the other takes its partitions over from the commits. Every record is
+// counted exactly once over the two (a graceful handover repeats nothing).
+func TestKafkaSourceGroupFailover(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+
+	start := func(name string) (*runtime.Engine, *runtime.Query) {
+		spec := strings.NewReplacer("BROKERS", strings.Join(brokers, ", "), "GROUP", "shared", "NAME", name).Replace(kafkaInSpec)
+		plan, err := query.Parse(name+".yaml", []byte(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := runtime.New(runtime.WithWorkers(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := eng.Submit(context.Background(), plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng, q
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ea, qa := start("a")
+	defer ea.Stop(context.Background())
+	eb, qb := start("b")
+	defer eb.Stop(context.Background())
+	produced := 0
+	// Produce in small batches until both read some: the group split the
+	// partitions between them.
+	for qa.Stats().EventsIn == 0 || qb.Stats().EventsIn == 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("the partitions were never split: a read %d, b %d", qa.Stats().EventsIn, qb.Stats().EventsIn)
+		}
+		produce(t, brokers, "in", 100) // and one undecodable record each time
+		produced += 100
+		time.Sleep(20 * time.Millisecond) // lets the group settle between batches
+	}
+	if err := ea.Cancel(ctx, qa.ID()); err != nil { // a leaves: drains, commits, leaves the group
+		t.Fatal(err)
+	}
+	produce(t, brokers, "in", 1000)
+	produced += 1000
+	for qa.Stats().EventsIn+qb.Stats().EventsIn < uint64(produced) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("a read %d, b %d of %d", qa.Stats().EventsIn, qb.Stats().EventsIn, produced)
+		case <-time.After(10 * time.Millisecond): // polls the queries' own counts
+		}
+	}
+	if err := eb.Cancel(ctx, qb.ID()); err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, name := range []string{"a", "b"} {
+		for _, ev := range takeCollected(name) {
+			total += toFloat(ev.Fields["n"])
+		}
+	}
+	a, b := qa.Stats().EventsIn, qb.Stats().EventsIn
+	t.Logf("a %d, b %d events of %d produced; results count %v", a, b, produced, total)
+	if a+b != uint64(produced) || total != float64(produced) {
+		t.Fatalf("a %d + b %d events in, results count %v: want %d each, once", a, b, total, produced)
+	}
+}
