@@ -2,7 +2,9 @@ package connector_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +221,119 @@ func TestKafkaSourceGroupFailover(t *testing.T) {
 	t.Logf("a %d, b %d events of %d produced; results count %v", a, b, produced, total)
 	if a+b != uint64(produced) || total != float64(produced) {
 		t.Fatalf("a %d + b %d events in, results count %v: want %d each, once", a, b, total, produced)
+	}
+}
+
+// A query that fails commits only what was delivered (here nothing: its
+// window never fired); the group's next reader reads the rest again.
+func TestKafkaSourceFailureLosesNothing(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	produce(t, brokers, "in", 500)
+	spec := strings.NewReplacer("BROKERS", strings.Join(brokers, ", "), "GROUP", "g", "NAME", "unused").Replace(kafkaInSpec)
+	plan, err := query.Parse("in.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := plan.Spec()
+	edit.Pipeline = edit.Pipeline[:1] // key_by only: results reach the sink as they come
+	edit.Sink = query.Sink{Output: query.SinkFunc(func([]query.Event) error { return fmt.Errorf("disk full") })}
+	failing, err := query.Compile(edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := runtime.New(runtime.WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q, err := eng.Submit(ctx, failing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(ctx); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("the failing query: %v", err)
+	}
+	if err := eng.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Everything is read again by the group's next reader.
+	q = runKafkaIn(t, brokers, "g", "again", 501)
+	if st := q.Stats(); st.EventsIn != 500 {
+		t.Fatalf("after the failure the group read %d events again, want all 500", st.EventsIn)
+	}
+	takeCollected("again")
+}
+
+// examples/connectors/kafka-in-out.yaml on kfake: clicks in, per-page
+// counts out, every click counted once.
+func TestKafkaInOutExample(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "clicks", "page-counts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	data, err := os.ReadFile("../examples/connectors/kafka-in-out.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(string(data), "127.0.0.1:9092", strings.Join(brokers, ", "))
+	plan, err := query.Parse("kafka-in-out.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := []string{"home", "search", "cart"}
+	const n = 3000
+	base := time.Now().Add(-time.Minute)
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Timestamp: base.Add(time.Duration(i) * time.Millisecond), Value: fmt.Appendf(nil, `{"page":%q}`, pages[i%3])})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	eng, err := runtime.New(runtime.WithWorkers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Stop(context.Background())
+	q, err := eng.Submit(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q.Stats().EventsIn < n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("read %d of %d", q.Stats().EventsIn, n)
+		case <-time.After(10 * time.Millisecond): // polls the query's own count
+		}
+	}
+	if err := eng.Cancel(ctx, q.ID()); err != nil {
+		t.Fatal(err)
+	}
+	out := consumeAll(t, brokers, "page-counts", int(q.Stats().Results))
+	counts := map[string]float64{}
+	for _, r := range out {
+		var m map[string]any
+		if err := json.Unmarshal(r.Value, &m); err != nil {
+			t.Fatal(err)
+		}
+		counts[string(r.Key)] += m["clicks"].(float64)
+	}
+	if counts["home"] != n/3 || counts["search"] != n/3 || counts["cart"] != n/3 {
+		t.Fatalf("counts %v from %d records, want %d each", counts, len(out), n/3)
 	}
 }

@@ -374,6 +374,16 @@ sink: {discard: {}}
 	}
 }
 
+// readsBroker reports whether a source of s connects out (Kafka).
+func readsBroker(s *query.Spec) bool {
+	for _, u := range s.Uses() {
+		if u.What == query.Connects && strings.HasPrefix(u.Field, "sources") {
+			return true
+		}
+	}
+	return false
+}
+
 // Every example spec runs: each is cut short after some events (Cancel
 // drains it) with its sink replaced, and must end cleanly with results.
 func TestExamplesRun(t *testing.T) {
@@ -392,6 +402,9 @@ func TestExamplesRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := p.Spec()
+		if readsBroker(s) {
+			continue // needs a broker: the connector's tests run it on kfake
+		}
 		s.Sink = query.Sink{Output: query.Discard{}}
 		q, err := e.Submit(context.Background(), mustCompile(t, s))
 		if err != nil {
