@@ -153,17 +153,9 @@ sink:
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := runtime.New(runtime.WithWorkers(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Stop(context.Background())
+	_, q := startQuery(t, spec, runtime.WithWorkers(2))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	q, err := eng.Submit(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := q.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -197,3 +189,19 @@ type noOpener struct{}
 
 func (noOpener) Kind() string                           { return "nope" }
 func (noOpener) Check(*query.Checker) map[string]string { return nil }
+
+// startQuery submits plan to a new engine with opts; the engine stops
+// when the test ends.
+func startQuery(t *testing.T, plan *query.Plan, opts ...runtime.Option) (*runtime.Engine, *runtime.Query) {
+	t.Helper()
+	eng, err := runtime.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Stop(context.Background()) })
+	q, err := eng.Submit(context.Background(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, q
+}

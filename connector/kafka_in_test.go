@@ -60,17 +60,10 @@ func runKafkaIn(t *testing.T, brokers []string, group, name string, want uint64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := runtime.New(runtime.WithWorkers(2))
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, q := startQuery(t, plan, runtime.WithWorkers(2))
 	defer eng.Stop(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	q, err := eng.Submit(ctx, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for st := q.Stats(); st.EventsRead < want; st = q.Stats() {
 		select {
 		case <-ctx.Done():
@@ -171,22 +164,12 @@ func TestKafkaSourceGroupFailover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng, err := runtime.New(runtime.WithWorkers(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := eng.Submit(context.Background(), plan)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return eng, q
+		return startQuery(t, plan, runtime.WithWorkers(1))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ea, qa := start("a")
-	defer ea.Stop(context.Background())
 	eb, qb := start("b")
-	defer eb.Stop(context.Background())
 	produced := 0
 	// Produce in small batches until both read some: the group split the
 	// partitions between them.
@@ -248,16 +231,9 @@ func TestKafkaSourceFailureLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := runtime.New(runtime.WithWorkers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, q := startQuery(t, failing, runtime.WithWorkers(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	q, err := eng.Submit(ctx, failing)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := q.Wait(ctx); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("the failing query: %v", err)
 	}
@@ -307,15 +283,7 @@ func TestKafkaInOutExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.Close()
-	eng, err := runtime.New(runtime.WithWorkers(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Stop(context.Background())
-	q, err := eng.Submit(ctx, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, q := startQuery(t, plan, runtime.WithWorkers(2))
 	for q.Stats().EventsIn < n {
 		select {
 		case <-ctx.Done():

@@ -72,17 +72,9 @@ func runHook(t *testing.T, spec string) (*runtime.Query, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := runtime.New(runtime.WithWorkers(2), runtime.WithUnpacedSources())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Stop(context.Background()) })
+	_, q := startQuery(t, plan, runtime.WithWorkers(2), runtime.WithUnpacedSources())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	q, err := eng.Submit(ctx, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return q, q.Wait(ctx)
 }
 
@@ -160,21 +152,13 @@ func TestWebhookSlowEndpointHoldsNoWorker(t *testing.T) {
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
 	defer unblock()
-	eng, err := runtime.New(runtime.WithWorkers(1), runtime.WithUnpacedSources())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Stop(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	slow, err := query.Parse("slow.yaml", []byte(webhookSpec(srv.URL, ", timeout: 1m, retries: 0")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	qs, err := eng.Submit(ctx, slow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, qs := startQuery(t, slow, runtime.WithWorkers(1), runtime.WithUnpacedSources())
 	other, err := query.NewBuilder("other").Generator("g", query.Generator{Rate: 1000, Duration: 200 * time.Millisecond}).
 		Filter("true").Discard().Build()
 	if err != nil {
