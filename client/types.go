@@ -206,6 +206,10 @@ type ClusterInfo struct {
 	// decode; StrayEnvelopes the envelopes for a query or instance it
 	// does not run (a query that ended here first). None is fatal.
 	UnknownMessages int64 `json:"unknown_messages"`
+	// GossipDisagreed counts the times the membership protocol had a peer
+	// dead that still answered heartbeats over the data path: it was kept
+	// up (a probe lost on a loaded machine is not a dead node).
+	GossipDisagreed int64 `json:"gossip_disagreed,omitempty"`
 	BadStreams      int64 `json:"bad_streams"`
 	StrayEnvelopes  int64 `json:"stray_envelopes"`
 }

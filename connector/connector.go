@@ -101,6 +101,8 @@ type Env struct {
 	// delivery errors, lag...), shown in the query's statistics under
 	// "connectors" and in /metrics.
 	Count func(name string, n int64)
+	// Gauge sets the connector's figure name to v (a partition's lag).
+	Gauge func(name string, v int64)
 	// Hold counts n more (or, negative, fewer) units of work the
 	// connector holds for the query (a batch queued for delivery) in the
 	// query's in-flight bound: while it holds much, the sources wait. What

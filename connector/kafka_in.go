@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/cameo-go/cameo/query"
@@ -191,6 +192,39 @@ func (in *kafkaIn) fetch() {
 	}
 }
 
+// lagEvery is how often the consumer lag is measured.
+const lagEvery = 2 * time.Second
+
+// lag measures, every lagEvery, the group's lag on the partitions this
+// node holds: the records past its last commit (read but not yet
+// delivered included), Kafka's own measure of consumer lag.
+func (in *kafkaIn) lag() {
+	ctx := in.env.Context
+	adm := kadm.NewClient(in.cl)
+	t := time.NewTicker(lagEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lags, err := adm.Lag(ctx, in.spec.Group)
+		if err != nil {
+			in.env.Count("source.kafka.lag_errors", 1)
+			continue
+		}
+		me, _ := in.cl.GroupMetadata()
+		lags.Each(func(l kadm.DescribedGroupLag) {
+			for _, ml := range l.Lag.Sorted() {
+				if ml.Member != nil && ml.Member.MemberID == me && ml.Lag >= 0 {
+					in.env.Gauge(fmt.Sprintf("source.kafka.lag.%s.%d", ml.Topic, ml.Partition), ml.Lag)
+				}
+			}
+		})
+	}
+}
+
 func (in *kafkaIn) Ready() <-chan struct{} { return in.ready }
 
 // Read decodes the records fetched, and marks for commit those whose
@@ -199,6 +233,7 @@ func (in *kafkaIn) Read(now int64, max int, events []query.Event) ([]query.Event
 	if !in.started {
 		in.started = true
 		in.env.Go(in.fetch)
+		in.env.Go(in.lag)
 	}
 	in.markDelivered()
 	for len(events) < max {

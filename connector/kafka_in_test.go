@@ -52,8 +52,11 @@ sink:
 `
 
 // runKafkaIn runs the spec until want events came in, then cancels it:
-// it drains, its windows fire, and its offsets are committed.
-func runKafkaIn(t *testing.T, brokers []string, group, name string, want uint64) *runtime.Query {
+// it drains, its windows fire, and its offsets are committed. With
+// wantLag, it first waits until the partitions' lag, measured against the
+// group's commits, adds up to want (nothing is committed while the
+// windows are open).
+func runKafkaIn(t *testing.T, brokers []string, group, name string, want uint64, wantLag ...bool) *runtime.Query {
 	t.Helper()
 	spec := strings.NewReplacer("BROKERS", strings.Join(brokers, ", "), "GROUP", group, "NAME", name).Replace(kafkaInSpec)
 	plan, err := query.Parse("in.yaml", []byte(spec))
@@ -71,10 +74,28 @@ func runKafkaIn(t *testing.T, brokers []string, group, name string, want uint64)
 		case <-time.After(10 * time.Millisecond): // polls the query's own count
 		}
 	}
+	for len(wantLag) > 0 && lagOf(q) != int64(want) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("lag %d, want %d: %v", lagOf(q), want, q.Stats().Connectors)
+		case <-time.After(50 * time.Millisecond): // the lag is measured every 2 s
+		}
+	}
 	if err := eng.Cancel(ctx, q.ID()); err != nil {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// lagOf adds up the query's partitions' lag.
+func lagOf(q *runtime.Query) int64 {
+	var lag int64
+	for k, v := range q.Stats().Connectors {
+		if strings.HasPrefix(k, "source.kafka.lag.in.") {
+			lag += v
+		}
+	}
+	return lag
 }
 
 // Records in, results out equal to a reference; the undecodable record is
@@ -90,7 +111,7 @@ func TestKafkaSourceCommitsAfterDelivery(t *testing.T) {
 	const n = 5000
 	produce(t, brokers, "in", n)
 
-	q := runKafkaIn(t, brokers, "g1", "first", n+1)
+	q := runKafkaIn(t, brokers, "g1", "first", n+1, true)
 	st := q.Stats()
 	if st.EventsIn != n || st.Dropped != 1 || !strings.Contains(st.LastDropReason, "kafka in/") {
 		t.Fatalf("in %d dropped %d (%q)", st.EventsIn, st.Dropped, st.LastDropReason)

@@ -264,6 +264,9 @@ type cluster struct {
 	gossip     string            // this node's gossip address (its port known after listening)
 	peerGossip map[string]string // each peer's
 	detection  time.Duration     // how long a silent peer takes to be declared down, at most
+	// gossipDisagreed counts the times the membership protocol had a peer
+	// dead that still answered heartbeats (it was kept up).
+	gossipDisagreed atomic.Int64
 
 	unknown    atomic.Int64 // messages of a type the control actor does not handle
 	badStreams atomic.Int64 // inbound streams closed on a message that could not be read

@@ -48,17 +48,19 @@ func defaultGossip(remote string) string {
 }
 
 // gossipTimings derives memberlist's timings from the cluster's heartbeat
-// and peer timeout: a peer is probed about every heartbeat, a probe waits
-// half of one, and a peer that did not answer stays suspect for the peer
-// timeout before it is declared dead. detection is how long after its
+// and peer timeout: a peer is probed every heartbeat, or every fifth of
+// the peer timeout if that is longer; a probe waits half of that (a probe
+// timeout of a few ms declared live peers suspect on a loaded machine);
+// and a peer that did not answer stays suspect for the peer timeout before
+// it is declared dead. detection is how long after its
 // last heartbeat a silent peer of a cluster of n nodes should be declared
 // down (later when the machine is loaded: it is not a hard bound).
 func gossipTimings(mc *memberlist.Config, heartbeat, peerTimeout time.Duration, n int) (detection time.Duration) {
-	mc.ProbeInterval = heartbeat
-	mc.ProbeTimeout = max(heartbeat/2, time.Millisecond)
+	mc.ProbeInterval = max(heartbeat, peerTimeout/5)
+	mc.ProbeTimeout = mc.ProbeInterval / 2
 	mc.GossipInterval = heartbeat
 	// suspicion timeout = SuspicionMult × max(1, log10 n) × ProbeInterval
-	mc.SuspicionMult = max(1, int(math.Ceil(float64(peerTimeout)/float64(heartbeat))))
+	mc.SuspicionMult = max(1, int(math.Ceil(float64(peerTimeout)/float64(mc.ProbeInterval))))
 	// Lifeguard lengthens the suspicion up to this multiple until other
 	// nodes confirm it; with few nodes there is no one to confirm, so it
 	// would always wait the longest. The peer timeout is the bound.
@@ -71,7 +73,7 @@ func gossipTimings(mc *memberlist.Config, heartbeat, peerTimeout time.Duration, 
 	// Counted from the peer's last answered heartbeat: up to a heartbeat
 	// until it is silent, up to n-1 probe rounds until its turn, the
 	// failed round, then the suspicion.
-	return heartbeat + time.Duration(max(1, n-1))*mc.ProbeInterval + mc.ProbeInterval + suspicion
+	return max(heartbeat+time.Duration(max(1, n-1))*mc.ProbeInterval+mc.ProbeInterval+suspicion, peerTimeout/2)
 }
 
 // startGossip starts this node's memberlist and the goroutine that joins
@@ -159,11 +161,36 @@ type gossipEvents struct{ c *cluster }
 func (g gossipEvents) NotifyJoin(n *memberlist.Node)   { g.c.memberUp(n) }
 func (g gossipEvents) NotifyUpdate(n *memberlist.Node) { g.c.memberUp(n) }
 func (g gossipEvents) NotifyLeave(n *memberlist.Node) {
-	why := "failed: it did not answer the membership protocol's probes, direct or through other nodes"
 	if n.State == memberlist.StateLeft {
-		why = "left the cluster (it is stopping)"
+		g.c.memberDown(n.Name, "left the cluster (it is stopping)")
+		return
 	}
-	g.c.memberDown(n.Name, why)
+	g.c.memberDead(n.Name)
+}
+
+// deadWhy is the reason of a peer the membership protocol found dead.
+const deadWhy = "failed: it did not answer the membership protocol's probes, direct or through other nodes, nor heartbeats"
+
+// memberDead takes the membership protocol's verdict that a peer is dead
+// only when the data path agrees: a peer that answered a heartbeat within
+// half the peer timeout stays up (a probe lost on a loaded machine is not
+// a dead node), and is declared down by the heartbeats if it then falls
+// silent while the protocol still has it dead.
+func (c *cluster) memberDead(name string) {
+	p := c.peers[name]
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.gossipDead = true
+	fresh := !p.seen.IsZero() && time.Since(p.seen) < c.cfg.PeerTimeout/2
+	p.mu.Unlock()
+	if fresh {
+		c.gossipDisagreed.Add(1)
+		c.e.cfg.Logger.Warn("cluster: the membership protocol has a peer dead that answers heartbeats; kept up", "peer", name)
+		return
+	}
+	c.memberDown(name, deadWhy)
 }
 
 // memberUp marks a peer up when memberlist has it alive at the remote
@@ -185,7 +212,7 @@ func (c *cluster) memberUp(n *memberlist.Node) {
 	}
 	p.mu.Lock()
 	was := p.up
-	p.up, p.reason = true, ""
+	p.up, p.reason, p.gossipDead = true, "", false
 	p.mu.Unlock()
 	if !was {
 		c.e.cfg.Logger.Info("peer up", "peer", p.name, "address", p.addr, "gossip", n.Address())
@@ -204,10 +231,12 @@ func (c *cluster) memberDown(name, why string) {
 		return
 	}
 	p.up, p.downs = false, p.downs+1
+	after := "before it answered any heartbeat"
 	if !p.seen.IsZero() {
 		p.detected = time.Since(p.seen)
+		after = fmt.Sprintf("%v after its last heartbeat", p.detected.Round(time.Millisecond))
 	}
-	p.reason = fmt.Sprintf("node %s (%s) %s; declared down %v after its last heartbeat (expected by the configuration: %v)", p.name, p.addr, why, p.detected.Round(time.Millisecond), c.detection.Round(time.Millisecond))
+	p.reason = fmt.Sprintf("node %s (%s) %s; declared down %s (expected by the configuration: %v)", p.name, p.addr, why, after, c.detection.Round(time.Millisecond))
 	reason := p.reason
 	p.mu.Unlock()
 	c.e.cfg.Logger.Error("peer down", "peer", name, "reason", reason)

@@ -32,11 +32,14 @@ type peer struct {
 	// detected is how long after its last Pong the last down was declared
 	// (the failure detector's delay as this node saw it).
 	detected time.Duration
-	samples  []clockSample // the last 16 heartbeat exchanges
-	offset   int64         // its clock minus ours, from the sample with the least RTT
-	rtt      int64         // that sample's round trip
-	lastRTT  int64
-	hopRTT   int64 // moving average of envelope round trips minus the receiver's work
+	// gossipDead: the membership protocol has it dead while it was kept
+	// up for answering heartbeats (cluster.memberDead).
+	gossipDead bool
+	samples    []clockSample // the last 16 heartbeat exchanges
+	offset     int64         // its clock minus ours, from the sample with the least RTT
+	rtt        int64         // that sample's round trip
+	lastRTT    int64
+	hopRTT     int64 // moving average of envelope round trips minus the receiver's work
 }
 type clockSample struct{ offset, rtt int64 }
 
@@ -68,6 +71,13 @@ func (c *cluster) heartbeats() {
 				continue
 			}
 			p := c.peers[name]
+			p.mu.Lock()
+			silent := p.gossipDead && time.Since(p.seen) >= c.cfg.PeerTimeout/2
+			p.mu.Unlock()
+			if silent {
+				c.memberDown(name, deadWhy)
+				continue
+			}
 			c.e.sys.Root.Send(p.pid, &clusterpb.Ping{From: c.cfg.Name, SentNs: c.e.cfg.Clock.Now(), Backlog: backlog[name]})
 		}
 	}
@@ -198,7 +208,7 @@ func clockSampleOf(t0, t1, t2, t3 int64) clockSample {
 // Info returns the node's view of the cluster.
 func (c *cluster) info() ClusterInfo {
 	now := time.Now()
-	ci := ClusterInfo{Name: c.cfg.Name, Address: c.addr, Gossip: c.gossip, DetectionMs: float64(c.detection.Microseconds()) / 1000, UnknownMessages: c.unknown.Load(), BadStreams: c.badStreams.Load(), StrayEnvelopes: c.badEnv.Load()}
+	ci := ClusterInfo{Name: c.cfg.Name, Address: c.addr, Gossip: c.gossip, DetectionMs: float64(c.detection.Microseconds()) / 1000, UnknownMessages: c.unknown.Load(), BadStreams: c.badStreams.Load(), StrayEnvelopes: c.badEnv.Load(), GossipDisagreed: c.gossipDisagreed.Load()}
 	for _, name := range c.names {
 		p := c.peers[name]
 		p.mu.Lock()

@@ -59,10 +59,16 @@ type QueryMetrics struct {
 const maxConnectorCounters = 64
 
 // CountConnector adds n to a connector's counter name.
-func (m *QueryMetrics) CountConnector(name string, n int64) {
+func (m *QueryMetrics) CountConnector(name string, n int64) { m.connector(name).Add(n) }
+
+// SetConnector sets a connector's gauge name (a partition's lag) to v.
+func (m *QueryMetrics) SetConnector(name string, v int64) { m.connector(name).Store(v) }
+
+// connector returns the figure called name; past maxConnectorCounters
+// names, they share "other".
+func (m *QueryMetrics) connector(name string) *atomic.Int64 {
 	if c, ok := m.connectors.Load(name); ok {
-		c.(*atomic.Int64).Add(n)
-		return
+		return c.(*atomic.Int64)
 	}
 	count := 0
 	m.connectors.Range(func(any, any) bool { count++; return count < maxConnectorCounters })
@@ -70,7 +76,7 @@ func (m *QueryMetrics) CountConnector(name string, n int64) {
 		name = "other"
 	}
 	c, _ := m.connectors.LoadOrStore(name, new(atomic.Int64))
-	c.(*atomic.Int64).Add(n)
+	return c.(*atomic.Int64)
 }
 
 // NewQueryMetrics returns the metrics of one query.

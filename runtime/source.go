@@ -78,6 +78,7 @@ func (q *Query) connectorEnv(s *query.Source) *connector.Env {
 		Stdin:  cfg.Stdin, Stdout: cfg.Stdout,
 		Recovered: q.recovered,
 		Count:     q.metrics.CountConnector,
+		Gauge:     q.metrics.SetConnector,
 		Hold: func(n int64) {
 			if n > 0 {
 				q.inflight.Add(n)

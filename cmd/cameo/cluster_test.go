@@ -46,7 +46,7 @@ type nodeProc struct {
 	dir               string
 	cmd               *exec.Cmd
 	client            *client.Client
-	log               *strings.Builder
+	log               *lockedBuffer
 	exited            chan error
 }
 
@@ -69,7 +69,7 @@ func (x *nodeProc) start(t *testing.T) {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			x.log.WriteString(sc.Text() + "\n")
+			_, _ = x.log.Write([]byte(sc.Text() + "\n"))
 		}
 		exited <- cmd.Wait()
 	}()
@@ -90,7 +90,7 @@ func startNodes(t *testing.T, dir string, names ...string) map[string]*nodeProc 
 		host, port, _ := net.SplitHostPort(remote)
 		p, _ := strconv.Atoi(port)
 		taken[remote], taken[net.JoinHostPort(host, strconv.Itoa(p+1))] = true, true
-		nodes[n] = &nodeProc{name: n, remote: remote, log: &strings.Builder{}}
+		nodes[n] = &nodeProc{name: n, remote: remote, log: &lockedBuffer{}}
 	}
 	for _, n := range names { // below the ephemeral range too: a restarted node finds it free
 		var api string
