@@ -98,6 +98,14 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
+// appendLines appends events as JSON lines.
+func appendLines(buf []byte, events []query.Event) []byte {
+	for i := range events {
+		buf = AppendJSON(buf, &events[i])
+	}
+	return buf
+}
+
 // LineWriter writes results as JSON lines (AppendJSON), one Write of a
 // batch at a time from any number of goroutines: the output of the
 // stdout and file sinks, and of a query's late and shed side sinks.
@@ -115,10 +123,7 @@ func (l *LineWriter) Write(events []query.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	buf := make([]byte, 0, 64*len(events))
-	for i := range events {
-		buf = AppendJSON(buf, &events[i])
-	}
+	buf := appendLines(make([]byte, 0, 64*len(events)), events)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, err := l.w.Write(buf)

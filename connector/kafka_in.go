@@ -250,6 +250,12 @@ func (in *kafkaIn) Read(now int64, max int, events []query.Event) ([]query.Event
 		n := min(len(in.buffered), max-len(events))
 		recs := in.buffered[:n]
 		in.buffered = in.buffered[n:]
+		var size int64
+		for _, r := range recs {
+			size += int64(len(r.Value))
+		}
+		in.env.Count("source.kafka.records", int64(len(recs)))
+		in.env.Count("source.kafka.bytes", size)
 		in.mu.Lock()
 		for _, r := range recs {
 			ev, t, ok := in.decode(r, now)
@@ -271,8 +277,6 @@ func (in *kafkaIn) Read(now int64, max int, events []query.Event) ([]query.Event
 // with (its arrival, now, under processing time; its event time under
 // event time). ok false: the record made no event (dropped and counted).
 func (in *kafkaIn) decode(r *kgo.Record, now int64) (query.Event, int64, bool) {
-	in.env.Count("source.kafka.records", 1)
-	in.env.Count("source.kafka.bytes", int64(len(r.Value)))
 	et := in.env.EventTime
 	ev, err := query.DecodeLine(r.Value, nil)
 	if err == nil {

@@ -189,19 +189,11 @@ func (w *webhook) Write(results []query.Event) error {
 func (w *webhook) queueLocked(events []query.Event) {
 	n := int64(len(events))
 	w.env.Hold(n)
-	w.queue = append(w.queue, body{data: lines(events), results: n})
+	w.queue = append(w.queue, body{data: appendLines(nil, events), results: n})
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-}
-
-func lines(events []query.Event) []byte {
-	var b []byte
-	for i := range events {
-		b = AppendJSON(b, &events[i])
-	}
-	return b
 }
 
 // Close queues what is left and waits until every request was delivered,

@@ -506,12 +506,8 @@ func (n *Node) results(w http.ResponseWriter, r *http.Request) {
 	}()
 	var buf []byte
 	for {
-		wait := ctx
-		var stop context.CancelFunc = func() {}
-		if follow {
-			wait, stop = context.WithTimeout(ctx, resultsKeepAlive)
-		} else {
-			wait, stop = context.WithCancel(ctx)
+		wait, stop := context.WithTimeout(ctx, resultsKeepAlive)
+		if !follow {
 			stop() // only what is queued now
 		}
 		evs, skipped, ended, err := rd.Next(wait)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cameo-go/cameo/query"
 )
@@ -33,6 +34,7 @@ var ErrTooManyReaders = errors.New("runtime: too many readers of this query's re
 
 // resultTap is a query's results for readers.
 type resultTap struct {
+	active  atomic.Bool // a reader asked: publish keeps results
 	mu      sync.Mutex
 	recent  []query.Event // ring of the latest, allocated at the first reader
 	next    int
@@ -66,6 +68,7 @@ func (q *Query) Results() (*ResultReader, error) {
 	}
 	if t.recent == nil {
 		t.recent = make([]query.Event, RecentResults)
+		t.active.Store(true)
 	}
 	start := (t.next - t.kept + len(t.recent)) % len(t.recent)
 	for i := range t.kept {
@@ -87,11 +90,11 @@ func (q *Query) Results() (*ResultReader, error) {
 // nothing until a reader asked. Events are shared: their Fields maps are
 // read-only everywhere.
 func (t *resultTap) publish(events []query.Event) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.recent == nil {
+	if !t.active.Load() { // the sink's path takes no lock until a reader asked
 		return
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	for _, ev := range events {
 		t.recent[t.next] = ev
 		t.next = (t.next + 1) % len(t.recent)

@@ -36,7 +36,7 @@ type runFlags struct {
 func newRunCmd() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [flags] SPEC...",
+		Use:   "run [flags] SPEC... (- for stdin)",
 		Short: "Run queries in this process and report their latency against their targets",
 		Long: `Runs the queries of the specs (YAML or JSON) together on one engine: every
 actor of every query shares one worker pool ordered by the scheduler. Stdout
