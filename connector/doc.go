@@ -1,9 +1,11 @@
 // Package connector holds what a query reads and writes: one file per
-// source kind (generator, jsonl, kafka, func) and sink kind (stdout, file,
-// discard, webhook, kafka, func), each behind the Input or Output interface,
-// opened by the engine through a registry keyed by the kind's name.
-// webhook.go is a kind in one file, settings included, as a new kind
-// from outside would be.
+// source kind (generator, jsonl, kafka, nats, func) and sink kind (stdout,
+// file, discard, webhook, kafka, nats, func), each behind the Input or
+// Output interface, opened by the engine through a registry keyed by the
+// kind's name. webhook.go, kafka_in.go, kafka_out.go, nats_in.go and
+// nats_out.go are each a kind in one file, settings included, as a new
+// kind from outside would be (nats.go holds the connection settings both
+// NATS kinds share).
 //
 // A kind has two halves. Its settings — how a spec writes them, how they
 // are validated, with positions for errors — are a query.InputSpec or

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cameo-go/cameo/query"
 	"github.com/cameo-go/cameo/runtime"
@@ -163,6 +166,91 @@ func toFloat(v any) float64 {
 		return x
 	}
 	return -1
+}
+
+// The broker fails fetches mid-stream, four times (a fetch session lost,
+// a partition's leader "moved", an unknown server error) between two
+// halves of the records. franz-go fetches again; what it reports is
+// counted as fetch_errors; every record is read once and results equal
+// the reference.
+func TestKafkaSourceReadsThroughFetchFaults(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	const n = 3000
+	// Fetches 2 to 5 fail: the first has read the first half.
+	var fetches, faults atomic.Int64
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.FetchRequest)
+		if k := fetches.Add(1); k < 2 || k > 5 {
+			return nil, nil, false
+		}
+		faults.Add(1)
+		resp := r.ResponseKind().(*kmsg.FetchResponse)
+		if len(r.Topics) == 0 {
+			// An incremental fetch of a session: the session is lost,
+			// and the client fetches in full again.
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			return resp, nil, true
+		}
+		code := kerr.NotLeaderForPartition.Code
+		if faults.Load()%2 == 0 {
+			code = kerr.UnknownServerError.Code
+		}
+		for _, tp := range r.Topics {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic, rt.TopicID = tp.Topic, tp.TopicID
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewFetchResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = code
+				rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+	produce(t, brokers, "in", n/2) // and one undecodable record
+	spec := strings.NewReplacer("BROKERS", strings.Join(brokers, ", "), "GROUP", "g", "NAME", "faults").Replace(kafkaInSpec)
+	plan, err := query.Parse("in.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, q := startQuery(t, plan, runtime.WithWorkers(2))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitRead(t, ctx, q, n/2+1)
+	for faults.Load() < 4 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d faults, %d fetches", faults.Load(), fetches.Load())
+		case <-time.After(10 * time.Millisecond): // polls the broker's count
+		}
+	}
+	produce(t, brokers, "in", n/2)
+	waitRead(t, ctx, q, n+2)
+	if err := eng.Cancel(ctx, q.ID()); err != nil {
+		t.Fatal(err)
+	}
+	st := q.Stats()
+	t.Logf("%d fetch faults; counters %v", faults.Load(), st.Connectors)
+	if st.EventsIn != n || st.Dropped != 2 || faults.Load() != 4 {
+		t.Fatalf("in %d dropped %d through %d faults; counters %v", st.EventsIn, st.Dropped, faults.Load(), st.Connectors)
+	}
+	var total, sum float64
+	for _, ev := range takeCollected("faults") {
+		total += toFloat(ev.Fields["n"])
+		sum += toFloat(ev.Fields["s"])
+	}
+	// v runs 0..n/2-1 twice.
+	if total != n || sum != 2*float64(n/2*(n/2-1)/2) || st.Connectors["source.kafka.records"] != n+2 {
+		t.Fatalf("results count %v events summing to %v, %d records read; want %d, %v and %d", total, sum, st.Connectors["source.kafka.records"], n, 2*float64(n/2*(n/2-1)/2), n+2)
+	}
 }
 
 // Two engines run the same spec in one group: they split the topic's
