@@ -253,6 +253,81 @@ func TestKafkaSourceReadsThroughFetchFaults(t *testing.T) {
 	}
 }
 
+// A sink that cannot deliver (the broker holds every produce request)
+// stops the source: it reads no more than the in-flight bound lets
+// through, while the topic has 25 times that waiting. Once the broker answers, every record is
+// read and counted once.
+func TestKafkaSlowSinkStopsTheSource(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	const n, bound, batch = 100_000, 64, 64
+	produce(t, brokers, "in", n)
+	release := make(chan struct{})
+	var released atomic.Bool
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if !released.Load() {
+			c.SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	spec := `
+name: slow-sink
+latency_target: 1s
+sources:
+  - name: in
+    kafka: {brokers: [BROKERS], topics: [in], group: g}
+pipeline:
+  - key_by: key
+sink:
+  kafka: {brokers: [BROKERS], topic: out}
+`
+	plan, err := query.Parse("slow.yaml", []byte(strings.ReplaceAll(spec, "BROKERS", strings.Join(brokers, ", "))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, q := startQuery(t, plan, runtime.WithWorkers(2), runtime.WithMaxInFlight(bound), runtime.WithMaxBatch(batch))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Reading stops: the count holds still for half a second (sampled;
+	// the bound below must hold at every sample). The in-flight bound
+	// counts messages (a batch of events each) and the results the sink
+	// holds, so at most bound batches are read.
+	limit := uint64(bound * batch)
+	var last uint64
+	for still := 0; still < 10; {
+		select {
+		case <-ctx.Done():
+			t.Fatal("reading never stopped")
+		case <-time.After(50 * time.Millisecond): // samples the query's own count
+		}
+		r := q.Stats().EventsRead
+		if r > limit {
+			t.Fatalf("read %d records with the sink stalled; the in-flight bound lets %d through", r, limit)
+		}
+		if r == last && r > 0 {
+			still++
+		} else {
+			still = 0
+		}
+		last = r
+	}
+	t.Logf("with the sink stalled: %d records read of %d (bound %d, batch %d)", last, n, bound, batch)
+	released.Store(true)
+	close(release)
+	waitRead(t, ctx, q, n+1)
+	if err := eng.Cancel(ctx, q.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if st := q.Stats(); st.EventsIn != n || st.Results != n || st.Connectors["sink.kafka.records"] != n {
+		t.Fatalf("in %d, results %d, records produced %d; want %d", st.EventsIn, st.Results, st.Connectors["sink.kafka.records"], n)
+	}
+}
+
 // Two engines run the same spec in one group: they split the topic's
 // partitions, and when one is cancelled (it drains, commits and leaves)
 // the other takes its partitions over from the commits. Nothing is lost;

@@ -1,11 +1,16 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,8 +42,9 @@ sink: ` + sink + "\n"
 }
 
 // A node runs queries that read and write brokers, submitted over its
-// API: Kafka in and NATS out, NATS in and Kafka out. Each counts every
-// click once, and its connectors' counters are in its stats.
+// API: Kafka in and NATS out, NATS in and Kafka out, Kafka in and a
+// webhook out. Each counts every click once, and its connectors'
+// counters are in its stats.
 func TestNodeBrokerConnectors(t *testing.T) {
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "clicks", "counts"))
 	if err != nil {
@@ -92,7 +98,19 @@ func TestNodeBrokerConnectors(t *testing.T) {
 	}
 	<-js.PublishAsyncComplete()
 
-	allow := append([]string{natsURL.Host}, brokers...)
+	var hookMu sync.Mutex
+	var fromHook [][]byte
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		for _, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+			fromHook = append(fromHook, line)
+		}
+	}))
+	defer hook.Close()
+	hookURL, _ := url.Parse(hook.URL)
+	allow := append([]string{natsURL.Host, hookURL.Host}, brokers...)
 	nd, base := startNode(t, NodeConfig{AllowConnect: allow, Engine: []runtime.Option{runtime.WithWorkers(2)}})
 	c, err := client.NewClient(base, "")
 	if err != nil {
@@ -104,8 +122,11 @@ func TestNodeBrokerConnectors(t *testing.T) {
 	natsToKafka := brokerSpec("nats-to-kafka",
 		"nats: {servers: ["+ns.ClientURL()+"], stream: CLICKS, consumer: node}",
 		"{kafka: {brokers: ["+strings.Join(brokers, ", ")+"], topic: counts}}")
+	kafkaToHook := brokerSpec("kafka-to-webhook",
+		"kafka: {brokers: ["+strings.Join(brokers, ", ")+"], topics: [clicks], group: hook}",
+		"{webhook: {url: '"+hook.URL+"', batch: 7}}")
 	var ids []string
-	for _, spec := range []string{kafkaToNATS, natsToKafka} {
+	for _, spec := range []string{kafkaToNATS, natsToKafka, kafkaToHook} {
 		sub, err := c.Submit(ctx, []byte(spec))
 		if err != nil {
 			t.Fatal(err)
@@ -181,5 +202,11 @@ func TestNodeBrokerConnectors(t *testing.T) {
 	}
 	if got := fmt.Sprint(count(fromKafka)); got != want {
 		t.Fatalf("NATS in, Kafka out: %s, want %s", got, want)
+	}
+
+	hookMu.Lock() // the query drained into the webhook before Cancel returned
+	defer hookMu.Unlock()
+	if got := fmt.Sprint(count(fromHook)); got != want || float64(len(fromHook)) != results[ids[2]] {
+		t.Fatalf("Kafka in, webhook out: %s from %d lines (%v results), want %s", got, len(fromHook), results[ids[2]], want)
 	}
 }
