@@ -108,6 +108,11 @@ type Env struct {
 	// query's in-flight bound: while it holds much, the sources wait. What
 	// it holds it must release.
 	Hold func(n int64)
+	// Bytes counts n more (or, negative, fewer) bytes the connector holds
+	// for the query (records fetched and not yet read, results not yet
+	// acknowledged) in the query's memory budget: over the budget the
+	// query fails. What it counts it must uncount.
+	Bytes func(n int64)
 	// Fail ends the query with err (a delivery that failed for good).
 	Fail func(err error)
 	// Delivered is the query's delivery frontier, for inputs: every event

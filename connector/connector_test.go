@@ -122,7 +122,7 @@ func TestRegisteredKindsParseWithPositions(t *testing.T) {
 		{"missing", "sources:\n  - name: s\n    seq: {from: 1}\n", "spec.yaml:5:10: sources[0].seq.to: missing (required)"},
 		{"wrong type", "sources:\n  - name: s\n    seq: {to: many}\n", "spec.yaml:5:15: sources[0].seq.to: want a whole number, got \"many\""},
 		{"two inputs", "sources:\n  - name: s\n    seq: {to: 3}\n    generator: {rate: 1}\n", "sources[0]: seq and generator: a source reads one input"},
-		{"no input", "sources:\n  - name: s\n", "sources[0]: no input: want one of generator, jsonl, kafka, nats, seq"},
+		{"no input", "sources:\n  - name: s\n", "sources[0]: no input: want one of generator, jsonl, kafka, nats, nexmark, seq"},
 		{"schema", "sources:\n  - name: s\n    seq: {to: 3}\npipeline:\n  - filter: nope > 1\n", "pipeline[0].filter: expression \"nope > 1\" does not compile: unknown name nope"},
 		{"sink", "sources:\n  - name: s\n    seq: {to: 3}\nsink: {collect: {}}\n", "sink.collect.name: missing: where to collect"},
 	} {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,11 +118,14 @@ type partitionKey struct {
 	partition int32
 }
 
-// pendingRecord is a record read and not yet marked for commit, with the
-// time the engine stamped its event (math.MinInt64: it made no event).
+// pendingRecord is a record read and not yet marked for commit: its
+// offset and leader epoch (not the record: a window open for an hour would
+// keep an hour of records), with the time the engine stamped its event
+// (math.MinInt64: it made no event).
 type pendingRecord struct {
-	rec *kgo.Record
-	t   int64
+	offset int64
+	epoch  int32
+	t      int64
 }
 
 type kafkaIn struct {
@@ -133,6 +137,7 @@ type kafkaIn struct {
 
 	started  bool
 	buffered []*kgo.Record // fetched, not yet read
+	fetched  chan struct{} // closed when fetch returned
 
 	mu      sync.Mutex
 	pending map[partitionKey][]pendingRecord
@@ -141,7 +146,7 @@ type kafkaIn struct {
 
 func openKafkaIn(spec query.InputSpec, env *Env) (Input, error) {
 	k := spec.(*KafkaIn)
-	in := &kafkaIn{spec: k, env: env, batch: make(chan []*kgo.Record, 4), ready: make(chan struct{}, 1), pending: map[partitionKey][]pendingRecord{}}
+	in := &kafkaIn{spec: k, env: env, batch: make(chan []*kgo.Record, 4), ready: make(chan struct{}, 1), fetched: make(chan struct{}), pending: map[partitionKey][]pendingRecord{}}
 	// start says where a group with no committed offset begins; committed
 	// offsets always win, so that a restart reads on from what was
 	// delivered.
@@ -171,6 +176,7 @@ func openKafkaIn(spec query.InputSpec, env *Env) (Input, error) {
 // that a query that does not read (its sources wait for credit) stops
 // fetching.
 func (in *kafkaIn) fetch() {
+	defer close(in.fetched)
 	ctx := in.env.Context
 	for ctx.Err() == nil {
 		fs := in.cl.PollRecords(ctx, in.env.MaxBatch)
@@ -183,10 +189,13 @@ func (in *kafkaIn) fetch() {
 		if len(recs) == 0 {
 			continue
 		}
+		size := recordsBytes(recs)
+		in.env.Bytes(size) // held until read
 		select {
 		case in.batch <- recs:
 			notify(in.ready)
 		case <-ctx.Done():
+			in.env.Bytes(-size)
 			return
 		}
 	}
@@ -250,10 +259,8 @@ func (in *kafkaIn) Read(now int64, max int, events []query.Event) ([]query.Event
 		n := min(len(in.buffered), max-len(events))
 		recs := in.buffered[:n]
 		in.buffered = in.buffered[n:]
-		var size int64
-		for _, r := range recs {
-			size += int64(len(r.Value))
-		}
+		size := recordsBytes(recs)
+		in.env.Bytes(-size) // read: the engine counts its events
 		in.env.Count("source.kafka.records", int64(len(recs)))
 		in.env.Count("source.kafka.bytes", size)
 		in.mu.Lock()
@@ -263,7 +270,7 @@ func (in *kafkaIn) Read(now int64, max int, events []query.Event) ([]query.Event
 				events = append(events, ev)
 			}
 			pk := partitionKey{r.Topic, r.Partition}
-			in.pending[pk] = append(in.pending[pk], pendingRecord{rec: r, t: t})
+			in.pending[pk] = append(in.pending[pk], pendingRecord{offset: r.Offset, epoch: r.LeaderEpoch, t: t})
 		}
 		in.mu.Unlock()
 		if len(in.buffered) > 0 {
@@ -306,23 +313,42 @@ func (in *kafkaIn) markDelivered() {
 	f := in.env.Delivered()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	var done []*kgo.Record
+	marks := map[string]map[int32]kgo.EpochOffset{}
+	var n int64
 	for pk, q := range in.pending {
 		i := 0
 		for i < len(q) && q[i].t <= f {
-			done = append(done, q[i].rec)
 			i++
 		}
+		if i == 0 {
+			continue
+		}
+		last := q[i-1]
+		if marks[pk.topic] == nil {
+			marks[pk.topic] = map[int32]kgo.EpochOffset{}
+		}
+		// A commit names the next offset to read.
+		marks[pk.topic][pk.partition] = kgo.EpochOffset{Epoch: last.epoch, Offset: last.offset + 1}
+		n += int64(i)
 		if i == len(q) {
 			delete(in.pending, pk)
 		} else {
-			in.pending[pk] = q[i:]
+			in.pending[pk] = slices.Delete(q, 0, i)
 		}
 	}
-	if len(done) > 0 {
-		in.cl.MarkCommitRecords(done...)
-		in.env.Count("source.kafka.marked", int64(len(done)))
+	if n > 0 {
+		in.cl.MarkCommitOffsets(marks)
+		in.env.Count("source.kafka.marked", n)
 	}
+}
+
+// recordsBytes is what recs hold: their keys and values.
+func recordsBytes(recs []*kgo.Record) int64 {
+	var n int64
+	for _, r := range recs {
+		n += int64(len(r.Key) + len(r.Value))
+	}
+	return n
 }
 
 // forget drops what is pending of partitions the group took away: their
@@ -346,6 +372,22 @@ func (in *kafkaIn) Close() error {
 	return nil
 }
 
+// unhold uncounts what was fetched and never read, once fetching ended.
+func (in *kafkaIn) unhold() {
+	size := recordsBytes(in.buffered)
+	in.buffered = nil
+	for {
+		select {
+		case recs := <-in.batch:
+			size += recordsBytes(recs)
+			continue
+		default:
+		}
+		break
+	}
+	in.env.Bytes(-size)
+}
+
 // Finish commits, when the query drained, every record read (all its
 // results were delivered), then leaves the group; otherwise only what was
 // marked already.
@@ -356,6 +398,8 @@ func (in *kafkaIn) Finish(drained bool) {
 	if drained {
 		in.markDelivered() // the frontier is at its end: everything
 	}
+	<-in.fetched // fetching stops with the sources
+	in.unhold()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := in.cl.CommitMarkedOffsets(ctx); err != nil {

@@ -328,6 +328,51 @@ sink:
 	}
 }
 
+// What a stalled sink holds counts in the query's memory budget: with a
+// budget smaller than the results on their way to the broker, the query
+// fails saying so, rather than holding them.
+func TestKafkaHeldBytesCountInTheBudget(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "in", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()
+	produce(t, brokers, "in", 20_000)
+	release := make(chan struct{})
+	defer close(release)
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		select {
+		case <-release:
+		default:
+			c.SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	spec := `
+name: held
+latency_target: 1s
+sources:
+  - name: in
+    kafka: {brokers: [BROKERS], topics: [in], group: g}
+pipeline:
+  - key_by: key
+sink:
+  kafka: {brokers: [BROKERS], topic: out}
+`
+	plan, err := query.Parse("held.yaml", []byte(strings.ReplaceAll(spec, "BROKERS", strings.Join(brokers, ", "))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, q := startQuery(t, plan, runtime.WithWorkers(2), runtime.WithQueryMemory(64<<10))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := q.Wait(ctx); err == nil || !strings.Contains(err.Error(), "memory budget: its connectors hold") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 // Two engines run the same spec in one group: they split the topic's
 // partitions, and when one is cancelled (it drains, commits and leaves)
 // the other takes its partitions over from the commits. Nothing is lost;

@@ -296,8 +296,11 @@ func (o *kafkaOut) Write(results []query.Event) error {
 		}
 		o.env.Hold(1)
 		size := int64(len(rec.Value))
+		held := size + int64(len(rec.Key))
+		o.env.Bytes(held)
 		o.cl.Produce(o.env.Context, rec, func(_ *kgo.Record, err error) {
 			defer o.env.Hold(-1)
+			defer o.env.Bytes(-held)
 			if err != nil {
 				o.failed(err) // the query fails: its inputs commit nothing more
 				return

@@ -139,12 +139,21 @@ func (n *NATSIn) Clone() query.InputSpec {
 	return &c
 }
 
-// pendingMsg is a message read and not yet acknowledged, with the time
-// the engine stamped its event (math.MinInt64: it made no event).
+// pendingMsg is a message read and not yet acknowledged: the subject its
+// acknowledgement goes to (not the message: a window open for long would
+// keep its data), with the time the engine stamped its event
+// (math.MinInt64: it made no event).
 type pendingMsg struct {
-	msg jetstream.Msg
-	t   int64
+	reply string
+	t     int64
 }
+
+// JetStream's acknowledgement bodies.
+var (
+	natsAck        = []byte("+ACK")
+	natsNak        = []byte("-NAK")
+	natsInProgress = []byte("+WPI")
+)
 
 type natsIn struct {
 	spec  *NATSIn
@@ -200,10 +209,12 @@ func (in *natsIn) fetch() {
 			in.env.Count("source.nats.fetch_errors", 1)
 			continue
 		}
+		in.env.Bytes(int64(len(m.Data()))) // held until read
 		select {
 		case in.msgs <- m:
 			notify(in.ready)
 		case <-ctx.Done():
+			in.env.Bytes(-int64(len(m.Data())))
 			back = append(back, m)
 			return
 		}
@@ -349,10 +360,11 @@ func (in *natsIn) Read(now int64, max int, events []query.Event) ([]query.Event,
 			events = append(events, ev)
 		}
 		in.mu.Lock()
-		in.pending = append(in.pending, pendingMsg{msg: m, t: t})
+		in.pending = append(in.pending, pendingMsg{reply: m.Reply(), t: t})
 		in.mu.Unlock()
 	}
 	if n > 0 {
+		in.env.Bytes(-size) // read: the engine counts its events
 		in.env.Count("source.nats.messages", n)
 		in.env.Count("source.nats.bytes", size)
 		if len(in.msgs) > 0 {
@@ -414,7 +426,7 @@ func (in *natsIn) ackDelivered() {
 	}
 	var errs int64
 	for _, p := range in.pending[:i] {
-		if p.msg.Ack() != nil {
+		if in.nc.Publish(p.reply, natsAck) != nil {
 			errs++ // the server delivers it again after the ack wait
 		}
 	}
@@ -436,7 +448,7 @@ func (in *natsIn) keepAlive(now int64) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, p := range in.pending {
-		_ = p.msg.InProgress() // a lost one is delivered again: at least once
+		_ = in.nc.Publish(p.reply, natsInProgress) // a lost one is delivered again: at least once
 	}
 	if len(in.pending) > 0 {
 		in.env.Count("source.nats.in_progress", int64(len(in.pending)))
@@ -465,17 +477,22 @@ func (in *natsIn) Finish(drained bool) {
 	in.pending = nil
 	nc := in.nc
 	in.mu.Unlock()
+	var unread int64
 	for {
 		select {
 		case m := <-in.msgs:
-			back = append(back, pendingMsg{msg: m})
+			unread += int64(len(m.Data()))
+			back = append(back, pendingMsg{reply: m.Reply()})
 			continue
 		default:
 		}
 		break
 	}
+	in.env.Bytes(-unread)
 	for _, p := range back {
-		_ = p.msg.Nak()
+		if nc != nil {
+			_ = nc.Publish(p.reply, natsNak)
+		}
 	}
 	if len(back) > 0 {
 		in.env.Count("source.nats.naked", int64(len(back)))

@@ -182,7 +182,12 @@ func (o *natsOut) Write(results []query.Event) error {
 	if o.closed || o.ended {
 		return errors.New("nats: the sink is closed")
 	}
+	var size int64
+	for _, p := range pubs {
+		size += p.size()
+	}
 	o.env.Hold(int64(len(pubs)))
+	o.env.Bytes(size)
 	o.queue = append(o.queue, pubs...)
 	notify(o.wake)
 	return nil
@@ -220,10 +225,15 @@ func (o *natsOut) publish() {
 		// more is taken, and what was held is released.
 		o.mu.Lock()
 		o.ended = true
-		n := len(o.queue) + len(flight)
+		left := append(o.queue, flight...)
 		o.queue = nil
 		o.mu.Unlock()
-		o.env.Hold(-int64(n))
+		var size int64
+		for _, p := range left {
+			size += p.size()
+		}
+		o.env.Hold(-int64(len(left)))
+		o.env.Bytes(-size)
 		close(o.done)
 	}()
 	ctx := o.env.Context
@@ -310,6 +320,22 @@ func (o *natsOut) settle(p *natsPub, a *jetstream.PubAck) {
 	}
 	o.acked.Add(1)
 	o.env.Hold(-1)
+	o.env.Bytes(-p.size())
+}
+
+// size is what p holds: its message's data and headers, roughly.
+func (p *natsPub) size() int64 {
+	if p.msg == nil {
+		return 0
+	}
+	n := len(p.msg.Data) + len(p.msg.Subject)
+	for k, vs := range p.msg.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return int64(n)
 }
 
 // retry handles the head's failure err: a subject no stream takes fails

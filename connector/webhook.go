@@ -189,7 +189,9 @@ func (w *webhook) Write(results []query.Event) error {
 func (w *webhook) queueLocked(events []query.Event) {
 	n := int64(len(events))
 	w.env.Hold(n)
-	w.queue = append(w.queue, body{data: appendLines(nil, events), results: n})
+	b := body{data: appendLines(nil, events), results: n}
+	w.env.Bytes(int64(len(b.data)))
+	w.queue = append(w.queue, b)
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -257,6 +259,7 @@ func (w *webhook) deliver() {
 			}
 		}
 		w.env.Hold(-b.results)
+		w.env.Bytes(-int64(len(b.data)))
 	}
 }
 

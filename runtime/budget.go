@@ -12,9 +12,10 @@ import (
 
 // The per-query memory budget. A query's memory is what its spec and its
 // input make it hold: the open groups of its windows (one per window and
-// key), the events its joins buffer, and the events of its messages
-// queued or running on this node (bounded in messages by MaxInFlight, not
-// in events). Each is estimated from counts the state machines keep
+// key), the events its joins buffer, the events of its messages queued or
+// running on this node (bounded in messages by MaxInFlight, not in
+// events), and what its connectors hold (connector.Env.Bytes: a broker's
+// records fetched ahead, results on their way to a broker or endpoint). Each is estimated from counts the state machines keep
 // (query.WindowAgg.StateBytes, query.JoinOp.StateBytes, eventBytes per
 // queued event), so checking costs two atomic loads per message. A query
 // over Config.QueryMemory fails with the figures, its actors stop and its
@@ -31,7 +32,20 @@ const queuedEventBytes = 256
 
 // memoryBytes returns the query's estimated memory now.
 func (q *Query) memoryBytes() int64 {
-	return q.stateBytes.Load() + q.backlogEvents.Load()*queuedEventBytes
+	return q.stateBytes.Load() + q.backlogEvents.Load()*queuedEventBytes + q.connBytes.Load()
+}
+
+// holdBytes counts n more (or fewer) bytes the query's connectors hold
+// (connector.Env.Bytes); over the query's budget the query fails.
+func (q *Query) holdBytes(n int64) {
+	m := q.connBytes.Add(n)
+	if n <= 0 {
+		return
+	}
+	if b := q.eng.cfg.QueryMemory; b > 0 && q.memoryBytes() > b {
+		q.fail("memory budget: its connectors hold about %d MiB (records read ahead, results not yet acknowledged) beside about %d MiB of state and queued events, over the query's budget of %d MiB",
+			m>>20, (q.memoryBytes()-m)>>20, b>>20)
+	}
 }
 
 // affordFiring checks, before windows fire at wm, that the results they

@@ -60,11 +60,13 @@ type Query struct {
 	// message bound for another node weighs 1 until its reply.
 	inflight atomic.Int64
 	// The memory budget (budget.go): estimated bytes of window and join
-	// state, and events in local messages queued or running.
-	stateBytes, backlogEvents atomic.Int64
-	credit                    chan struct{}
-	failed                    atomic.Bool
-	stop                      chan struct{} // closed: sources end now
+	// state, and events in local messages queued or running; bytes its
+	// connectors hold (records fetched and not read, results not yet
+	// acknowledged).
+	stateBytes, backlogEvents, connBytes atomic.Int64
+	credit                               chan struct{}
+	failed                               atomic.Bool
+	stop                                 chan struct{} // closed: sources end now
 	// stopCtx is cancelled with stop, for user sources (a context, not a
 	// channel, is what Go functions take).
 	stopCtx    context.Context

@@ -86,7 +86,8 @@ func (q *Query) connectorEnv(s *query.Source) *connector.Env {
 				q.release(-n, 0)
 			}
 		},
-		Fail: func(err error) { q.fail("%v", err) },
+		Bytes: q.holdBytes,
+		Fail:  func(err error) { q.fail("%v", err) },
 		Delivered: func() int64 {
 			if d := q.delivery.Load(); d != nil {
 				return d.frontier()
