@@ -1,6 +1,9 @@
 package query
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Builder builds a query in Go: the same logical plan a YAML spec gives,
 // checked by the same validation, plus user functions for sources,
@@ -146,6 +149,12 @@ func (b *Builder) Sliding(size, slide time.Duration, aggs ...Aggregate) *Builder
 	return b.step(Operator{Window: &Window{Size: size, Slide: slide, Aggregates: aggs}})
 }
 
+// Session adds a session window: a key's events closer than gap to one
+// another are one window.
+func (b *Builder) Session(gap time.Duration, aggs ...Aggregate) *Builder {
+	return b.step(Operator{Window: &Window{Gap: gap, Aggregates: aggs}})
+}
+
 // Join joins the stream with source with on equal keys (its events keyed
 // by the on expression) in tumbling windows of the given size.
 func (b *Builder) Join(with, on string, window time.Duration) *Builder {
@@ -192,6 +201,28 @@ func Max(name, arg string) Aggregate { return Aggregate{Name: name, Func: "max",
 
 // Avg is avg(arg), named name.
 func Avg(name, arg string) Aggregate { return Aggregate{Name: name, Func: "avg", Arg: arg} }
+
+// CountDistinct is count_distinct(arg), named name.
+func CountDistinct(name, arg string) Aggregate {
+	return Aggregate{Name: name, Func: "count_distinct", Arg: arg}
+}
+
+// MaxBy is max_by(arg): the row (its fields) with the largest arg.
+func MaxBy(name, arg string) Aggregate { return Aggregate{Name: name, Func: "max_by", Arg: arg} }
+
+// MinBy is min_by(arg): the row with the smallest arg.
+func MinBy(name, arg string) Aggregate { return Aggregate{Name: name, Func: "min_by", Arg: arg} }
+
+// First is first(arg): arg of the earliest event.
+func First(name, arg string) Aggregate { return Aggregate{Name: name, Func: "first", Arg: arg} }
+
+// Last is last(arg): arg of the latest event.
+func Last(name, arg string) Aggregate { return Aggregate{Name: name, Func: "last", Arg: arg} }
+
+// TopK is top_k(arg, k): the k rows with the largest arg, largest first.
+func TopK(name, arg string, k int) Aggregate {
+	return Aggregate{Name: name, Func: "top_k", Arg: fmt.Sprintf("%s, %d", arg, k)}
+}
 
 // UserAggregate is a user aggregate named name: newAcc makes the state of
 // one window and key.

@@ -56,7 +56,7 @@ func TestBuilderErrors(t *testing.T) {
 		"builder: name:",
 		"builder: latency_target: must be > 0",
 		`builder: pipeline[0].filter: expression "v +" does not compile`,
-		"builder: pipeline[1].window: missing key: add a key_by step before the window",
+		`builder: pipeline[1].aggregate.s: expression "nope" does not compile`,
 		"builder: sink: want one of discard, file, stdout",
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -23,7 +23,7 @@ func TestLimitsRefuseWhatANodeCannotHold(t *testing.T) {
 		{"keys near MaxInt64", strings.Replace(base, "rate: 100", "rate: 100\n      keys: {count: 9223372036854775807}", 1), "keys.count: must be 1 to 1000000, got 9223372036854775807"},
 		{"sliding 1ns", kw + "  - window: {sliding: {size: 1h, slide: 1ns}}\n    aggregate: {n: count()}\n", "pipeline[1].window.sliding.slide: size 1h0m0s / slide 1ns puts each event in 3600000000000 windows: at most 1000 (a slide of at least 3.6s)"},
 		{"sliding without slide", kw + "  - window: {sliding: {size: 10s}}\n    aggregate: {n: count()}\n", "spec.yaml:12:23: pipeline[1].window.sliding.slide: missing: a sliding window needs size and slide"},
-		{"sliding and tumbling", kw + "  - window: {tumbling: 1s, sliding: {size: 10s, slide: 1s}}\n    aggregate: {n: count()}\n", "pipeline[1].window: tumbling and sliding both given"},
+		{"sliding and tumbling", kw + "  - window: {tumbling: 1s, sliding: {size: 10s, slide: 1s}}\n    aggregate: {n: count()}\n", "pipeline[1].window: 2 shapes given: a window is one of tumbling, sliding and session"},
 		{"huge window", kw + "  - window: {tumbling: 10000h}\n    aggregate: {n: count()}\n", "pipeline[1].window: size must be > 0 and at most 168h0m0s, got 10000h0m0s"},
 		{"tiny rate", strings.Replace(base, "rate: 100", "rate: 1e-11\n      duration: 1s", 1), "spec.yaml:6:13: sources[0].generator.rate: must be 0.001 to 1e+07 events per second, got 1e-11"},
 		{"huge rate", strings.Replace(base, "rate: 100", "rate: 1e300\n      duration: 1s", 1), "generator.rate: must be 0.001 to 1e+07 events per second, got 1e+300"},

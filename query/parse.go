@@ -458,6 +458,12 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 			shapes := 0
 			p.fields(v, f, map[string]func(*yaml.Node, string){
 				"tumbling": func(v *yaml.Node, f string) { shapes++; w.Size = p.duration(v, f) },
+				"session": func(v *yaml.Node, f string) {
+					shapes++
+					if w.Gap = p.duration(v, f); w.Gap <= 0 {
+						p.errorf(v, f, "a session window's gap must be > 0, got %v", w.Gap)
+					}
+				},
 				"sliding": func(v *yaml.Node, f string) {
 					shapes++
 					var size, slide bool
@@ -473,8 +479,11 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 					}
 				},
 			})
-			if shapes > 1 {
-				p.errorf(v, f, "tumbling and sliding both given: a window is one of them")
+			switch {
+			case shapes > 1:
+				p.errorf(v, f, "%d shapes given: a window is one of tumbling, sliding and session", shapes)
+			case shapes == 0 && v.Kind == yaml.MappingNode:
+				p.errorf(v, f, "no shape: want tumbling: 1s, sliding: {size: 10s, slide: 1s} or session: 30s")
 			}
 			op.Window = w
 		}),
@@ -547,7 +556,7 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 			call := p.str(v, f)
 			m := aggregateCall.FindStringSubmatch(call)
 			if m == nil {
-				p.errorf(v, f, "want an aggregate call such as count(), sum(x), min(x), max(x), avg(x); got %q", call)
+				p.errorf(v, f, "want an aggregate call such as count(), sum(x), max_by(x) or top_k(x, 3); got %q", call)
 				continue
 			}
 			op.Window.Aggregates = append(op.Window.Aggregates, Aggregate{Pos: pos(v), Name: k.Value, Func: m[1], Arg: strings.TrimSpace(m[2])})

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -41,7 +42,36 @@ func (p *parser) plan(s *Spec) (*Plan, error) {
 	if len(p.errs) > 0 {
 		return nil, p.errs
 	}
-	return &Plan{spec: *s, progs: p.progs}, nil
+	progs := globalWindows(s, p.progs)
+	return &Plan{spec: *s, progs: progs}, nil
+}
+
+// globalKey is the key of a window without key_by: every event has it, so
+// one instance holds the window (its other instances idle).
+const globalKey = `""`
+
+// globalWindows puts a key_by of one constant key before each window that
+// no key_by precedes (a global window: one group per window), and returns
+// the steps' programs to match. The plan's spec shows the step, labelled.
+func globalWindows(s *Spec, progs [][]*vm.Program) [][]*vm.Program {
+	keyed := false
+	ops := make([]Operator, 0, len(s.Pipeline))
+	out := make([][]*vm.Program, 0, len(progs))
+	for i, op := range s.Pipeline {
+		if op.Kind() == KindWindow && !keyed {
+			prog, err := expr.Compile(globalKey)
+			if err != nil {
+				panic("query: the global key does not compile: " + err.Error())
+			}
+			ops = append(ops, Operator{Pos: op.Pos, KeyBy: globalKey, Label: "key_by (global window)", Nodes: op.Nodes, NodesPos: op.NodesPos})
+			out = append(out, []*vm.Program{prog})
+		}
+		keyed = keyed || op.Kind() == KindKeyBy
+		ops = append(ops, op)
+		out = append(out, progs[i])
+	}
+	s.Pipeline = ops
+	return out
 }
 
 // Spec returns a copy of the plan's spec, to read or to edit and Compile
@@ -75,6 +105,8 @@ func (p *Plan) Machine(i int, allowedLateness time.Duration) (Machine, error) {
 	switch k := op.Kind(); {
 	case k.Stateless():
 		return newStateless(op, p.progs[i])
+	case k == KindWindow && op.Window.Gap > 0:
+		return newSessionAgg(op, p.progs[i], allowedLateness)
 	case k == KindWindow:
 		return newWindowAgg(op, p.progs[i], allowedLateness)
 	case k == KindJoin:

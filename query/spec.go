@@ -122,9 +122,12 @@ type NamedExpr struct {
 
 // Window is a tumbling (Slide == 0) or sliding window with its aggregates.
 type Window struct {
-	Pos        Pos
-	Size       time.Duration
-	Slide      time.Duration
+	Pos   Pos
+	Size  time.Duration
+	Slide time.Duration
+	// Gap makes it a session window: a key's events closer than Gap to
+	// one another are one window, which ends Gap after its last event.
+	Gap        time.Duration
 	Aggregates []Aggregate
 }
 
@@ -133,8 +136,10 @@ type Window struct {
 type Aggregate struct {
 	Pos  Pos
 	Name string
-	Func string // count, sum, min, max, avg, or user
+	Func string // one of AggregateFuncs, or user
 	Arg  string
+	// K is top_k's count (from Arg "x, k", set when validated).
+	K int
 	// User makes a user aggregate (Go API; Func is "user"): one
 	// Accumulator per window and key.
 	User func() Accumulator

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +18,16 @@ var (
 	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-// AggregateFuncs are the built-in window aggregates.
-var AggregateFuncs = []string{"count", "sum", "min", "max", "avg"}
+// AggregateFuncs are the built-in window aggregates: count(), sum(x),
+// min(x), max(x), avg(x) over numbers; count_distinct(x) over any values;
+// max_by(x) and min_by(x), the row (its fields, a map) whose number x is
+// the largest or smallest; first(x) and last(x), x of the earliest or
+// latest event by event time; top_k(x, k), the k rows with the largest x,
+// largest first (a list of maps).
+var AggregateFuncs = []string{"count", "sum", "min", "max", "avg", "count_distinct", "max_by", "min_by", "first", "last", "top_k"}
+
+// MaxTopK bounds top_k's k.
+const MaxTopK = 1000
 
 // EventTimeFormats are the accepted event-time field formats.
 var EventTimeFormats = []string{"unix_ms", "unix_s", "unix_ns", "rfc3339"}
@@ -337,8 +346,13 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 		case KindWindow:
 			w := op.Window
 			switch {
-			case !keyed:
-				p.fail(op.Pos, f+".window", "missing key: add a key_by step before the window")
+			case w.Gap > 0:
+				if w.Size != 0 || w.Slide != 0 {
+					p.fail(w.Pos, f+".window", "a session window has a gap only, not a size or slide")
+				}
+				if w.Gap > MaxTimeBound {
+					p.fail(w.Pos, f+".window.session", "gap must be > 0 and at most %v, got %v", MaxTimeBound, w.Gap)
+				}
 			case w.Size <= 0 || w.Size > MaxTimeBound:
 				p.fail(w.Pos, f+".window", "size must be > 0 and at most %v, got %v (tumbling: 1s, or sliding: {size: 10s, slide: 1s})", MaxTimeBound, w.Size)
 			case w.Slide < 0 || w.Slide > w.Size:
@@ -352,7 +366,8 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			}
 			next := schema{"window_start": "int", "window_end": "int"}
 			p.progs[i] = nil
-			for _, a := range w.Aggregates {
+			for ai := range w.Aggregates {
+				a := &w.Aggregates[ai]
 				af := f + ".aggregate." + a.Name
 				var prog *vm.Program
 				switch {
@@ -367,6 +382,35 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 						p.fail(a.Pos, af, "count() takes no argument, got %q", a.Arg)
 					}
 					next[a.Name] = "int"
+				case a.Func == "count_distinct" || a.Func == "first" || a.Func == "last":
+					var t string
+					prog, t = p.compile(a.Pos, af, a.Arg, cur, "")
+					next[a.Name] = "int"
+					if a.Func != "count_distinct" {
+						next[a.Name] = t
+						if t == "" {
+							next[a.Name] = "any"
+						}
+					}
+				case a.Func == "max_by" || a.Func == "min_by" || a.Func == "top_k":
+					arg := a.Arg
+					if a.Func == "top_k" {
+						x, k, ok := splitTopK(arg)
+						if !ok {
+							p.fail(a.Pos, af, "top_k(x, k): want an expression and a count k of 1 to %d, got %q", MaxTopK, arg)
+							break
+						}
+						arg, a.K = x, k
+					}
+					var t string
+					prog, t = p.compile(a.Pos, af, arg, cur, "")
+					if prog != nil && t != "int" && t != "float" && t != "any" {
+						p.fail(a.Pos, af, "%s orders rows by a number, but %s is a %s", a.Func, arg, t)
+					}
+					next[a.Name] = "map"
+					if a.Func == "top_k" {
+						next[a.Name] = "any"
+					}
 				default:
 					var t string
 					prog, t = p.compile(a.Pos, af, a.Arg, cur, "")
@@ -451,4 +495,19 @@ func sourceNames(s *Spec) []string {
 		names[i] = src.Name
 	}
 	return names
+}
+
+// splitTopK reads top_k's argument "x, k": the expression x and the
+// count k (1 to MaxTopK) after its last comma.
+func splitTopK(arg string) (x string, k int, ok bool) {
+	i := strings.LastIndex(arg, ",")
+	if i < 0 {
+		return "", 0, false
+	}
+	x = strings.TrimSpace(arg[:i])
+	n, err := strconv.Atoi(strings.TrimSpace(arg[i+1:]))
+	if err != nil || n < 1 || n > MaxTopK || x == "" {
+		return "", 0, false
+	}
+	return x, n, true
 }

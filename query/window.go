@@ -101,6 +101,8 @@ func (w *Watermarks) allClosed() bool {
 type WindowAgg struct {
 	size, slide, lateness int64
 	aggs                  []Aggregate
+	kinds                 []aggKind
+	extra                 int64 // state beyond the groups' accumulators (sets, rows)
 	progs                 []*vm.Program
 	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
 	wm                    int64
@@ -120,9 +122,13 @@ func newWindowAgg(op *Operator, progs []*vm.Program, allowedLateness time.Durati
 	if slide == 0 {
 		slide = op.Window.Size
 	}
+	kinds := make([]aggKind, len(op.Window.Aggregates))
+	for i, ag := range op.Window.Aggregates {
+		kinds[i] = kindOf(ag)
+	}
 	return &WindowAgg{
 		size: int64(op.Window.Size), slide: int64(slide), lateness: int64(allowedLateness),
-		aggs: op.Window.Aggregates, progs: progs,
+		aggs: op.Window.Aggregates, kinds: kinds, progs: progs,
 		open: map[int64]map[string][]acc{}, wm: NoWatermark,
 		vals: make([]any, len(op.Window.Aggregates)), r: newRunner(progs),
 	}, nil
@@ -169,6 +175,9 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 		if vals[i], err = a.r.run(a.progs, i, &ev); err != nil {
 			return false, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
 		}
+		if !a.kinds[i].numeric() {
+			continue
+		}
 		if _, _, ok := number(vals[i]); !ok {
 			return false, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, vals[i], vals[i])
 		}
@@ -204,7 +213,7 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 				}
 				continue
 			}
-			accs[i].add(vals[i])
+			a.extra += accs[i].add(a.kinds[i], a.aggs[i].K, vals[i], &ev)
 		}
 		added = true
 	}
@@ -263,7 +272,8 @@ func (a *WindowAgg) Advance(wm, frontierArrival int64) []Event {
 		for _, key := range names {
 			f := map[string]any{"window_start": k * a.slide, "window_end": a.end(k)}
 			for i, ag := range a.aggs {
-				f[ag.Name] = keys[key][i].result(ag.Func)
+				f[ag.Name] = keys[key][i].result(a.kinds[i])
+				a.extra -= keys[key][i].held()
 			}
 			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(k) - 1, Watermark: NoWatermark, Fields: f})
 		}
@@ -278,7 +288,7 @@ func (a *WindowAgg) Advance(wm, frontierArrival int64) []Event {
 // keeps the estimate within 2× of the heap it measures). The engine
 // charges it to the query's memory budget.
 func (a *WindowAgg) StateBytes() int64 {
-	return int64(a.groups) * (groupBytes + accBytes*int64(len(a.aggs)))
+	return int64(a.groups)*(groupBytes+accBytes*int64(len(a.aggs))) + a.extra
 }
 
 // The estimates behind StateBytes.
@@ -287,18 +297,6 @@ const (
 	accBytes   = 64  // one accumulator
 	eventBytes = 320 // a buffered event with a few fields
 )
-
-// acc accumulates one aggregate of one (window, key) group. Integers stay
-// integers until a float is seen.
-type acc struct {
-	n          int64
-	isum       int64
-	fsum       float64
-	isFloat    bool
-	min, max   float64
-	imin, imax int64
-	user       Accumulator
-}
 
 // number reads any Go number: integers as i (and f), floats as f.
 func number(v any) (i int64, f float64, ok bool) {
@@ -329,79 +327,4 @@ func number(v any) (i int64, f float64, ok bool) {
 		return 0, float64(x), true
 	}
 	return 0, 0, false
-}
-
-func isFloat(v any) bool {
-	switch v.(type) {
-	case float64, float32:
-		return true
-	}
-	return false
-}
-
-func (c *acc) add(v any) {
-	c.n++
-	if v == nil {
-		return
-	}
-	i, f, _ := number(v)
-	switch v.(type) {
-	case float64, float32:
-		if !c.isFloat {
-			c.isFloat = true
-			c.fsum = float64(c.isum)
-			c.min, c.max = float64(c.imin), float64(c.imax)
-			if c.n == 1 {
-				c.min, c.max = f, f
-			}
-		}
-	}
-	if c.isFloat {
-		c.fsum += f
-		if c.n == 1 || f < c.min {
-			c.min = f
-		}
-		if c.n == 1 || f > c.max {
-			c.max = f
-		}
-		return
-	}
-	c.isum += i
-	if c.n == 1 || i < c.imin {
-		c.imin = i
-	}
-	if c.n == 1 || i > c.imax {
-		c.imax = i
-	}
-}
-
-func (c *acc) result(fn string) any {
-	if c.user != nil {
-		return c.user.Result()
-	}
-	switch fn {
-	case "count":
-		return c.n
-	case "avg":
-		if c.isFloat {
-			return c.fsum / float64(c.n)
-		}
-		return float64(c.isum) / float64(c.n)
-	case "sum":
-		if c.isFloat {
-			return c.fsum
-		}
-		return c.isum
-	case "min":
-		if c.isFloat {
-			return c.min
-		}
-		return c.imin
-	case "max":
-		if c.isFloat {
-			return c.max
-		}
-		return c.imax
-	}
-	panic("query: unknown aggregate " + fn + " passed validation")
 }

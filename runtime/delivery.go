@@ -44,11 +44,15 @@ type ledgerEntry struct {
 // spanOf is the longest an event's results can trail the sink's
 // watermark: each window's size (a sliding window's too: an event is in
 // windows ending up to size after it) and each join's, plus the allowed
-// lateness at each.
+// lateness at each; unbounded with a session window.
 func spanOf(spec *query.Spec, lateness int64) int64 {
 	var span int64
 	for _, op := range spec.Pipeline {
 		switch {
+		case op.Window != nil && op.Window.Gap > 0:
+			// A session grows for as long as its key's events keep
+			// coming: no bound, so nothing is committed before the end.
+			return math.MaxInt64
 		case op.Window != nil:
 			span = priority.AddSat(span, priority.AddSat(int64(op.Window.Size), lateness))
 		case op.Join != nil:

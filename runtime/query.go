@@ -712,6 +712,9 @@ func (r joinRule) Next(s priority.Stamp) priority.Frontier {
 func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule {
 	switch st.kind {
 	case query.KindWindow:
+		if st.window == nil {
+			return priority.Stateless{} // a session window: no fixed axis to order by
+		}
 		if q.et != nil {
 			return priority.NewEventTimeFrontier(*st.window, q.ooo(), q.lateness())
 		}
@@ -729,6 +732,9 @@ func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule 
 		// its messages take the window's frontier.
 		for i := slices.Index(q.stages, st) + 1; i < len(q.stages); i++ {
 			if w := q.stages[i]; w.kind == query.KindWindow {
+				if w.window == nil {
+					break // a session window
+				}
 				if q.et != nil {
 					return priority.NewEventTimeFrontier(*w.window, q.ooo(), q.lateness())
 				}
@@ -809,7 +815,9 @@ func physicalPlan(spec *query.Spec) []stagePlan {
 		}
 		switch sp.kind {
 		case query.KindWindow:
-			sp.window = &priority.Window{Size: int64(op.Window.Size), Slide: int64(op.Window.Slide)}
+			if op.Window.Gap == 0 { // a session window has no fixed axis to batch by
+				sp.window = &priority.Window{Size: int64(op.Window.Size), Slide: int64(op.Window.Slide)}
+			}
 		case query.KindJoin:
 			w := priority.Tumbling(int64(op.Join.Window))
 			sp.window = &w

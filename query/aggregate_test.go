@@ -1,0 +1,177 @@
+package query
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const rowsSpec = `name: q
+latency_target: 1s
+sources:
+  - name: s
+    generator: {rate: 1, fields: {v: {uniform: [0, 100]}, s: {choice: [a, b, c]}}}
+pipeline:
+  - key_by: key
+  - window: WINDOW
+    aggregate:
+      hi: max_by(v)
+      lo: min_by(v)
+      first: first(s)
+      last: last(s)
+      kinds: count_distinct(s)
+      top: top_k(v, 2)
+      n: count()
+      total: sum(v)
+`
+
+func rowEvent(key string, t int64, v int, s string) Event {
+	return Event{Key: key, EventTime: t, Fields: map[string]any{"v": v, "s": s, "t": t}}
+}
+
+// The row aggregates: max_by and min_by give the row, the earliest on a
+// tie; first and last by event time, not by arrival; count_distinct;
+// top_k the k largest rows, largest first, ties by time.
+func TestRowAggregates(t *testing.T) {
+	w, err := machineOf[*WindowAgg](mustParse(t, strings.Replace(rowsSpec, "WINDOW", "{tumbling: 100ns}", 1)), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []Event{
+		rowEvent("k", 50, 7, "b"),
+		rowEvent("k", 10, 3, "a"), // earliest, arrives second
+		rowEvent("k", 60, 9, "c"),
+		rowEvent("k", 40, 9, "a"), // ties the largest, earlier
+		rowEvent("k", 90, 1, "b"), // latest
+		rowEvent("k", 20, 1, "c"), // ties the smallest, earlier
+	} {
+		if _, err := w.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.StateBytes() <= groupBytes+accBytes*8 {
+		t.Fatalf("state %d B does not count the rows and sets kept", w.StateBytes())
+	}
+	out := w.Advance(100, 0)
+	if len(out) != 1 {
+		t.Fatalf("results %v", out)
+	}
+	f := out[0].Fields
+	at := func(name string) any {
+		if r, ok := f[name].(map[string]any); ok {
+			return r["t"]
+		}
+		return fmt.Sprintf("%v", f[name])
+	}
+	top := f["top"].([]any)
+	if at("hi") != int64(40) || at("lo") != int64(20) || f["first"] != "a" || f["last"] != "b" || f["kinds"] != int64(3) ||
+		len(top) != 2 || top[0].(map[string]any)["t"] != int64(40) || top[1].(map[string]any)["t"] != int64(60) || f["n"] != int64(6) || f["total"] != int64(30) {
+		t.Fatalf("results %v", f)
+	}
+	if w.StateBytes() != 0 {
+		t.Fatalf("state %d B after the window fired", w.StateBytes())
+	}
+}
+
+// referenceSessions is the straightforward computation: a key's events in
+// time order, cut where two are a gap or more apart.
+func referenceSessions(events []Event, gap int64) map[string][][]Event {
+	by := map[string][]Event{}
+	for _, ev := range events {
+		by[ev.Key] = append(by[ev.Key], ev)
+	}
+	out := map[string][][]Event{}
+	for k, evs := range by {
+		slices.SortStableFunc(evs, func(a, b Event) int { return int(a.EventTime - b.EventTime) })
+		cur := []Event{evs[0]}
+		for _, ev := range evs[1:] {
+			if ev.EventTime-cur[len(cur)-1].EventTime >= gap {
+				out[k] = append(out[k], cur)
+				cur = nil
+			}
+			cur = append(cur, ev)
+		}
+		out[k] = append(out[k], cur)
+	}
+	return out
+}
+
+// Sessions, in any arrival order, equal the reference: events closer than
+// the gap to each other are one session, ending a gap after its last; the
+// aggregates over merged sessions equal those over their events.
+func TestSessionAggMatchesReference(t *testing.T) {
+	plan := mustParse(t, strings.Replace(rowsSpec, "WINDOW", "{session: 10ns}", 1))
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := range 50 {
+		var events []Event
+		for i := range 60 {
+			events = append(events, rowEvent(fmt.Sprint("k", r.IntN(3)), int64(r.IntN(400)), r.IntN(20), []string{"a", "b", "c", "d"}[r.IntN(4)]))
+			events[i].Fields["i"] = i
+		}
+		a, err := machineOf[*SessionAgg](plan, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events { // unordered: the watermark stays back
+			if late, err := a.Add(ev); late || err != nil {
+				t.Fatal(late, err)
+			}
+		}
+		out := a.Advance(1000, 0)
+		want := referenceSessions(events, 10)
+		got := map[string][]Event{}
+		for _, ev := range out {
+			got[ev.Key] = append(got[ev.Key], ev)
+		}
+		for k, sessions := range want {
+			if len(got[k]) != len(sessions) {
+				t.Fatalf("round %d key %s: %d sessions, want %d", round, k, len(got[k]), len(sessions))
+			}
+			for i, evs := range sessions {
+				f := got[k][i].Fields
+				var total int64
+				kinds := map[string]bool{}
+				for _, ev := range evs {
+					total += int64(ev.Fields["v"].(int))
+					kinds[ev.Fields["s"].(string)] = true
+				}
+				last := evs[len(evs)-1].EventTime
+				if f["window_start"] != evs[0].EventTime || f["window_end"] != last+10 || f["n"] != int64(len(evs)) || f["total"] != total || f["kinds"] != int64(len(kinds)) {
+					t.Fatalf("round %d key %s session %d: %v, want %d events from %d to %d, total %d", round, k, i, f, len(evs), evs[0].EventTime, last, total)
+				}
+			}
+		}
+		if a.StateBytes() != 0 {
+			t.Fatalf("state %d B after every session fired", a.StateBytes())
+		}
+	}
+}
+
+// A session fires when the watermark passes its end; an event whose own
+// session would have fired is late, one that joins an open session is not.
+func TestSessionAggFiringAndLateness(t *testing.T) {
+	a, err := machineOf[*SessionAgg](mustParse(t, strings.Replace(rowsSpec, "WINDOW", "{session: 10ns}", 1)), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Add(rowEvent("k", 0, 1, "a"))
+	a.Add(rowEvent("k", 5, 1, "a"))
+	if out := a.Advance(14, 0); len(out) != 0 {
+		t.Fatalf("the session [0, 15) fired at 14: %v", out)
+	}
+	if late, _ := a.Add(rowEvent("k", 2, 1, "a")); late {
+		t.Fatal("an event inside an open session was late")
+	}
+	out := a.Advance(15, 7)
+	if len(out) != 1 || out[0].Fields["n"] != int64(3) || out[0].Fields["window_end"] != int64(15) || out[0].Arrival != 7 || out[0].EventTime != 14 {
+		t.Fatalf("fired %v", out)
+	}
+	if late, _ := a.Add(rowEvent("k", 4, 1, "a")); !late || a.Late() != 1 {
+		t.Fatal("an event for a fired session was not late")
+	}
+	if late, _ := a.Add(rowEvent("k", 12, 1, "a")); late {
+		t.Fatal("an event whose own session ends after the watermark was late")
+	}
+}

@@ -1,0 +1,209 @@
+package query
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// SessionAgg is the state machine of a session window step: a key's
+// events closer than the gap to one another (in event time, or arrival
+// under processing time) make one session, which ends a gap after its
+// last event and fires once the watermark passes that end plus the
+// allowed lateness. An event between two sessions that brings them within
+// the gap merges them. An event whose own session would have fired is
+// late. Each result has the key, window_start (the first event's time),
+// window_end (the last event's time plus the gap) and the aggregates. Not
+// safe for concurrent use.
+type SessionAgg struct {
+	gap, lateness int64
+	aggs          []Aggregate
+	kinds         []aggKind
+	progs         []*vm.Program
+	open          map[string][]*session // key → its sessions, by start
+	wm            int64
+	late          uint64
+	groups        int
+	extra         int64
+	vals          []any
+	r             runner
+}
+
+// session is one key's open session: events from start to last.
+type session struct {
+	start, last int64
+	accs        []acc
+}
+
+func newSessionAgg(op *Operator, progs []*vm.Program, allowedLateness time.Duration) (*SessionAgg, error) {
+	w := op.Window
+	if w == nil || w.Gap <= 0 {
+		return nil, fmt.Errorf("query: %s is not a session window", op.Kind())
+	}
+	kinds := make([]aggKind, len(w.Aggregates))
+	for i, ag := range w.Aggregates {
+		if ag.User != nil {
+			return nil, fmt.Errorf("query: aggregate %s: a user aggregate cannot be merged, so it cannot be in a session window", ag.Name)
+		}
+		kinds[i] = kindOf(ag)
+	}
+	return &SessionAgg{
+		gap: int64(w.Gap), lateness: int64(allowedLateness),
+		aggs: w.Aggregates, kinds: kinds, progs: progs,
+		open: map[string][]*session{}, wm: NoWatermark,
+		vals: make([]any, len(w.Aggregates)), r: newRunner(progs),
+	}, nil
+}
+
+// end is when s ends: a gap after its last event.
+func (a *SessionAgg) end(s *session) int64 { return s.last + a.gap }
+
+// Add puts ev into its key's session, merging the sessions it bridges.
+func (a *SessionAgg) Add(ev Event) (late bool, err error) {
+	vals := a.vals
+	clear(vals)
+	for i, p := range a.progs {
+		if p == nil {
+			continue
+		}
+		if vals[i], err = a.r.run(a.progs, i, &ev); err != nil {
+			return false, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
+		}
+		if a.kinds[i].numeric() {
+			if _, _, ok := number(vals[i]); !ok {
+				return false, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, vals[i], vals[i])
+			}
+		}
+	}
+	t := ev.EventTime
+	ss := a.open[ev.Key]
+	// The sessions it touches: those it is closer than the gap to.
+	lo, _ := slices.BinarySearchFunc(ss, t, func(s *session, t int64) int {
+		if s.last+a.gap <= t {
+			return -1
+		}
+		return 1
+	})
+	hi := lo
+	for hi < len(ss) && ss[hi].start-a.gap < t {
+		hi++
+	}
+	var s *session
+	switch wm := max(a.wm, ev.Watermark); {
+	case hi == lo && wm != NoWatermark && t+a.gap+a.lateness <= wm:
+		a.late++
+		return true, nil // its own session would have fired
+	case hi == lo:
+		s = &session{start: t, last: t, accs: make([]acc, len(a.aggs))}
+		ss = slices.Insert(ss, lo, s)
+		a.groups++
+	default:
+		s = ss[lo]
+		for _, o := range ss[lo+1 : hi] {
+			for i := range s.accs {
+				a.extra += s.accs[i].merge(a.kinds[i], a.aggs[i].K, &o.accs[i])
+			}
+			s.start, s.last = min(s.start, o.start), max(s.last, o.last)
+			a.groups--
+		}
+		ss = slices.Delete(ss, lo+1, hi)
+		s.start, s.last = min(s.start, t), max(s.last, t)
+	}
+	for i := range s.accs {
+		a.extra += s.accs[i].add(a.kinds[i], a.aggs[i].K, vals[i], &ev)
+	}
+	a.open[ev.Key] = ss
+	return false, nil
+}
+
+// Run implements Machine.
+func (a *SessionAgg) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
+	var errs []error
+	var late []Event
+	for _, ev := range in {
+		isLate, err := a.Add(ev)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case isLate:
+			late = append(late, ev)
+		}
+	}
+	return out, errs, late
+}
+
+// Output implements Machine: the sessions that end by wm.
+func (a *SessionAgg) Output(wm int64) int64 {
+	if wm <= a.wm {
+		return 0
+	}
+	var n int64
+	for _, ss := range a.open {
+		for _, s := range ss {
+			if a.end(s)+a.lateness <= wm {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Advance implements Machine: the sessions that end by wm fire, by end
+// and then key.
+func (a *SessionAgg) Advance(wm, frontierArrival int64) []Event {
+	if wm <= a.wm {
+		return nil
+	}
+	a.wm = wm
+	var out []Event
+	for key, ss := range a.open {
+		kept := ss[:0]
+		for _, s := range ss {
+			if a.end(s)+a.lateness > wm {
+				kept = append(kept, s)
+				continue
+			}
+			f := map[string]any{"window_start": s.start, "window_end": a.end(s)}
+			for i, ag := range a.aggs {
+				f[ag.Name] = s.accs[i].result(a.kinds[i])
+				a.extra -= s.accs[i].held()
+			}
+			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(s) - 1, Watermark: NoWatermark, Fields: f})
+			a.groups--
+		}
+		clear(ss[len(kept):])
+		if len(kept) == 0 {
+			delete(a.open, key)
+		} else {
+			a.open[key] = kept
+		}
+	}
+	slices.SortFunc(out, func(x, y Event) int {
+		if x.EventTime != y.EventTime {
+			return int(min(max(x.EventTime-y.EventTime, -1), 1))
+		}
+		switch {
+		case x.Key < y.Key:
+			return -1
+		case x.Key > y.Key:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// StateBytes implements Machine.
+func (a *SessionAgg) StateBytes() int64 {
+	return int64(a.groups)*(groupBytes+accBytes*int64(len(a.aggs))) + a.extra
+}
+
+// Partial implements Machine: an event is in one session.
+func (a *SessionAgg) Partial() uint64 { return 0 }
+
+// Late returns how many events came after their session fired.
+func (a *SessionAgg) Late() uint64 { return a.late }
+
+var _ Machine = (*SessionAgg)(nil)
