@@ -369,13 +369,16 @@ func (in *kafkaIn) Close() error {
 	if !in.started {
 		in.cl.Close()
 	}
+	in.env.Bytes(-recordsBytes(in.buffered)) // taken from the hand-over, never read
+	in.buffered = nil
 	return nil
 }
 
-// unhold uncounts what was fetched and never read, once fetching ended.
+// unhold uncounts what was fetched and never read, once fetching ended:
+// the batches still in the hand-over (Close uncounts what Read had taken
+// from it; the source's goroutine may still be reading when Finish runs).
 func (in *kafkaIn) unhold() {
-	size := recordsBytes(in.buffered)
-	in.buffered = nil
+	var size int64
 	for {
 		select {
 		case recs := <-in.batch:
