@@ -159,9 +159,7 @@ sink:
 	if err := q.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	collected.Lock()
-	got := collected.by["run"]
-	collected.Unlock()
+	got := takeCollected("run")
 	// Even numbers 2..1000 without the multiples of 100: 500 - 10.
 	var wantTotal int64
 	for n := int64(2); n <= 1000; n += 2 {
