@@ -83,6 +83,7 @@ type acc struct {
 type accExt struct {
 	val  any              // first, last: the value
 	t    int64            // first, last, max_by, min_by: its event's time
+	key  string           // max_by, min_by: its event's key
 	by   float64          // max_by, min_by: the row's number
 	row  map[string]any   // max_by, min_by: the row
 	set  map[any]struct{} // count_distinct
@@ -94,6 +95,7 @@ type accExt struct {
 type ranked struct {
 	x   float64
 	t   int64
+	key string
 	row map[string]any
 }
 
@@ -103,11 +105,11 @@ const (
 	distinctBytes = 48 // a value of a count_distinct set (plus a string's length)
 )
 
-// before says whether row (x, t) ranks ahead of (y, u) for max_by and
-// top_k: the larger number, then the earlier event. Equal rows keep the
-// one seen first.
-func before(x float64, t int64, y float64, u int64) bool {
-	return x > y || x == y && t < u
+// before says whether row a ranks ahead of row b for max_by and top_k:
+// the larger number, then the earlier event, then the smaller key (as
+// text). Rows equal in all three keep the one seen first.
+func before(a, b ranked) bool {
+	return a.x > b.x || a.x == b.x && (a.t < b.t || a.t == b.t && a.key < b.key)
 }
 
 // add takes one event's value v (the aggregate's argument; nil for count)
@@ -150,12 +152,12 @@ func (c *acc) add(kind aggKind, k int, v any, ev *Event) int64 {
 		if !e.seen {
 			grew += eventBytes // the row it keeps alive
 		}
-		if !e.seen || before(x, ev.EventTime, e.by, e.t) {
-			e.by, e.t, e.row, e.seen = x, ev.EventTime, ev.Fields, true
+		if !e.seen || before(ranked{x: x, t: ev.EventTime, key: ev.Key}, ranked{x: e.by, t: e.t, key: e.key}) {
+			e.by, e.t, e.key, e.row, e.seen = x, ev.EventTime, ev.Key, ev.Fields, true
 		}
 	case aggTopK:
 		_, x, _ := number(v)
-		grew += e.insert(ranked{x: x, t: ev.EventTime, row: ev.Fields}, k)
+		grew += e.insert(ranked{x: x, t: ev.EventTime, key: ev.Key, row: ev.Fields}, k)
 	}
 	return grew
 }
@@ -164,7 +166,7 @@ func (c *acc) add(kind aggKind, k int, v any, ev *Event) int64 {
 // bytes the list grew by.
 func (e *accExt) insert(r ranked, k int) int64 {
 	i, _ := slices.BinarySearchFunc(e.top, r, func(a, b ranked) int {
-		if before(a.x, a.t, b.x, b.t) {
+		if before(a, b) {
 			return -1
 		}
 		return 1 // equal rows: after those seen first
@@ -325,8 +327,8 @@ func (c *acc) merge(kind aggKind, k int, o *acc) int64 {
 		if e.seen && f.seen {
 			grew -= eventBytes // one of the two rows is let go
 		}
-		if f.seen && (!e.seen || before(f.by, f.t, e.by, e.t)) {
-			e.by, e.t, e.row, e.seen = f.by, f.t, f.row, true
+		if f.seen && (!e.seen || before(ranked{x: f.by, t: f.t, key: f.key}, ranked{x: e.by, t: e.t, key: e.key})) {
+			e.by, e.t, e.key, e.row, e.seen = f.by, f.t, f.key, f.row, true
 		}
 	case aggTopK:
 		before := len(e.top) + len(f.top)

@@ -175,3 +175,56 @@ func TestSessionAggFiringAndLateness(t *testing.T) {
 		t.Fatal("an event whose own session ends after the watermark was late")
 	}
 }
+
+// key_by of several fields: the key is their values, '|' inside one
+// escaped so that no two keys meet; a window's results carry each field.
+func TestKeyByFields(t *testing.T) {
+	plan := mustParse(t, `name: q
+latency_target: 1s
+sources:
+  - name: s
+    generator: {rate: 1, fields: {a: {choice: [x]}, b: {uniform: [0, 9]}, v: {uniform: [0, 9]}}}
+pipeline:
+  - key_by: [a, b]
+  - window: {tumbling: 10ns}
+    aggregate: {n: count()}
+`)
+	kb, err := machineOf[*Stateless](plan, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := machineOf[*WindowAgg](plan, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []Event{
+		{EventTime: 1, Fields: map[string]any{"a": "x|1", "b": 2}},
+		{EventTime: 2, Fields: map[string]any{"a": "x", "b": "1|2"}},
+		{EventTime: 3, Fields: map[string]any{"a": "x", "b": "1|2"}},
+	}
+	keyed, errs := kb.Apply(in, nil)
+	if len(errs) != 0 || keyed[0].Key == keyed[1].Key || keyed[1].Key != keyed[2].Key || keyed[0].Key != `x\|1|2` {
+		t.Fatalf("keys %q %q %q (%v)", keyed[0].Key, keyed[1].Key, keyed[2].Key, errs)
+	}
+	for _, ev := range keyed {
+		w.Add(ev)
+	}
+	out := w.Advance(10, 0)
+	if len(out) != 2 || out[1].Fields["a"] != "x" || out[1].Fields["b"] != "1|2" || out[1].Fields["n"] != int64(2) || out[0].Fields["a"] != "x|1" || out[0].Fields["b"] != 2 {
+		t.Fatalf("results %v", out)
+	}
+	if w.StateBytes() != 0 {
+		t.Fatalf("state %d B after firing", w.StateBytes())
+	}
+	for _, c := range []struct{ key, want string }{
+		{"[]", "pipeline[0].key_by: 0 fields: want 1 to 16"},
+		{"[a, a]", `pipeline[0].key_by[1]: "a": want the name of a field, once`},
+		{"[key]", `pipeline[0].key_by[0]: "key": want the name of a field`},
+		{"[a, nope]", `pipeline[0].key_by[1]: expression "nope" does not compile`},
+	} {
+		spec := "name: q\nlatency_target: 1s\nsources:\n  - name: s\n    generator: {rate: 1, fields: {a: {choice: [x]}}}\npipeline:\n  - key_by: " + c.key + "\n"
+		if _, err := Parse("k.yaml", []byte(spec)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("key_by %s: %v, want %q", c.key, err, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
@@ -92,6 +93,16 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 				out = append(out, ev)
 			}
 		case KindKeyBy:
+			if s.op.KeyFields != nil {
+				key, err := s.compositeKey(&ev)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				ev.Key = key
+				out = append(out, ev)
+				continue
+			}
 			k, err := s.r.run(s.progs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("key_by %q: %w", s.op.KeyBy, err))
@@ -199,6 +210,27 @@ func (r *runner) run(progs []*vm.Program, i int, ev *Event) (any, error) {
 }
 
 // keyString turns a key expression's value into a key.
+// compositeKey is the key of several fields: their values, each written
+// as keyString does with '|' and '\' escaped, joined by '|'.
+func (s *Stateless) compositeKey(ev *Event) (string, error) {
+	var b strings.Builder
+	for j, name := range s.op.KeyFields {
+		v, err := s.r.run(s.progs, j, ev)
+		if err != nil {
+			return "", fmt.Errorf("key_by %s: %w", name, err)
+		}
+		if j > 0 {
+			b.WriteByte('|')
+		}
+		part := keyString(v)
+		if strings.ContainsAny(part, `|\`) {
+			part = strings.NewReplacer(`\`, `\\`, `|`, `\|`).Replace(part)
+		}
+		b.WriteString(part)
+	}
+	return b.String(), nil
+}
+
 func keyString(k any) string {
 	switch x := k.(type) {
 	case string:

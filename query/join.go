@@ -140,11 +140,12 @@ func (j *JoinOp) Advance(wm, frontierArrival int64) []Event {
 		for _, key := range keys {
 			for _, l := range left[key] {
 				for _, r := range right[key] {
-					f := make(map[string]any, len(l.Fields)+1)
+					f := make(map[string]any, len(l.Fields)+3)
 					for name, v := range l.Fields {
 						f[name] = v
 					}
 					f[j.with] = r.Fields
+					f["window_start"], f["window_end"] = k*j.size, (k+1)*j.size
 					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Watermark: NoWatermark, Fields: f})
 				}
 			}

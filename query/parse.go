@@ -436,7 +436,18 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 	}
 	p.fields(n, field, map[string]func(*yaml.Node, string){
 		"filter": kind(func(v *yaml.Node, f string) { op.Filter = p.str(v, f) }),
-		"key_by": kind(func(v *yaml.Node, f string) { op.KeyBy = p.str(v, f) }),
+		"key_by": kind(func(v *yaml.Node, f string) {
+			if v.Kind != yaml.SequenceNode {
+				op.KeyBy = p.str(v, f)
+				return
+			}
+			op.KeyFields = []string{}
+			for i, e := range v.Content {
+				ef := fmt.Sprintf("%s[%d]", f, i)
+				p.where[ef] = pos(e)
+				op.KeyFields = append(op.KeyFields, p.str(e, ef))
+			}
+		}),
 		"map": kind(func(v *yaml.Node, f string) {
 			op.Map = []NamedExpr{}
 			if v.Kind != yaml.MappingNode {

@@ -21,6 +21,7 @@ type SessionAgg struct {
 	gap, lateness int64
 	aggs          []Aggregate
 	kinds         []aggKind
+	keyFields     []string
 	progs         []*vm.Program
 	open          map[string][]*session // key → its sessions, by start
 	wm            int64
@@ -31,10 +32,12 @@ type SessionAgg struct {
 	r             runner
 }
 
-// session is one key's open session: events from start to last.
+// session is one key's open session: events from start to last, with
+// the values of the fields its key is made of.
 type session struct {
 	start, last int64
 	accs        []acc
+	keyVals     []any
 }
 
 func newSessionAgg(op *Operator, progs []*vm.Program, allowedLateness time.Duration) (*SessionAgg, error) {
@@ -51,7 +54,7 @@ func newSessionAgg(op *Operator, progs []*vm.Program, allowedLateness time.Durat
 	}
 	return &SessionAgg{
 		gap: int64(w.Gap), lateness: int64(allowedLateness),
-		aggs: w.Aggregates, kinds: kinds, progs: progs,
+		aggs: w.Aggregates, kinds: kinds, progs: progs, keyFields: w.KeyFields,
 		open: map[string][]*session{}, wm: NoWatermark,
 		vals: make([]any, len(w.Aggregates)), r: newRunner(progs),
 	}, nil
@@ -97,6 +100,9 @@ func (a *SessionAgg) Add(ev Event) (late bool, err error) {
 		return true, nil // its own session would have fired
 	case hi == lo:
 		s = &session{start: t, last: t, accs: make([]acc, len(a.aggs))}
+		if a.keyFields != nil {
+			s.keyVals = fieldValues(ev.Fields, a.keyFields)
+		}
 		ss = slices.Insert(ss, lo, s)
 		a.groups++
 	default:
@@ -169,6 +175,9 @@ func (a *SessionAgg) Advance(wm, frontierArrival int64) []Event {
 			for i, ag := range a.aggs {
 				f[ag.Name] = s.accs[i].result(a.kinds[i])
 				a.extra -= s.accs[i].held()
+			}
+			for j, name := range a.keyFields {
+				f[name] = s.keyVals[j]
 			}
 			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(s) - 1, Watermark: NoWatermark, Fields: f})
 			a.groups--

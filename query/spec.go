@@ -68,6 +68,9 @@ type Operator struct {
 	// KeyBy sets the key from an expression and partitions by it over
 	// Parallelism instances.
 	KeyBy string
+	// KeyFields sets the key from several fields (key_by: [a, b]): the
+	// key is their values, and a window after it gives each as a field.
+	KeyFields []string
 	// Window groups keyed events into windows and aggregates them.
 	Window *Window
 	// Join joins the stream with another source on equal keys in windows.
@@ -101,7 +104,7 @@ func (o Operator) Kind() Kind {
 		return KindFilter
 	case o.Map != nil:
 		return KindMap
-	case o.KeyBy != "" || o.KeyFunc != nil:
+	case o.KeyBy != "" || o.KeyFields != nil || o.KeyFunc != nil:
 		return KindKeyBy
 	case o.Window != nil:
 		return KindWindow
@@ -127,7 +130,11 @@ type Window struct {
 	Slide time.Duration
 	// Gap makes it a session window: a key's events closer than Gap to
 	// one another are one window, which ends Gap after its last event.
-	Gap        time.Duration
+	Gap time.Duration
+	// KeyFields are the fields its key is made of, which each result
+	// carries (set when validated, from the key_by before it: its fields,
+	// or its expression when that is a field's name).
+	KeyFields  []string
 	Aggregates []Aggregate
 }
 

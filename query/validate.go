@@ -29,6 +29,9 @@ var AggregateFuncs = []string{"count", "sum", "min", "max", "avg", "count_distin
 // MaxTopK bounds top_k's k.
 const MaxTopK = 1000
 
+// MaxKeyFields bounds the fields of one key_by.
+const MaxKeyFields = 16
+
 // EventTimeFormats are the accepted event-time field formats.
 var EventTimeFormats = []string{"unix_ms", "unix_s", "unix_ns", "rfc3339"}
 
@@ -278,6 +281,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 	curEvent := eventTime[main]
 	used := map[string]string{main: "the pipeline's input"}
 	keyed := false
+	var keyFields []string // the fields the last key_by keyed by
 	use := func(op *Operator, f, name string) bool {
 		if _, ok := schemas[name]; !ok {
 			p.fail(op.Pos, f, "unknown source %q (sources: %s)", name, strings.Join(sourceNames(s), ", "))
@@ -336,9 +340,31 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			}
 			cur = next
 		case KindKeyBy:
-			if op.KeyFunc == nil {
+			keyFields = nil
+			switch {
+			case op.KeyFields != nil:
+				p.progs[i] = nil
+				if len(op.KeyFields) == 0 || len(op.KeyFields) > MaxKeyFields {
+					p.fail(op.Pos, f+".key_by", "%d fields: want 1 to %d", len(op.KeyFields), MaxKeyFields)
+				}
+				seen := map[string]bool{}
+				for k, name := range op.KeyFields {
+					kf := fmt.Sprintf("%s.key_by[%d]", f, k)
+					if !identifier.MatchString(name) || builtin[name] != "" || seen[name] {
+						p.fail(op.Pos, kf, "%q: want the name of a field, once (key, arrival and event_time are not fields)", name)
+						continue
+					}
+					seen[name] = true
+					prog, _ := p.compile(op.Pos, kf, name, cur, "")
+					p.progs[i] = append(p.progs[i], prog)
+				}
+				keyFields = op.KeyFields
+			case op.KeyFunc == nil:
 				prog, _ := p.compile(op.Pos, f+".key_by", op.KeyBy, cur, "")
 				p.progs[i] = []*vm.Program{prog}
+				if name := strings.TrimSpace(op.KeyBy); identifier.MatchString(name) && builtin[name] == "" {
+					keyFields = []string{name}
+				}
 			}
 			keyed = true
 		case KindProcess:
@@ -365,6 +391,20 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 				p.fail(w.Pos, f+".aggregate", "%d aggregates: at most %d", len(w.Aggregates), MaxFields)
 			}
 			next := schema{"window_start": "int", "window_end": "int"}
+			// Each result carries the fields its key is made of, when the
+			// stream still has them here.
+			w.KeyFields = nil
+			for _, name := range keyFields {
+				t, ok := cur[name]
+				if cur != nil && !ok || next[name] != "" || slices.ContainsFunc(w.Aggregates, func(a Aggregate) bool { return a.Name == name }) {
+					continue // gone by here, or the window's own field or an aggregate's name: those win
+				}
+				if t == "" {
+					t = "any"
+				}
+				next[name] = t
+				w.KeyFields = append(w.KeyFields, name)
+			}
 			p.progs[i] = nil
 			for ai := range w.Aggregates {
 				a := &w.Aggregates[ai]
@@ -445,6 +485,7 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			p.progs[i] = []*vm.Program{prog}
 			if cur != nil {
 				cur[j.With] = "map"
+				cur["window_start"], cur["window_end"] = "int", "int"
 			}
 		case KindUnion:
 			if len(op.Union) == 0 {

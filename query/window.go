@@ -102,7 +102,9 @@ type WindowAgg struct {
 	size, slide, lateness int64
 	aggs                  []Aggregate
 	kinds                 []aggKind
-	extra                 int64 // state beyond the groups' accumulators (sets, rows)
+	extra                 int64 // state beyond the groups' accumulators (sets, rows, key fields)
+	keyFields             []string
+	keyVals               map[string]*keyVals // key → its fields' values, while a window holds it
 	progs                 []*vm.Program
 	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
 	wm                    int64
@@ -129,6 +131,7 @@ func newWindowAgg(op *Operator, progs []*vm.Program, allowedLateness time.Durati
 	return &WindowAgg{
 		size: int64(op.Window.Size), slide: int64(slide), lateness: int64(allowedLateness),
 		aggs: op.Window.Aggregates, kinds: kinds, progs: progs,
+		keyFields: op.Window.KeyFields, keyVals: map[string]*keyVals{},
 		open: map[int64]map[string][]acc{}, wm: NoWatermark,
 		vals: make([]any, len(op.Window.Aggregates)), r: newRunner(progs),
 	}, nil
@@ -205,6 +208,15 @@ func (a *WindowAgg) Add(ev Event) (late bool, err error) {
 			}
 			keys[ev.Key] = accs
 			a.groups++
+			if a.keyFields != nil {
+				kv := a.keyVals[ev.Key]
+				if kv == nil {
+					kv = &keyVals{vals: fieldValues(ev.Fields, a.keyFields)}
+					a.keyVals[ev.Key] = kv
+					a.extra += kv.bytes()
+				}
+				kv.refs++
+			}
 		}
 		for i := range accs {
 			if accs[i].user != nil {
@@ -275,6 +287,15 @@ func (a *WindowAgg) Advance(wm, frontierArrival int64) []Event {
 				f[ag.Name] = keys[key][i].result(a.kinds[i])
 				a.extra -= keys[key][i].held()
 			}
+			if kv := a.keyVals[key]; kv != nil {
+				for j, name := range a.keyFields {
+					f[name] = kv.vals[j]
+				}
+				if kv.refs--; kv.refs == 0 {
+					delete(a.keyVals, key)
+					a.extra -= kv.bytes()
+				}
+			}
 			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(k) - 1, Watermark: NoWatermark, Fields: f})
 		}
 		a.groups -= len(keys)
@@ -327,4 +348,22 @@ func number(v any) (i int64, f float64, ok bool) {
 		return 0, float64(x), true
 	}
 	return 0, 0, false
+}
+
+// keyVals are the values of the fields a key is made of, kept while a
+// window holds the key (refs counts those windows).
+type keyVals struct {
+	vals []any
+	refs int
+}
+
+func (k *keyVals) bytes() int64 { return 48 + 16*int64(len(k.vals)) }
+
+// fieldValues reads names from fields (nil where absent).
+func fieldValues(fields map[string]any, names []string) []any {
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = fields[n]
+	}
+	return out
 }

@@ -434,6 +434,9 @@ func refWindow(op *query.Operator, evs []query.Event, axis func(*query.Event) in
 	}
 	for g, members := range groups {
 		f := map[string]any{"window_start": g.k * slide, "window_end": g.k*slide + size}
+		for _, name := range op.Window.KeyFields { // a key_by of a field: its value
+			f[name] = members[0].Fields[name]
+		}
 		for _, a := range op.Window.Aggregates {
 			if a.User != nil {
 				acc := a.User()
@@ -521,6 +524,7 @@ func refJoin(op *query.Operator, left, right []query.Event, lateness int64) (out
 					f[k] = v
 				}
 				f[op.Join.With] = r.Fields
+				f["window_start"], f["window_end"] = g.k*size, (g.k+1)*size
 				out = append(out, query.Event{Key: g.key, EventTime: (g.k+1)*size - 1, Fields: f})
 			}
 		}
