@@ -52,6 +52,31 @@ var nexmarkQueries = []struct {
 		}
 		return map[string]any{"auction": b["auction"], "price": b["price"]}
 	})},
+	{file: "q3", ref: func(events []query.Event) map[string]int {
+		// Auctions of category 10 with their seller, when the seller is
+		// in OR, ID or CA and registered within 10 minutes of the auction.
+		const within = int64(10 * time.Minute)
+		persons := map[int]query.Event{}
+		for _, ev := range events {
+			if ev.Fields["type"] == "person" {
+				persons[ev.Fields["id"].(int)] = ev
+			}
+		}
+		out := map[string]int{}
+		for _, a := range events {
+			if a.Fields["type"] != "auction" || a.Fields["category"] != 10 {
+				continue
+			}
+			p, ok := persons[a.Fields["seller"].(int)]
+			if d := a.EventTime - p.EventTime; !ok || d > within || -d > within {
+				continue
+			}
+			if st := p.Fields["state"]; st == "OR" || st == "ID" || st == "CA" {
+				out[canon(map[string]any{"name": p.Fields["name"], "city": p.Fields["city"], "state": st, "id": a.Fields["id"]})]++
+			}
+		}
+		return out
+	}},
 	{file: "q5", ref: func(bids []query.Event) map[string]int {
 		// Each sliding window [2k s, 2k s + 10 s): bids per auction, then
 		// the largest count; on a tie the smaller auction id as text.

@@ -228,3 +228,47 @@ pipeline:
 		}
 	}
 }
+
+// An interval join emits each pair when its second event arrives, from
+// either side, for events at most `within` apart; the watermark lets go
+// of what nothing to come can match, and an event behind it is late.
+func TestIntervalJoin(t *testing.T) {
+	plan := mustParse(t, `name: q
+latency_target: 1s
+sources:
+  - name: a
+    generator: {rate: 1, fields: {v: {uniform: [0, 9]}}}
+  - name: b
+    generator: {rate: 1, fields: {w: {uniform: [0, 9]}}}
+pipeline:
+  - key_by: key
+  - join: {with: b, on: key, within: 10ns}
+`)
+	j, err := machineOf[*IntervalJoin](plan, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(k string, at int64, f string, v int) Event {
+		return Event{Key: k, EventTime: at, Arrival: at, Watermark: NoWatermark, Fields: map[string]any{f: v}}
+	}
+	out, _, _ := j.Run(0, []Event{ev("x", 100, "v", 1)}, nil)
+	if len(out) != 0 {
+		t.Fatalf("a pair from one event: %v", out)
+	}
+	out, _, _ = j.Run(1, []Event{ev("x", 95, "w", 2), ev("x", 111, "w", 3), ev("y", 100, "w", 4)}, nil)
+	if len(out) != 1 || out[0].Fields["v"] != 1 || out[0].Fields["b"].(map[string]any)["w"] != 2 || out[0].EventTime != 100 {
+		t.Fatalf("pairs %v, want only (100, 95)", out)
+	}
+	out, _, _ = j.Run(0, []Event{ev("x", 105, "v", 5)}, nil) // meets 95 and 111
+	if len(out) != 2 || j.StateBytes() != 5*eventBytes {
+		t.Fatalf("pairs %v, state %d", out, j.StateBytes())
+	}
+	j.Advance(116, 0) // events to come are at 116 or later: only 111 can still match
+	if n := j.StateBytes() / eventBytes; n != 1 {
+		t.Fatalf("%d events held after the watermark passed 116, want 1", n)
+	}
+	_, _, late := j.Run(0, []Event{ev("x", 115, "v", 6)}, nil)
+	if len(late) != 1 || j.Late() != 1 {
+		t.Fatal("an event behind the watermark was not late")
+	}
+}

@@ -523,6 +523,7 @@ func (p *parser) operator(n *yaml.Node, field string) Operator {
 				"with":   func(v *yaml.Node, f string) { j.With = p.str(v, f) },
 				"on":     func(v *yaml.Node, f string) { j.On = p.str(v, f) },
 				"window": func(v *yaml.Node, f string) { j.Window = p.duration(v, f) },
+				"within": func(v *yaml.Node, f string) { j.Within = p.duration(v, f) },
 			})
 			op.Join = j
 		}),

@@ -109,6 +109,8 @@ func (p *Plan) Machine(i int, allowedLateness time.Duration) (Machine, error) {
 		return newSessionAgg(op, p.progs[i], allowedLateness)
 	case k == KindWindow:
 		return newWindowAgg(op, p.progs[i], allowedLateness)
+	case k == KindJoin && op.Join.Within > 0:
+		return newIntervalJoin(op, p.progs[i], allowedLateness)
 	case k == KindJoin:
 		return newJoinOp(op, p.progs[i], allowedLateness)
 	case k == KindUnion:

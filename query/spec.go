@@ -165,6 +165,10 @@ type Join struct {
 	With   string        // the other source
 	On     string        // key expression on the other source's events
 	Window time.Duration // tumbling window the join matches within
+	// Within makes it an interval join instead: an event matches the
+	// other side's events of its key at most Within apart in time, and
+	// each pair is emitted as soon as its second event arrives.
+	Within time.Duration
 }
 
 // Sink is where results go.

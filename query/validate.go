@@ -475,8 +475,15 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			if !keyed {
 				p.fail(op.Pos, f+".join", "missing key: add a key_by step before the join")
 			}
-			if j.Window <= 0 || j.Window > MaxTimeBound {
-				p.fail(op.Pos, f+".join.window", "must be > 0 and at most %v, got %v", MaxTimeBound, j.Window)
+			switch {
+			case j.Within != 0 && j.Window != 0:
+				p.fail(op.Pos, f+".join", "window and within both given: a join matches in tumbling windows or within an interval")
+			case j.Within != 0:
+				if j.Within < 0 || j.Within > MaxTimeBound {
+					p.fail(op.Pos, f+".join.within", "must be > 0 and at most %v, got %v", MaxTimeBound, j.Within)
+				}
+			case j.Window <= 0 || j.Window > MaxTimeBound:
+				p.fail(op.Pos, f+".join.window", "must be > 0 and at most %v, got %v (or within: for an interval join)", MaxTimeBound, j.Window)
 			}
 			if !use(op, f+".join.with", j.With) {
 				continue
@@ -485,7 +492,9 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 			p.progs[i] = []*vm.Program{prog}
 			if cur != nil {
 				cur[j.With] = "map"
-				cur["window_start"], cur["window_end"] = "int", "int"
+				if j.Within == 0 {
+					cur["window_start"], cur["window_end"] = "int", "int"
+				}
 			}
 		case KindUnion:
 			if len(op.Union) == 0 {

@@ -56,7 +56,7 @@ func spanOf(spec *query.Spec, lateness int64) int64 {
 		case op.Window != nil:
 			span = priority.AddSat(span, priority.AddSat(int64(op.Window.Size), lateness))
 		case op.Join != nil:
-			span = priority.AddSat(span, priority.AddSat(int64(op.Join.Window), lateness))
+			span = priority.AddSat(span, priority.AddSat(int64(max(op.Join.Window, op.Join.Within)), lateness))
 		}
 	}
 	return span

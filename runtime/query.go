@@ -560,7 +560,7 @@ func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placem
 	plans := physicalPlan(spec)
 	for si, sp := range plans {
 		st := &stage{label: sp.label, op: sp.op, kind: sp.kind, in: sp.in, inputs: sp.inputs, keyed: sp.keyed, results: sp.results, window: sp.window}
-		if st.kind == query.KindJoin {
+		if st.kind == query.KindJoin && sp.window != nil {
 			st.joins = make([]*sharedJoin, p)
 			for j := range st.joins {
 				st.joins[j] = &sharedJoin{rule: priority.NewJoinFrontier(*sp.window, q.ooo(), q.lateness())}
@@ -720,6 +720,9 @@ func (q *Query) ruleFor(st *stage, x *instance, side int) priority.FrontierRule 
 		}
 		return priority.NewWindowFrontier(*st.window)
 	case query.KindJoin:
+		if st.joins == nil {
+			return priority.Stateless{} // an interval join emits as pairs arrive
+		}
 		j := st.joins[x.idx]
 		return joinRule{j: j, side: j.rule.Side(side)}
 	}
@@ -819,8 +822,10 @@ func physicalPlan(spec *query.Spec) []stagePlan {
 				sp.window = &priority.Window{Size: int64(op.Window.Size), Slide: int64(op.Window.Slide)}
 			}
 		case query.KindJoin:
-			w := priority.Tumbling(int64(op.Join.Window))
-			sp.window = &w
+			if op.Join.Within == 0 { // an interval join has no windows to batch by
+				w := priority.Tumbling(int64(op.Join.Window))
+				sp.window = &w
+			}
 			sp.extra = []string{op.Join.With}
 		case query.KindUnion:
 			sp.extra = slices.Clone(op.Union)

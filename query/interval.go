@@ -1,0 +1,110 @@
+package query
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// IntervalJoin is the state machine of an interval join (join: {within:
+// d}): an event of the stream (left, keyed by its key_by) matches the
+// events of the other source (right, keyed by `on`) of its key whose times
+// are at most d from its own, and each matching pair is emitted as soon as
+// its second event arrives: the left event's fields plus the right event's
+// as a map named after the right source, at the later of the two times.
+// An event is kept until the watermark passes its time plus d plus the
+// allowed lateness (no event that is not late can match it after); an
+// event behind the watermark by more than the lateness is late. Not safe
+// for concurrent use.
+type IntervalJoin struct {
+	within, lateness int64
+	with             string
+	sides            [2]map[string][]Event // key → events held
+	wm               int64
+	late             uint64
+	held             int
+}
+
+func newIntervalJoin(op *Operator, _ []*vm.Program, allowedLateness time.Duration) (*IntervalJoin, error) {
+	if op.Join == nil || op.Join.Within <= 0 {
+		return nil, fmt.Errorf("query: %s is not an interval join", op.Kind())
+	}
+	j := &IntervalJoin{within: int64(op.Join.Within), lateness: int64(allowedLateness), with: op.Join.With, wm: NoWatermark}
+	for i := range j.sides {
+		j.sides[i] = map[string][]Event{}
+	}
+	return j, nil
+}
+
+// Late returns how many events came behind the watermark.
+func (j *IntervalJoin) Late() uint64 { return j.late }
+
+// Run implements Machine: side 0 events are the stream's, side 1 the other
+// source's, keyed already (Plan.JoinKeyer).
+func (j *IntervalJoin) Run(side int, in, out []Event) ([]Event, []error, []Event) {
+	var late []Event
+	for _, ev := range in {
+		if wm := max(j.wm, ev.Watermark); wm != NoWatermark && ev.EventTime+j.lateness < wm {
+			j.late++
+			late = append(late, ev)
+			continue
+		}
+		for _, o := range j.sides[1-side][ev.Key] {
+			if d := ev.EventTime - o.EventTime; d > j.within || -d > j.within {
+				continue
+			}
+			l, r := ev, o
+			if side == 1 {
+				l, r = o, ev
+			}
+			f := make(map[string]any, len(l.Fields)+1)
+			for name, v := range l.Fields {
+				f[name] = v
+			}
+			f[j.with] = r.Fields
+			out = append(out, Event{Key: ev.Key, Arrival: ev.Arrival, EventTime: max(l.EventTime, r.EventTime), Watermark: ev.Watermark, Fields: f})
+		}
+		j.sides[side][ev.Key] = append(j.sides[side][ev.Key], ev)
+		j.held++
+	}
+	return out, nil, late
+}
+
+// Advance implements Machine: it lets go of the events no event to come
+// can match, and emits nothing (pairs go out as they are made).
+func (j *IntervalJoin) Advance(wm, _ int64) []Event {
+	if wm <= j.wm {
+		return nil
+	}
+	j.wm = wm
+	for _, side := range j.sides {
+		for key, evs := range side {
+			kept := evs[:0]
+			for _, ev := range evs {
+				if ev.EventTime+j.within+j.lateness >= wm {
+					kept = append(kept, ev)
+				}
+			}
+			j.held -= len(evs) - len(kept)
+			clear(evs[len(kept):])
+			if len(kept) == 0 {
+				delete(side, key)
+			} else {
+				side[key] = kept
+			}
+		}
+	}
+	return nil
+}
+
+// Output implements Machine: a watermark makes no results.
+func (j *IntervalJoin) Output(int64) int64 { return 0 }
+
+// StateBytes implements Machine: the events held.
+func (j *IntervalJoin) StateBytes() int64 { return int64(j.held) * eventBytes }
+
+// Partial implements Machine.
+func (j *IntervalJoin) Partial() uint64 { return 0 }
+
+var _ Machine = (*IntervalJoin)(nil)
