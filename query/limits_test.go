@@ -39,7 +39,6 @@ func TestLimitsRefuseWhatANodeCannotHold(t *testing.T) {
 		{"duplicate generator field", strings.Replace(base, "ms: {uniform: [1, 500]}", "ms: {uniform: [1, 500]}\n        ms: {uniform: [1, 5]}", 1), "spec.yaml:10:9: sources[0].generator.fields.ms: given twice in this mapping"},
 		{"duplicate map output", base + "pipeline:\n  - map: {a: ms, a: level}\n", "spec.yaml:11:18: pipeline[0].map.a: given twice in this mapping"},
 		{"duplicate aggregate", kw + "  - window: {tumbling: 1s}\n    aggregate: {n: count(), n: sum(ms)}\n", "pipeline[1].aggregate.n: given twice in this mapping"},
-		{"joined source lateness", et(", allowed_lateness: 5s"), "spec.yaml:9:47: sources[1].event_time.allowed_lateness: 5s differs from sources[0]'s 1s"},
 		{"joined source late sink", et(", late_sink: other.jsonl"), "sources[1].event_time.late_sink: \"other.jsonl\": late events of the whole stream go to sources[0]'s late_sink"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

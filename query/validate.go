@@ -299,15 +299,13 @@ func (p *parser) validatePipeline(s *Spec, schemas map[string]schema, eventTime 
 		if eventTime[name] != curEvent {
 			p.fail(op.Pos, f, "source %q and the stream differ in time: one has event_time, the other not", name)
 		}
-		// Windows fire by the stream's lateness, and late events go to the
-		// stream's late sink: both are sources[0]'s. A joined or unioned
-		// source that asks for other settings would be silently ignored.
+		// Late events go to the stream's late sink, sources[0]'s: a
+		// joined or unioned source that names another would be silently
+		// ignored. (Each source's allowed lateness holds at the steps its
+		// events reach: they wait for the longest.)
 		if other, first := sourceByName(s, name), s.Sources[0].EventTime; other != nil && other.EventTime != nil && first != nil {
 			oi := slices.IndexFunc(s.Sources, func(x Source) bool { return x.Name == name })
 			of := fmt.Sprintf("sources[%d].event_time", oi)
-			if et := other.EventTime; p.written(of+".allowed_lateness", et.AllowedLateness != 0) && et.AllowedLateness != first.AllowedLateness {
-				p.fail(other.Pos, of+".allowed_lateness", "%v differs from sources[0]'s %v: windows fire by the stream's lateness, which is sources[0]'s; set it there or give the same value", et.AllowedLateness, first.AllowedLateness)
-			}
 			if et := other.EventTime; et.LateSideSinkPath != "" && et.LateSideSinkPath != first.LateSideSinkPath {
 				p.fail(other.Pos, of+".late_sink", "%q: late events of the whole stream go to sources[0]'s late_sink (%q); set it there", et.LateSideSinkPath, first.LateSideSinkPath)
 			}

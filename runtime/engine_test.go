@@ -643,3 +643,59 @@ sink: {discard: {}}
 		t.Fatal(err)
 	}
 }
+
+// Each source's allowed lateness holds for the steps its events reach: a
+// union of a source without lateness and one allowing 5 s keeps the second
+// one's event 4 s behind its own watermark in its window.
+func TestLatenessPerSource(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	const s = 1_700_000_000_000 // ms
+	if err := os.WriteFile(a, fmt.Appendf(nil, "{\"key\":\"k\",\"ts\":%d}\n{\"key\":\"k\",\"ts\":%d}\n{\"key\":\"k\",\"ts\":%d}\n", s+500, s+4500, s+20000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, fmt.Appendf(nil, "{\"key\":\"k\",\"ts\":%d}\n{\"key\":\"k\",\"ts\":%d}\n", s+9000, s+5000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := mustSpec(t, `
+name: lateness
+latency_target: 1s
+sources:
+  - name: a
+    jsonl: {path: A}
+    event_time: {field: ts, format: unix_ms}
+  - name: b
+    jsonl: {path: B}
+    event_time: {field: ts, format: unix_ms, allowed_lateness: 5s}
+pipeline:
+  - union: [b]
+  - key_by: key
+  - window: {tumbling: 2s}
+    aggregate: {n: count()}
+`)
+	spec.Sources[0].Input.(*query.JSONL).Path = a
+	spec.Sources[1].Input.(*query.JSONL).Path = b
+	var mu sync.Mutex
+	counts := map[int64]int64{}
+	spec.Sink = query.Sink{Output: query.SinkFunc(func(rs []query.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			counts[r.Fields["window_start"].(int64)/1e6-s] = r.Fields["n"].(int64)
+		}
+		return nil
+	})}
+	e := newEngine(t, WithWorkers(2))
+	q, err := e.Submit(context.Background(), mustCompile(t, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if counts[4000] != 2 || q.Stats().Late != 0 {
+		t.Fatalf("windows %v, late %d: want b's event at 5 s in [4 s, 6 s) with a's", counts, q.Stats().Late)
+	}
+}

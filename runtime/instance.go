@@ -82,7 +82,7 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 			q.delivery.Store(newDelivery(spanOf(q.spec, q.lateness()), x.sink))
 		}
 	} else {
-		x.machine, err = q.plan.Machine(si, q.windowLateness())
+		x.machine, err = q.plan.Machine(si, q.stepLateness(si))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %s: %w", q.spec.Name, st.label, err)
@@ -90,13 +90,6 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	return x, nil
 }
 
-// windowLateness is the allowed lateness windows and joins wait for.
-func (q *Query) windowLateness() time.Duration {
-	if q.et == nil {
-		return 0
-	}
-	return q.et.AllowedLateness
-}
 
 // published returns the instance's reply context: its cost and path cost
 // as the policy prepares them (the paper's reply path; in-process senders

@@ -666,19 +666,50 @@ func (e *Engine) policy() priority.Policy {
 }
 
 // ooo and lateness are the stream's event-time bounds (0 for processing
-// time).
+// time): the longest of its sources', for frontiers and the delivery span.
 func (q *Query) ooo() int64 {
-	if q.et == nil {
-		return 0
+	var d int64
+	for _, src := range q.spec.Sources {
+		if src.EventTime != nil {
+			d = max(d, int64(src.EventTime.MaxOutOfOrder))
+		}
 	}
-	return int64(q.et.MaxOutOfOrder)
+	return d
 }
 
 func (q *Query) lateness() int64 {
-	if q.et == nil {
-		return 0
+	var d int64
+	for _, src := range q.spec.Sources {
+		if src.EventTime != nil {
+			d = max(d, int64(src.EventTime.AllowedLateness))
+		}
 	}
-	return int64(q.et.AllowedLateness)
+	return d
+}
+
+// stepLateness is the allowed lateness step si waits for: the longest of
+// the sources whose events reach it (the stream's, and those unioned or
+// joined at or before it).
+func (q *Query) stepLateness(si int) time.Duration {
+	var d time.Duration
+	take := func(name string) {
+		for _, src := range q.spec.Sources {
+			if src.Name == name && src.EventTime != nil {
+				d = max(d, src.EventTime.AllowedLateness)
+			}
+		}
+	}
+	take(q.spec.Sources[0].Name)
+	for i := 0; i <= si && i < len(q.spec.Pipeline); i++ {
+		op := &q.spec.Pipeline[i]
+		for _, name := range op.Union {
+			take(name)
+		}
+		if op.Join != nil {
+			take(op.Join.With)
+		}
+	}
+	return d
 }
 
 // axis returns an event's position on the stream's window axis: its event
