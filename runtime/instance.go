@@ -90,7 +90,6 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 	return x, nil
 }
 
-
 // published returns the instance's reply context: its cost and path cost
 // as the policy prepares them (the paper's reply path; in-process senders
 // read it instead of receiving an acknowledgement per message).
