@@ -45,7 +45,7 @@ type Experiment struct {
 	Run   func(ctx context.Context, o Options) (*Report, error)
 }
 
-// Catalogue lists the experiments, E1–E14, in order.
+// Catalogue lists the experiments, E1–E14 and NEXMark, in order.
 func Catalogue() []Experiment {
 	return []Experiment{
 		{"E1", "Motivating example (slides 17–23)", e1},
@@ -62,6 +62,7 @@ func Catalogue() []Experiment {
 		{"E12", "Beyond the paper: LS + BA across two nodes over protoactor remote", e12},
 		{"E13", "Beyond the paper: gaming — a tenant declares 1 ms targets at 10× another's load", e13},
 		{"E14", "Beyond the paper: admission — queries submitted until the node is full", e14},
+		{"NEXMark", "NEXMark queries: throughput per core against Flink's, latency at 50 % and 90 % of it", nexmark},
 	}
 }
 

@@ -20,10 +20,19 @@ import (
 type IntervalJoin struct {
 	within, lateness int64
 	with             string
-	sides            [2]map[string][]Event // key → events held
+	sides            [2]map[string][]Event // key → events held, in the order they came
+	order            []heldRef             // every event held, in the order it came
+	head             int                   // order[head:] are held
 	wm               int64
 	late             uint64
 	held             int
+}
+
+// heldRef is an event held, in order: its time, key and side.
+type heldRef struct {
+	t    int64
+	key  string
+	side int
 }
 
 func newIntervalJoin(op *Operator, _ []*vm.Program, allowedLateness time.Duration) (*IntervalJoin, error) {
@@ -66,34 +75,39 @@ func (j *IntervalJoin) Run(side int, in, out []Event) ([]Event, []error, []Event
 			out = append(out, Event{Key: ev.Key, Arrival: ev.Arrival, EventTime: max(l.EventTime, r.EventTime), Watermark: ev.Watermark, Fields: f})
 		}
 		j.sides[side][ev.Key] = append(j.sides[side][ev.Key], ev)
+		j.order = append(j.order, heldRef{t: ev.EventTime, key: ev.Key, side: side})
 		j.held++
 	}
 	return out, nil, late
 }
 
 // Advance implements Machine: it lets go of the events no event to come
-// can match, and emits nothing (pairs go out as they are made).
+// can match, oldest first in the order they came (an event that came early
+// with a late time holds those after it a little longer, which changes no
+// result: what is held past its time pairs with nothing to come), and
+// emits nothing (pairs go out as they are made). Each event is let go
+// once: no scan of what is held.
 func (j *IntervalJoin) Advance(wm, _ int64) []Event {
 	if wm <= j.wm {
 		return nil
 	}
 	j.wm = wm
-	for _, side := range j.sides {
-		for key, evs := range side {
-			kept := evs[:0]
-			for _, ev := range evs {
-				if ev.EventTime+j.within+j.lateness >= wm {
-					kept = append(kept, ev)
-				}
-			}
-			j.held -= len(evs) - len(kept)
-			clear(evs[len(kept):])
-			if len(kept) == 0 {
-				delete(side, key)
-			} else {
-				side[key] = kept
-			}
+	for j.head < len(j.order) && j.order[j.head].t+j.within+j.lateness < wm {
+		r := j.order[j.head]
+		j.order[j.head] = heldRef{}
+		j.head++
+		evs := j.sides[r.side][r.key] // its first is r's event: both are in the order they came
+		clear(evs[:1])
+		if len(evs) == 1 {
+			delete(j.sides[r.side], r.key)
+		} else {
+			j.sides[r.side][r.key] = evs[1:]
 		}
+		j.held--
+	}
+	if j.head > 1024 && j.head > len(j.order)/2 {
+		j.order = append(j.order[:0], j.order[j.head:]...)
+		j.head = 0
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package query
 
 import (
+	"container/heap"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -24,6 +26,7 @@ type SessionAgg struct {
 	keyFields     []string
 	progs         []*vm.Program
 	open          map[string][]*session // key → its sessions, by start
+	due           sessionHeap           // sessions by end (stale entries skipped)
 	wm            int64
 	late          uint64
 	groups        int
@@ -38,7 +41,33 @@ type session struct {
 	start, last int64
 	accs        []acc
 	keyVals     []any
+	gone        bool // merged into another, or fired
 }
+
+// dueEntry is a session's end when it was pushed: stale once the session
+// grew (a newer entry holds its new end) or is gone.
+type dueEntry struct {
+	end int64
+	key string
+	s   *session
+}
+
+type sessionHeap []dueEntry
+
+func (h sessionHeap) Len() int           { return len(h) }
+func (h sessionHeap) Less(i, j int) bool { return h[i].end < h[j].end }
+func (h sessionHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *sessionHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
+func (h *sessionHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = dueEntry{}
+	*h = old[:len(old)-1]
+	return e
+}
+
+// current says whether e is its session's present end.
+func (a *SessionAgg) current(e dueEntry) bool { return !e.s.gone && a.end(e.s) == e.end }
 
 func newSessionAgg(op *Operator, progs []*vm.Program, allowedLateness time.Duration) (*SessionAgg, error) {
 	w := op.Window
@@ -94,6 +123,7 @@ func (a *SessionAgg) Add(ev Event) (late bool, err error) {
 		hi++
 	}
 	var s *session
+	prevEnd := int64(math.MinInt64) // the session's end before the event: none for a new one
 	switch wm := max(a.wm, ev.Watermark); {
 	case hi == lo && wm != NoWatermark && t+a.gap+a.lateness <= wm:
 		a.late++
@@ -107,11 +137,13 @@ func (a *SessionAgg) Add(ev Event) (late bool, err error) {
 		a.groups++
 	default:
 		s = ss[lo]
+		prevEnd = a.end(s)
 		for _, o := range ss[lo+1 : hi] {
 			for i := range s.accs {
 				a.extra += s.accs[i].merge(a.kinds[i], a.aggs[i].K, &o.accs[i])
 			}
 			s.start, s.last = min(s.start, o.start), max(s.last, o.last)
+			o.gone = true
 			a.groups--
 		}
 		ss = slices.Delete(ss, lo+1, hi)
@@ -121,6 +153,11 @@ func (a *SessionAgg) Add(ev Event) (late bool, err error) {
 		a.extra += s.accs[i].add(a.kinds[i], a.aggs[i].K, vals[i], &ev)
 	}
 	a.open[ev.Key] = ss
+	if a.end(s) != prevEnd {
+		// Its end moved (or it is new): an entry for the new end; the old
+		// one is skipped when it comes up.
+		heap.Push(&a.due, dueEntry{end: a.end(s), key: ev.Key, s: s})
+	}
 	return false, nil
 }
 
@@ -140,19 +177,25 @@ func (a *SessionAgg) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
 	return out, errs, late
 }
 
-// Output implements Machine: the sessions that end by wm.
+// Output implements Machine: the sessions that end by wm (the heap's
+// entries up to wm, not the whole state).
 func (a *SessionAgg) Output(wm int64) int64 {
 	if wm <= a.wm {
 		return 0
 	}
 	var n int64
-	for _, ss := range a.open {
-		for _, s := range ss {
-			if a.end(s)+a.lateness <= wm {
-				n++
-			}
+	var walk func(i int)
+	walk = func(i int) {
+		if i >= len(a.due) || a.due[i].end+a.lateness > wm {
+			return
 		}
+		if a.current(a.due[i]) {
+			n++
+		}
+		walk(2*i + 1)
+		walk(2*i + 2)
 	}
+	walk(0)
 	return n
 }
 
@@ -164,13 +207,23 @@ func (a *SessionAgg) Advance(wm, frontierArrival int64) []Event {
 	}
 	a.wm = wm
 	var out []Event
-	for key, ss := range a.open {
-		kept := ss[:0]
-		for _, s := range ss {
-			if a.end(s)+a.lateness > wm {
-				kept = append(kept, s)
-				continue
-			}
+	for len(a.due) > 0 && a.due[0].end+a.lateness <= wm {
+		e := heap.Pop(&a.due).(dueEntry)
+		if !a.current(e) {
+			continue
+		}
+		s, key := e.s, e.key
+		s.gone = true
+		ss := a.open[key]
+		if i := slices.Index(ss, s); i >= 0 {
+			ss = slices.Delete(ss, i, i+1)
+		}
+		if len(ss) == 0 {
+			delete(a.open, key)
+		} else {
+			a.open[key] = ss
+		}
+		{
 			f := map[string]any{"window_start": s.start, "window_end": a.end(s)}
 			for i, ag := range a.aggs {
 				f[ag.Name] = s.accs[i].result(a.kinds[i])
@@ -181,12 +234,6 @@ func (a *SessionAgg) Advance(wm, frontierArrival int64) []Event {
 			}
 			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(s) - 1, Watermark: NoWatermark, Fields: f})
 			a.groups--
-		}
-		clear(ss[len(kept):])
-		if len(kept) == 0 {
-			delete(a.open, key)
-		} else {
-			a.open[key] = kept
 		}
 	}
 	slices.SortFunc(out, func(x, y Event) int {
