@@ -147,7 +147,7 @@ func nexmark(ctx context.Context, o Options) (*Report, error) {
 			rows = append(rows, Row{Experiment: "NEXMark", Variant: fmt.Sprintf("paced %.0f%%", 100*frac), Scheduler: "cameo", Query: name, Tenant: "nexmark", Class: BA,
 				TargetMs: st.LatencyTargetMs, EventsIn: st.EventsIn, Results: st.Results, P50Ms: st.P50Ms, P99Ms: st.P99Ms, MaxMs: st.MaxMs, MetRatio: st.MetRatio,
 				EventsPerSec: float64(st.EventsRead) / paced.Seconds(),
-				Extra: map[string]float64{"stream_events_per_s": frac * stream, "source_lag_ms": st.SourceLagMs, "unproduced": float64(st.EventsUnproduced)}})
+				Extra:        map[string]float64{"stream_events_per_s": frac * stream, "source_lag_ms": st.SourceLagMs, "unproduced": float64(st.EventsUnproduced)}})
 			lat = append(lat, fmt.Sprintf("%.1f ms / %.1f %%", st.P99Ms, 100*st.MetRatio))
 		}
 		table = append(table, fmt.Sprintf("%s: %s records/s read (%s per worker, %s per CPU-second; stream %s events/s), Flink per core %s; p99 / met at 50 %%: %s, at 90 %%: %s",
