@@ -54,8 +54,8 @@ var nexmarkQueries = []struct {
 	})},
 	{file: "q3", ref: func(events []query.Event) map[string]int {
 		// Auctions of category 10 with their seller, when the seller is
-		// in OR, ID or CA and registered within 10 minutes of the auction.
-		const within = int64(10 * time.Minute)
+		// in OR, ID or CA and registered within 5 s of the auction.
+		const within = int64(5 * time.Second)
 		persons := map[int]query.Event{}
 		for _, ev := range events {
 			if ev.Fields["type"] == "person" {
