@@ -278,3 +278,39 @@ pipeline:
 		t.Fatal("an event behind the watermark was not late")
 	}
 }
+
+// A firing cut into slices gives the results of one firing, in the same
+// order; events for its windows meanwhile are late; a new watermark waits
+// for the firing to end.
+func TestWindowFiringInSlices(t *testing.T) {
+	plan := mustParse(t, strings.Replace(rowsSpec, "WINDOW", "{tumbling: 10ns}", 1))
+	whole, _ := machineOf[*WindowAgg](plan, 1, 0)
+	sliced, _ := machineOf[*WindowAgg](plan, 1, 0)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range 500 {
+		ev := rowEvent(fmt.Sprint("k", r.IntN(40)), int64(r.IntN(30)), r.IntN(9), "a")
+		ev.Fields["i"] = i
+		whole.Add(ev)
+		sliced.Add(ev)
+	}
+	want := whole.Advance(25, 7)
+	var got []Event
+	out, more := sliced.AdvanceSome(25, 7, 7)
+	got = append(got, out...)
+	if late, _ := sliced.Add(rowEvent("k1", 15, 1, "a")); !late {
+		t.Fatal("an event for a window being fired was not late")
+	}
+	for calls := 1; more; calls++ {
+		out, more = sliced.AdvanceSome(1000, 9, 7) // a newer watermark waits
+		got = append(got, out...)
+		if len(out) > 7 || calls > 100 {
+			t.Fatalf("slice of %d, call %d", len(out), calls)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 40 {
+		t.Fatalf("%d results in slices, %d at once, or they differ", len(got), len(want))
+	}
+	if out := sliced.Advance(1000, 9); len(out) == 0 || sliced.StateBytes() != 0 {
+		t.Fatalf("the window after the firing: %d results, state %d", len(out), sliced.StateBytes())
+	}
+}

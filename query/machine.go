@@ -25,6 +25,16 @@ type Machine interface {
 	Partial() uint64
 }
 
+// Slicer is a Machine whose firings can be cut into slices, so that one
+// firing of many groups does not hold a worker for all of it: AdvanceSome
+// returns at most max results, and more while the firing is under way;
+// the next call goes on with it (a new watermark waits for it to end).
+type Slicer interface {
+	AdvanceSome(wm, frontierArrival int64, max int) (out []Event, more bool)
+}
+
+var _ Slicer = (*WindowAgg)(nil)
+
 var (
 	_ Machine = (*Stateless)(nil)
 	_ Machine = (*WindowAgg)(nil)

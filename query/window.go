@@ -105,6 +105,7 @@ type WindowAgg struct {
 	extra                 int64 // state beyond the groups' accumulators (sets, rows, key fields)
 	keyFields             []string
 	keyVals               map[string]*keyVals // key → its fields' values, while a window holds it
+	fire                  *windowFiring       // a firing under way (AdvanceSome)
 	progs                 []*vm.Program
 	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
 	wm                    int64
@@ -262,46 +263,92 @@ func (a *WindowAgg) Partial() uint64 { return a.partial }
 // aggregates, and Arrival = frontierArrival: the arrival of the input that
 // moved the watermark, from which its latency counts.
 func (a *WindowAgg) Advance(wm, frontierArrival int64) []Event {
-	if wm <= a.wm {
-		return nil
-	}
-	a.wm = wm
-	var due []int64
-	for k := range a.open {
-		if a.end(k)+a.lateness <= wm {
-			due = append(due, k)
-		}
-	}
-	slices.Sort(due)
-	var out []Event
-	for _, k := range due {
-		keys := a.open[k]
-		names := make([]string, 0, len(keys))
-		for key := range keys {
-			names = append(names, key)
-		}
-		slices.Sort(names)
-		for _, key := range names {
-			f := map[string]any{"window_start": k * a.slide, "window_end": a.end(k)}
-			for i, ag := range a.aggs {
-				f[ag.Name] = keys[key][i].result(a.kinds[i])
-				a.extra -= keys[key][i].held()
-			}
-			if kv := a.keyVals[key]; kv != nil {
-				for j, name := range a.keyFields {
-					f[name] = kv.vals[j]
-				}
-				if kv.refs--; kv.refs == 0 {
-					delete(a.keyVals, key)
-					a.extra -= kv.bytes()
-				}
-			}
-			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(k) - 1, Watermark: NoWatermark, Fields: f})
-		}
-		a.groups -= len(keys)
-		delete(a.open, k)
+	out, _ := a.AdvanceSome(wm, frontierArrival, math.MaxInt)
+	for a.fire != nil { // a firing left by AdvanceSome: finished here
+		var more []Event
+		more, _ = a.AdvanceSome(a.wm, frontierArrival, math.MaxInt)
+		out = append(out, more...)
 	}
 	return out
+}
+
+// windowFiring is a firing under way: the windows due, in order, and the
+// keys of the one being emitted.
+type windowFiring struct {
+	due     []int64
+	names   []string // keys of due[0] not yet emitted, in order
+	arrival int64
+}
+
+// AdvanceSome implements Slicer: as Advance, but it returns at most max
+// results; more says a firing is under way, which the next call goes on
+// with (whatever its wm: a new watermark waits until the firing ends).
+// Events for windows the firing holds are late, as if they had fired.
+func (a *WindowAgg) AdvanceSome(wm, frontierArrival int64, max int) (out []Event, more bool) {
+	if a.fire == nil {
+		if wm <= a.wm {
+			return nil, false
+		}
+		a.wm = wm
+		var due []int64
+		for k := range a.open {
+			if a.end(k)+a.lateness <= wm {
+				due = append(due, k)
+			}
+		}
+		if len(due) == 0 {
+			return nil, false
+		}
+		slices.Sort(due)
+		a.fire = &windowFiring{due: due, arrival: frontierArrival}
+	}
+	f := a.fire
+	for len(out) < max && len(f.due) > 0 {
+		k := f.due[0]
+		keys := a.open[k]
+		if f.names == nil {
+			f.names = make([]string, 0, len(keys))
+			for key := range keys {
+				f.names = append(f.names, key)
+			}
+			slices.Sort(f.names)
+		}
+		for len(out) < max && len(f.names) > 0 {
+			key := f.names[0]
+			f.names = f.names[1:]
+			out = append(out, a.result(k, key, keys[key], f.arrival))
+			delete(keys, key)
+			a.groups--
+		}
+		if len(f.names) == 0 {
+			delete(a.open, k)
+			f.due, f.names = f.due[1:], nil
+		}
+	}
+	if len(f.due) == 0 {
+		a.fire = nil
+		return out, false
+	}
+	return out, true
+}
+
+// result is the result of window k's group key, whose state it lets go.
+func (a *WindowAgg) result(k int64, key string, accs []acc, arrival int64) Event {
+	f := map[string]any{"window_start": k * a.slide, "window_end": a.end(k)}
+	for i, ag := range a.aggs {
+		f[ag.Name] = accs[i].result(a.kinds[i])
+		a.extra -= accs[i].held()
+	}
+	if kv := a.keyVals[key]; kv != nil {
+		for j, name := range a.keyFields {
+			f[name] = kv.vals[j]
+		}
+		if kv.refs--; kv.refs == 0 {
+			delete(a.keyVals, key)
+			a.extra -= kv.bytes()
+		}
+	}
+	return Event{Key: key, Arrival: arrival, EventTime: a.end(k) - 1, Watermark: NoWatermark, Fields: f}
 }
 
 // StateBytes estimates the memory the open groups hold: per (window, key)

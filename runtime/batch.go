@@ -27,6 +27,9 @@ type batch struct {
 	closed bool   // the sender ended: nothing follows on this edge
 	sent   int64  // clock time of posting, for the queueing delay
 	weight int64  // its part of the query's in-flight count (Query.charge)
+	// resume: no input, but an instance's message to itself to go on with
+	// a firing under way (instance.fire).
+	resume bool
 }
 
 var _ actors.Prioritized = (*batch)(nil)

@@ -54,6 +54,10 @@ type Config struct {
 	// to 12 ms, for about 0.5 µs of dispatch per 500 µs of work); < 0:
 	// batches are cut only at window boundaries.
 	MessageWork time.Duration
+	// FireSlice is the most results a window emits in one message when it
+	// fires: a firing of more groups goes on in messages of its own, so
+	// that other work runs between them. Default DefaultFireSlice.
+	FireSlice int
 	// MaxInFlight bounds the messages of one query that are queued or
 	// running; its sources wait above it (backpressure). Default 4096.
 	MaxInFlight int
@@ -166,6 +170,12 @@ func WithMetrics(m *Metrics) Option { return func(c *Config) { c.Metrics = m } }
 // WithMaxBatch sets Config.MaxBatch.
 func WithMaxBatch(n int) Option { return func(c *Config) { c.MaxBatch = n } }
 
+// DefaultFireSlice is Config.FireSlice's default.
+const DefaultFireSlice = 1024
+
+// WithFireSlice sets Config.FireSlice.
+func WithFireSlice(n int) Option { return func(c *Config) { c.FireSlice = n } }
+
 // DefaultMessageWork is Config.MessageWork's default.
 const DefaultMessageWork = 500 * time.Microsecond
 
@@ -221,6 +231,9 @@ func (c *Config) fill() {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 4096
 	}
+	if c.FireSlice == 0 {
+		c.FireSlice = DefaultFireSlice
+	}
 	if c.SourceTick == 0 {
 		c.SourceTick = time.Millisecond
 	}
@@ -272,6 +285,9 @@ func (c *Config) validate() error {
 	}
 	if c.MemoryCheck < time.Millisecond || c.MemoryCheck > time.Minute {
 		errs = append(errs, fmt.Errorf("memory check %v: want 1ms to 1m", c.MemoryCheck))
+	}
+	if c.FireSlice < 1 || c.FireSlice > 1<<20 {
+		errs = append(errs, fmt.Errorf("fire slice %d: want 1 to %d results", c.FireSlice, 1<<20))
 	}
 	if c.SourceTick <= 0 || c.SourceTick > time.Second {
 		errs = append(errs, fmt.Errorf("source tick %v: want > 0 and <= 1s", c.SourceTick))

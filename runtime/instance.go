@@ -46,8 +46,15 @@ type instance struct {
 	// read by the senders to size their messages (router.sendEdge).
 	eventCost atomic.Int64
 	advanced  int64 // the watermark windows were last advanced to
-	scratch   []query.Event
-	ended     bool
+	// A firing in slices (fire): under way, the arrival its results count
+	// from, the last watermark fully fired (what is sent on), and whether a
+	// message to go on with it is posted.
+	firing        bool
+	fireArrival   int64
+	fired         int64
+	resumePending bool
+	scratch       []query.Event
+	ended         bool
 
 	// In a cluster: the node it runs on, and whether that is another
 	// node (then this instance only stands for it: its pid is remote, its
@@ -61,7 +68,7 @@ var _ actor.Actor = (*instance)(nil)
 var zeroReply = &priority.Reply{}
 
 func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, error) {
-	x := &instance{q: q, st: st, idx: idx, id: fmt.Sprintf("%s/%d/%d", q.id, si, idx), profile: priority.NewCostProfile(costWindow, 0), advanced: query.NoWatermark, node: node}
+	x := &instance{q: q, st: st, idx: idx, id: fmt.Sprintf("%s/%d/%d", q.id, si, idx), profile: priority.NewCostProfile(costWindow, 0), advanced: query.NoWatermark, fired: query.NoWatermark, node: node}
 	if q.pl != nil && node != q.eng.cluster.cfg.Name {
 		x.elsewhere = true
 		return x, nil
@@ -222,17 +229,113 @@ func (x *instance) shed(b *batch, now int64) bool {
 // operatorMessage runs one message through the step's state machine and
 // sends what it emits on; it returns how many events it emitted.
 func (x *instance) operatorMessage(b *batch, now int64) int {
+	out := x.scratch[:0]
+	if b.resume {
+		x.resumePending = false
+	} else if !x.input(b, now, &out) {
+		return 0
+	}
+	wm := x.in.current()
+	sendWM := wm
+	if x.st.kind.Stateful() {
+		var ok bool
+		if out, ok = x.fire(b, wm, out); !ok {
+			return 0
+		}
+		sendWM = x.fired
+	}
+	x.chargeState()
+	// Closed once nothing is left to fire: neither a firing under way nor
+	// one its last watermark asks for (a message to go on is posted).
+	closed := x.in.closed() && !x.firing && !x.resumePending
+	x.out.send(now, b.ctx, out, mark{wm: sendWM, idle: x.in.idle(), closed: closed})
+	if closed {
+		x.ended = true
+	}
+	n := len(out)
+	clear(out)
+	x.scratch = out[:0]
+	return n
+}
+
+// fire advances the step's windows to wm. A machine that can (a window's,
+// query.Slicer) fires in slices of at most Config.FireSlice results per
+// message: while a firing is under way the instance posts itself a message
+// to go on with it, at the same priority, so that other work runs between
+// the slices; the watermark it sends on stays at the last one fully fired,
+// so that nothing downstream takes the firing's results for late. false:
+// the query failed (its memory budget).
+func (x *instance) fire(b *batch, wm int64, out []query.Event) ([]query.Event, bool) {
+	q := x.q
+	slicer, _ := x.machine.(query.Slicer)
+	budget := q.eng.cfg.FireSlice
+	for budget > 0 {
+		if !x.firing {
+			if wm == query.NoWatermark || wm <= x.advanced {
+				break
+			}
+			if !x.affordFiring(wm) {
+				return out, false
+			}
+			x.advanced, x.firing, x.fireArrival = wm, true, b.ctx.Arrival
+		}
+		var res []query.Event
+		more := false
+		if slicer != nil {
+			res, more = slicer.AdvanceSome(x.advanced, x.fireArrival, budget)
+			budget -= len(res)
+		} else {
+			res = x.machine.Advance(x.advanced, x.fireArrival)
+		}
+		if q.et == nil {
+			// Processing time: the frontier input of a window's result is
+			// the first input past its end, due at the end itself.
+			for i := range res {
+				res[i].Arrival = res[i].EventTime + 1
+			}
+		}
+		out = append(out, res...)
+		if more {
+			break
+		}
+		x.firing, x.fired = false, x.advanced
+	}
+	if x.firing || wm != query.NoWatermark && wm > x.advanced {
+		x.resume(b)
+	}
+	return out, true
+}
+
+// resume posts the instance a message to go on with its firing, once.
+func (x *instance) resume(b *batch) {
+	if x.resumePending {
+		return
+	}
+	x.resumePending = true
+	q := x.q
+	q.charge(x, 1, 0)
+	if testHookMessages != nil {
+		testHookMessages(1)
+	}
+	q.eng.sys.Root.Send(x.pid, &batch{ctx: b.ctx, resume: true, input: -1, sent: q.clock.Now(), weight: 1})
+}
+
+// input runs the events of b through the step's state machine into out,
+// counting what it drops and what is late, and takes b's mark. false: the
+// query failed.
+func (x *instance) input(b *batch, now int64, outp *[]query.Event) bool {
 	q := x.q
 	// Events, or results of a window upstream (accounting.go): the inputs
 	// past the stream's (a join's or union's own sources) carry events.
 	events := !x.st.results || b.input >= x.st.inputs
 	if q.shedAfter > 0 && events && len(b.events) > 0 {
 		if !x.shed(b, now) {
-			return 0
+			return false
 		}
 	}
 	partial := x.machine.Partial()
-	out, errs, late := x.machine.Run(int(x.side[b.input]), b.events, x.scratch[:0])
+	out, errs, late := x.machine.Run(int(x.side[b.input]), b.events, *outp)
+	*outp = out
 	if n := x.machine.Partial() - partial; n > 0 {
 		q.metrics.LatePartial(int(n))
 	}
@@ -254,37 +357,12 @@ func (x *instance) operatorMessage(b *batch, now int64) int {
 		if q.late != nil {
 			if err := q.late.Write(late); err != nil {
 				q.fail("late side sink: %v", err)
-				return 0
+				return false
 			}
 		}
 	}
 	x.in.apply(b.input, b.seq, mark{wm: b.wm, idle: b.idle, closed: b.closed})
-	wm := x.in.current()
-	if x.st.kind.Stateful() && wm != query.NoWatermark && wm > x.advanced {
-		if !x.affordFiring(wm) {
-			return 0
-		}
-		x.advanced = wm
-		res := x.machine.Advance(wm, b.ctx.Arrival)
-		if q.et == nil {
-			// Processing time: the frontier input of a window's result is
-			// the first input past its end, due at the end itself.
-			for i := range res {
-				res[i].Arrival = res[i].EventTime + 1
-			}
-		}
-		out = append(out, res...)
-	}
-	x.chargeState()
-	closed := x.in.closed()
-	x.out.send(now, b.ctx, out, mark{wm: wm, idle: x.in.idle(), closed: closed})
-	if closed {
-		x.ended = true
-	}
-	n := len(out)
-	clear(out)
-	x.scratch = out[:0]
-	return n
+	return true
 }
 
 // sinkMessage records and writes one message of results.

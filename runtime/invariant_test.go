@@ -215,13 +215,13 @@ func TestInvariantEveryScheduler(t *testing.T) {
 	r := rand.New(rand.NewPCG(42, 7))
 	for _, sched := range actors.SchedulerNames() {
 		t.Run(sched, func(t *testing.T) {
-			workers, batch := 1+r.IntN(3), []int{1, 7, 64, 1024}[r.IntN(4)]
+			workers, batch, slice := 1+r.IntN(3), []int{1, 7, 64, 1024}[r.IntN(4)], []int{1, 3, DefaultFireSlice}[r.IntN(3)]
 			clk := actors.NewManualClock(t0)
-			e, err := New(WithScheduler(sched), WithWorkers(workers), WithClock(clk), WithUnpacedSources(), WithMaxBatch(batch), WithMaxInFlight(64))
+			e, err := New(WithScheduler(sched), WithWorkers(workers), WithClock(clk), WithUnpacedSources(), WithMaxBatch(batch), WithMaxInFlight(64), WithFireSlice(slice))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("workers %d, max batch %d", workers, batch)
+			t.Logf("workers %d, max batch %d, fire slice %d", workers, batch, slice)
 			type run struct {
 				c    invCase
 				spec *query.Spec
