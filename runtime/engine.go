@@ -269,7 +269,7 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("workers %d: want 1 to 4096", c.Workers))
 	}
 	if !slices.Contains(actors.SchedulerNames(), c.Scheduler) {
-		errs = append(errs, fmt.Errorf("%w %q (valid: %v)", actors.ErrUnknownScheduler, c.Scheduler, actors.SchedulerNames()))
+		errs = append(errs, fmt.Errorf("%w %q (valid: %s)", actors.ErrUnknownScheduler, c.Scheduler, strings.Join(actors.SchedulerNames(), ", ")))
 	}
 	if a := c.Admission; !(a.Below >= 0 && a.Below <= 1) || a.Window < 0 || a.SchedLatency < 0 {
 		errs = append(errs, fmt.Errorf("admission: threshold %v must be 0 (off) to 1, window %v and scheduling latency %v >= 0", a.Below, a.Window, a.SchedLatency))

@@ -2,19 +2,11 @@
 // flags become configs, configs go into library calls.
 package main
 
-import (
-	"errors"
-	"fmt"
-	"os"
-)
+import "os"
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		var exit exitError
-		if errors.As(err, &exit) {
-			os.Exit(exit.code)
-		}
-		fmt.Fprintln(os.Stderr, "cameo:", err)
-		os.Exit(1)
+	root := newRootCmd()
+	if err := root.Execute(); err != nil {
+		os.Exit(report(os.Stderr, root, err))
 	}
 }

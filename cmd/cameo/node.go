@@ -64,6 +64,9 @@ down after --peer-timeout and fails the queries that use it; the others go on.
   cameo serve --name n2 --listen 127.0.0.1:7701 --remote 127.0.0.1:7810 --peer n1=127.0.0.1:7800`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkScheduler(cmd, scheduler); err != nil {
+				return err
+			}
 			if cfg.Token == "" {
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}

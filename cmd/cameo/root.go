@@ -19,6 +19,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCmd(), newServeCmd(), newSubmitCmd(), newListCmd(), newStatsCmd(), newCancelCmd(), newTailCmd(), newTenantsCmd(), newClusterCmd(), newExperimentCmd(), newMotivatingCmd(), newValidateCmd(), newVersionCmd(), newSoakCmd())
+	markUsageErrors(root)
 	return root
 }
 

@@ -127,3 +127,36 @@ func TestSpecFromStdin(t *testing.T) {
 		t.Fatalf("validate - of a stdin source: %v\n%s", err, out)
 	}
 }
+
+// A command line the command does not take exits 2 with the usage; other
+// errors exit 1, without the library's package prefixes.
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"bogus"}, 2, `cameo: unknown command "bogus" for "cameo"`},
+		{[]string{"stats", "--bogus"}, 2, "cameo: unknown flag: --bogus"},
+		{[]string{"run"}, 2, "cameo: requires at least 1 arg(s)"},
+		{[]string{"run", "--scheduler", "cameoo", "x.yaml"}, 2, `cameo: --scheduler "cameoo": unknown scheduler (valid: cameo, llf`},
+		{[]string{"run", "--workers", "many", "x.yaml"}, 2, `cameo: invalid argument "many" for "--workers" flag: invalid syntax`},
+		{[]string{"run", "--workers", "-3", "../../examples/quickstart.yaml"}, 1, "cameo: workers -3: want 1 to"},
+	} {
+		var out lockedBuffer
+		root := newRootCmd()
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(c.args)
+		err := root.Execute()
+		if err == nil {
+			t.Fatalf("%v: no error", c.args)
+		}
+		var msg lockedBuffer
+		code := report(&msg, root, err)
+		got := msg.String()
+		if code != c.code || !strings.HasPrefix(got, c.want) || (code == 2) != strings.Contains(got, "Usage:") || strings.Contains(got, "runtime: ") {
+			t.Errorf("%v: exit %d\n%s\nwant exit %d and %q", c.args, code, got, c.code, c.want)
+		}
+	}
+}

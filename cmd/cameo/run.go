@@ -51,6 +51,12 @@ Exits 1 when a spec is invalid or a query failed.`,
   cameo run --scheduler fifo --summary fifo.json examples/two-tenants/*.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkScheduler(cmd, f.scheduler); err != nil {
+				return err
+			}
+			if f.interval <= 0 {
+				return usage(cmd, fmt.Errorf("--interval %v: want > 0", f.interval))
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runRun(ctx, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
@@ -99,9 +105,6 @@ func runRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, f ru
 	}
 	if bad {
 		return exitError{code: 1}
-	}
-	if f.interval <= 0 {
-		return fmt.Errorf("--interval %v: want > 0", f.interval)
 	}
 	opts := []runtime.Option{runtime.WithWorkers(f.workers), runtime.WithScheduler(f.scheduler), runtime.WithStdout(stdout), runtime.WithQueryMemory(mib(f.queryMemoryMiB)), runtime.WithNodeMemory(mib(f.nodeMemoryMiB))}
 	if f.tenants != "" {
