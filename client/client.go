@@ -27,6 +27,9 @@ type Client struct {
 	http  *http.Client
 }
 
+// Base is the node's address, as the client calls it.
+func (c *Client) Base() string { return c.base }
+
 // NewClient returns a client of the node at server: "host:port" or a URL.
 func NewClient(server, token string) (*Client, error) {
 	if server == "" {

@@ -93,6 +93,20 @@ type QueryStats struct {
 	// LastDropReason is why the last dropped event was dropped.
 	LastDropReason string          `json:"last_drop_reason,omitempty"`
 	Operators      []OperatorStats `json:"operators,omitempty"`
+	// Recent is the results of the last seconds (WindowS of them), where
+	// P50Ms, P99Ms and MetRatio above are since the query started.
+	Recent *RecentStats `json:"recent,omitempty"`
+}
+
+// RecentStats are a query's results of its last WindowS seconds: how many,
+// their latency (to 1 %) and the share within the target.
+type RecentStats struct {
+	WindowS  float64 `json:"window_s"`
+	Results  uint64  `json:"results"`
+	P50Ms    float64 `json:"p50_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	MetRatio float64 `json:"met_ratio"`
 }
 
 // OperatorStats is a snapshot of an operator's metrics; times in µs.
@@ -226,6 +240,9 @@ type QueryInfo struct {
 	Results       uint64  `json:"results"`
 	P99Ms         float64 `json:"p99_ms"`
 	MetRatio      float64 `json:"met_ratio"`
+	// Recent is the results of the last seconds (P99Ms and MetRatio are
+	// since the query started).
+	Recent *RecentStats `json:"recent,omitempty"`
 	// Error is why a failed query failed.
 	Error string `json:"error,omitempty"`
 }

@@ -322,7 +322,7 @@ func (n *Node) info(q *runtime.Query) client.QueryInfo {
 	rate := n.mu.rates[q.ID()]
 	n.mu.Unlock()
 	info := client.QueryInfo{ID: q.ID(), Name: s.Name, Tenant: s.Tenant, State: q.State(), UptimeSeconds: q.Uptime().Seconds(),
-		EventsPerSec: rate, LatencyTarget: s.LatencyTargetMs, Results: s.Results, P99Ms: s.P99Ms, MetRatio: s.MetRatio}
+		EventsPerSec: rate, LatencyTarget: s.LatencyTargetMs, Results: s.Results, P99Ms: s.P99Ms, MetRatio: s.MetRatio, Recent: s.Recent}
 	if err := q.Err(); err != nil {
 		info.Error = err.Error()
 	}

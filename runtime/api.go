@@ -8,6 +8,7 @@ import "github.com/cameo-go/cameo/client"
 type (
 	State         = client.State
 	QueryStats    = client.QueryStats
+	RecentStats   = client.RecentStats
 	OperatorStats = client.OperatorStats
 	TenantStats   = client.TenantStats
 	BadInput      = client.BadInput

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,9 +34,12 @@ type QueryMetrics struct {
 
 	mu struct {
 		sync.Mutex
-		hist *hdrhistogram.Histogram
-		met  uint64
+		hist    *hdrhistogram.Histogram
+		met     uint64
+		recent  [recentSlots]recentBucket
+		scratch *hdrhistogram.Histogram // merges the recent slots for Stats
 	}
+	now func() int64 // the query's clock (Unix ns) for the recent figures
 	// Accounting (accounting.go): read = in + late + dropped.
 	read, admitted, late, eventDrops atomic.Uint64
 	drops                            [numDropReasons]atomic.Uint64
@@ -81,9 +85,76 @@ func (m *QueryMetrics) connector(name string) *atomic.Int64 {
 
 // NewQueryMetrics returns the metrics of one query.
 func NewQueryMetrics(id, name, tenant string, target int64) *QueryMetrics {
-	m := &QueryMetrics{ID: id, Name: name, Tenant: tenant, Target: target}
+	m := &QueryMetrics{ID: id, Name: name, Tenant: tenant, Target: target, now: func() int64 { return time.Now().UnixNano() }}
 	m.mu.hist = NewLatencyHistogram()
 	return m
+}
+
+// The recent figures (QueryStats.Recent): the last RecentWindow of
+// results, in recentSlots slots of their own histogram (2 significant
+// digits, up to a minute: about 21 KB each, made on a slot's first result,
+// so a query with no results holds none).
+const (
+	RecentWindow = 10 * time.Second
+	recentSlots  = 5
+	recentSlot   = int64(RecentWindow) / recentSlots
+	recentMax    = int64(time.Minute)
+)
+
+// recentBucket is one slot of the recent figures: the results of the
+// recentSlot (ns) from start.
+type recentBucket struct {
+	start int64
+	hist  *hdrhistogram.Histogram
+	met   uint64
+}
+
+// slot returns the slot of time now, emptied when it last held an older
+// interval; m.mu is held.
+func (m *QueryMetrics) slot(now int64) *recentBucket {
+	start := now - now%recentSlot
+	s := &m.mu.recent[(now/recentSlot)%recentSlots]
+	if s.start != start {
+		s.start, s.met = start, 0
+		if s.hist != nil {
+			s.hist.Reset()
+		}
+	}
+	return s
+}
+
+// recentStats merges the slots of the last RecentWindow at now; m.mu is
+// held.
+func (m *QueryMetrics) recentStats(now int64) *RecentStats {
+	from := now - now%recentSlot - (recentSlots-1)*recentSlot
+	var met uint64
+	merged := false
+	for i := range m.mu.recent {
+		s := &m.mu.recent[i]
+		if s.start < from || s.hist == nil || s.hist.TotalCount() == 0 {
+			continue
+		}
+		if !merged {
+			if m.mu.scratch == nil {
+				m.mu.scratch = hdrhistogram.New(minLatency, recentMax, 2)
+			}
+			m.mu.scratch.Reset()
+			merged = true
+		}
+		m.mu.scratch.Merge(s.hist)
+		met += s.met
+	}
+	r := &RecentStats{WindowS: RecentWindow.Seconds()}
+	if !merged {
+		return r
+	}
+	h := m.mu.scratch
+	r.Results = uint64(h.TotalCount())
+	r.P50Ms = float64(h.ValueAtQuantile(50)) * msPerNs
+	r.P99Ms = float64(h.ValueAtQuantile(99)) * msPerNs
+	r.MaxMs = float64(h.Max()) * msPerNs
+	r.MetRatio = float64(met) / float64(r.Results)
+	return r
 }
 
 // Result records one result emitted with the given latency (ns).
@@ -96,10 +167,17 @@ func (m *QueryMetrics) Result(latency int64) {
 		v = maxLatency
 		m.clipped.Add(1)
 	}
+	now := m.now()
 	m.mu.Lock()
 	_ = m.mu.hist.RecordValue(v) // in range by construction
+	s := m.slot(now)
+	if s.hist == nil {
+		s.hist = hdrhistogram.New(minLatency, recentMax, 2)
+	}
+	_ = s.hist.RecordValue(min(v, recentMax))
 	if latency <= m.Target {
 		m.mu.met++
+		s.met++
 	}
 	m.mu.Unlock()
 	m.out.Add(1)
@@ -258,8 +336,10 @@ func (m *QueryMetrics) Stats() QueryStats {
 		s.Connectors[k.(string)] = v.(*atomic.Int64).Load()
 		return true
 	})
+	now := m.now()
 	m.mu.Lock()
 	statsOf(m.mu.hist, m.mu.met, &s)
+	s.Recent = m.recentStats(now)
 	m.mu.Unlock()
 	for _, o := range m.ops {
 		s.Operators = append(s.Operators, o.Stats())

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -102,5 +103,37 @@ cameo_operator_queueing_max_seconds{name="alerts",query="q1",step="pipeline[0] f
 	}
 	if st := m.Stats().Operators; len(st) != 1 || st[0].Messages != 2 || st[0].EventsOut != 10 || st[0].QueueingMeanUs != 4000 || st[0].CostMeanUs != 500 {
 		t.Errorf("operator stats %+v", st)
+	}
+}
+
+// The recent figures hold the last 10 s of results: older ones leave them,
+// the since-start figures keep them; a query with no result for 10 s has
+// an empty window.
+func TestRecentFigures(t *testing.T) {
+	m := NewQueryMetrics("q", "q", "t", int64(50*time.Millisecond))
+	now := int64(1_000_000_000_000)
+	m.now = func() int64 { return now }
+	for range 100 {
+		m.Result(int64(200 * time.Millisecond)) // missed
+	}
+	now += int64(6 * time.Second)
+	for range 100 {
+		m.Result(int64(10 * time.Millisecond)) // met
+	}
+	r := m.Stats().Recent
+	if r == nil || r.Results != 200 || r.MetRatio != 0.5 || r.WindowS != 10 {
+		t.Fatalf("after 6 s: %+v", r)
+	}
+	now += int64(6 * time.Second) // the first 100 are 12 s old
+	st := m.Stats()
+	if r := st.Recent; r.Results != 100 || r.MetRatio != 1 || r.P99Ms < 9.9 || r.P99Ms > 10.1 {
+		t.Fatalf("after 12 s: %+v", r)
+	}
+	if st.Results != 200 || st.MetRatio != 0.5 || st.P99Ms < 199 {
+		t.Fatalf("since the start: %d results, met %v, p99 %v", st.Results, st.MetRatio, st.P99Ms)
+	}
+	now += int64(20 * time.Second)
+	if r := m.Stats().Recent; r.Results != 0 || r.P99Ms != 0 {
+		t.Fatalf("after 20 s without results: %+v", r)
 	}
 }

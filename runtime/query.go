@@ -477,6 +477,7 @@ func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placem
 		et:      spec.Sources[0].EventTime,
 		credit:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	q.metrics.now = q.clock.Now // the recent figures follow the engine's clock
 	q.mu.state = StateRunning
 	q.stopCtx, q.cancelStop = context.WithCancel(context.Background())
 	q.endCtx, q.cancelEnd = context.WithCancel(context.Background())

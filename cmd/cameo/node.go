@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -267,14 +268,31 @@ func newListCmd() *cobra.Command {
 	return cmd
 }
 
+// missThreshold is the met ratio under which `list` and `stats` mark a
+// query as missing its target.
+const missThreshold = 0.99
+
 func listTable(w io.Writer, qs []client.QueryInfo) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTENANT\tSTATE\tUPTIME\tEVENTS/S\tRESULTS\tP99\tTARGET\tMET")
+	fmt.Fprintln(tw, "\tID\tNAME\tTENANT\tSTATE\tUPTIME\tEVENTS/S\tTARGET\tP99 10S\tMET 10S\tP99 ALL\tMET ALL\tRESULTS")
+	missing := 0
 	for _, q := range qs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%d\t%s\t%gms\t%s\n", q.ID, q.Name, q.Tenant, q.State,
-			(time.Duration(q.UptimeSeconds) * time.Second).String(), q.EventsPerSec, q.Results, ms(q.P99Ms, q.Results), q.LatencyTarget, pct(q.MetRatio, q.Results))
+		r := q.Recent
+		if r == nil {
+			r = &client.RecentStats{}
+		}
+		mark := ""
+		if r.Results > 0 && r.MetRatio < missThreshold {
+			mark, missing = "!", missing+1
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%gms\t%s\t%s\t%s\t%s\t%d\n", mark, q.ID, q.Name, q.Tenant, q.State,
+			(time.Duration(q.UptimeSeconds) * time.Second).String(), q.EventsPerSec, q.LatencyTarget,
+			ms(r.P99Ms, r.Results), pct(r.MetRatio, r.Results), ms(q.P99Ms, q.Results), pct(q.MetRatio, q.Results), q.Results)
 	}
 	_ = tw.Flush()
+	if missing > 0 {
+		fmt.Fprintf(w, "! %d of %d queries met their target for less than %.0f %% of their results of the last 10 s\n", missing, len(qs), 100*missThreshold)
+	}
 	for _, q := range qs {
 		if q.Error != "" {
 			fmt.Fprintf(w, "%s: %s\n", q.ID, q.Error)
@@ -299,14 +317,28 @@ func newStatsCmd() *cobra.Command {
 			defer stop()
 			w := cmd.OutOrStdout()
 			for {
-				if watch {
-					fmt.Fprint(w, "\033[H\033[2J")
-				}
-				if err := printStats(ctx, w, c, args, f.output); err != nil {
-					return apiError(err)
-				}
 				if !watch {
+					if err := printStats(ctx, w, c, args, f.output); err != nil {
+						return apiError(err)
+					}
 					return nil
+				}
+				// Watching: a screen a poll, with its time (JSON: a document a
+				// poll, no screen control); a node that does not answer is
+				// said so and asked again.
+				var page bytes.Buffer
+				err := printStats(ctx, &page, c, args, f.output)
+				if f.output != "json" {
+					fmt.Fprint(w, "\033[H\033[2J")
+					fmt.Fprintf(w, "%s  %s  every %v (Ctrl-C to stop)\n\n", time.Now().Format("2006-01-02 15:04:05"), c.Base(), interval)
+				}
+				switch {
+				case ctx.Err() != nil:
+					return nil
+				case err != nil:
+					fmt.Fprintf(w, "%s: %v (asking again)\n", time.Now().Format("15:04:05"), apiError(err))
+				default:
+					_, _ = w.Write(page.Bytes())
 				}
 				select {
 				case <-ctx.Done():
@@ -347,8 +379,15 @@ func printStats(ctx context.Context, w io.Writer, c *client.Client, args []strin
 		}
 		s := d.Stats
 		fmt.Fprintf(w, "%s  %s (tenant %s)  %s  up %s\n", d.ID, s.Name, s.Tenant, d.State, (time.Duration(d.Uptime) * time.Second).String())
-		fmt.Fprintf(w, "latency target %gms: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  met %s\n", s.LatencyTargetMs,
+		fmt.Fprintf(w, "latency target %gms, since the start: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  met %s\n", s.LatencyTargetMs,
 			ms(s.P50Ms, s.Results), ms(s.P90Ms, s.Results), ms(s.P99Ms, s.Results), ms(s.P999Ms, s.Results), ms(s.MaxMs, s.Results), pct(s.MetRatio, s.Results))
+		if r := s.Recent; r != nil {
+			mark := ""
+			if r.Results > 0 && r.MetRatio < missThreshold {
+				mark = "  ! missing its target"
+			}
+			fmt.Fprintf(w, "last %gs: p50 %s  p99 %s  max %s  met %s  (%d results)%s\n", r.WindowS, ms(r.P50Ms, r.Results), ms(r.P99Ms, r.Results), ms(r.MaxMs, r.Results), pct(r.MetRatio, r.Results), r.Results, mark)
+		}
 		fmt.Fprintf(w, "events in %d  results %d  late %d  dropped %d  backlog %d\n", s.EventsIn, s.Results, s.Late, s.Dropped, s.Backlog)
 		if d.Error != "" {
 			fmt.Fprintln(w, "error:", d.Error)

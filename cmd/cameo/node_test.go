@@ -105,11 +105,11 @@ func TestNodeThroughTheCLI(t *testing.T) {
 		}
 	}
 	out, err := run(t, "list")
-	if err != nil || !strings.Contains(out, "alerts") || !strings.Contains(out, "pages") || !strings.Contains(out, "running") {
+	if err != nil || !strings.Contains(out, "alerts") || !strings.Contains(out, "pages") || !strings.Contains(out, "running") || !strings.Contains(out, "P99 10S") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	out, err = run(t, "stats", ids[0])
-	if err != nil || !strings.Contains(out, "latency target") || !strings.Contains(out, "QUEUEING MEAN") {
+	if err != nil || !strings.Contains(out, "latency target") || !strings.Contains(out, "QUEUEING MEAN") || !strings.Contains(out, "last 10s: p50") {
 		t.Fatalf("stats: %v\n%s", err, out)
 	}
 
@@ -245,5 +245,22 @@ func TestServeDrainsOnSignal(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not return within 20 s of the signal")
+	}
+}
+
+// list marks a query that met its target for less than 99 % of its
+// results of the last 10 s, and shows both the recent and the whole figures.
+func TestListMarksMissingQueries(t *testing.T) {
+	var out strings.Builder
+	listTable(&out, []client.QueryInfo{
+		{ID: "q1", Name: "fine", State: client.StateRunning, LatencyTarget: 50, Results: 900, P99Ms: 90, MetRatio: 0.9,
+			Recent: &client.RecentStats{WindowS: 10, Results: 100, P99Ms: 12, MetRatio: 1}},
+		{ID: "q2", Name: "late", State: client.StateRunning, LatencyTarget: 50, Results: 900, P99Ms: 20, MetRatio: 1,
+			Recent: &client.RecentStats{WindowS: 10, Results: 100, P99Ms: 80, MetRatio: 0.7}},
+	})
+	lines := strings.Split(out.String(), "\n")
+	if !strings.HasPrefix(lines[1], "  ") || !strings.HasPrefix(lines[2], "!") || !strings.Contains(lines[2], "80.00ms") ||
+		!strings.Contains(out.String(), "! 1 of 2 queries met their target for less than 99 %") {
+		t.Fatalf("list:\n%s", out.String())
 	}
 }
