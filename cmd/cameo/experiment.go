@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,8 +30,18 @@ findings beside the paper's numbers. --quick runs the small versions (CI).
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			o.Progress = cmd.ErrOrStderr()
-			return runExperiments(ctx, cmd.OutOrStdout(), o, args)
+			status := cmd.ErrOrStderr()
+			// The running figures rewrite one line: on a terminal only (a
+			// log, CI's, gets a line per experiment instead).
+			if isTerminal(status) {
+				o.Progress = status
+			}
+			err := runExperiments(ctx, cmd.OutOrStdout(), status, o, args)
+			var unknown unknownExperiment
+			if errors.As(err, &unknown) {
+				return usage(cmd, err)
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&o.Quick, "quick", false, "the small versions")
@@ -47,7 +58,27 @@ func catalogue() string {
 	return b.String()
 }
 
-func runExperiments(ctx context.Context, w io.Writer, o experiments.Options, names []string) error {
+// unknownExperiment is a name the catalogue does not have.
+type unknownExperiment string
+
+func (u unknownExperiment) Error() string {
+	return fmt.Sprintf("unknown experiment %q; the catalogue:\n%s", string(u), catalogue())
+}
+
+// isTerminal says whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// runExperiments runs the experiments named, writing their findings to w
+// and a line per experiment to status: which of how many, the time so
+// far, and an estimate of the time left (the mean so far per experiment).
+func runExperiments(ctx context.Context, w, status io.Writer, o experiments.Options, names []string) error {
 	var list []experiments.Experiment
 	for _, n := range names {
 		if n == "all" {
@@ -56,13 +87,19 @@ func runExperiments(ctx context.Context, w io.Writer, o experiments.Options, nam
 		}
 		e, ok := experiments.Lookup(n)
 		if !ok {
-			return fmt.Errorf("unknown experiment %q; the catalogue:\n%s", n, catalogue())
+			return unknownExperiment(n)
 		}
 		list = append(list, e)
 	}
-	for _, e := range list {
+	begin := time.Now()
+	for k, e := range list {
 		start := time.Now()
-		fmt.Fprintf(o.Progress, "%s: %s\n", e.Name, e.Title)
+		eta := ""
+		if k > 0 {
+			spent := time.Since(begin)
+			eta = fmt.Sprintf(", %v so far, about %v left", spent.Round(time.Second), (spent / time.Duration(k) * time.Duration(len(list)-k)).Round(time.Second))
+		}
+		fmt.Fprintf(status, "[%d/%d] %s: %s%s\n", k+1, len(list), e.Name, e.Title, eta)
 		rep, err := e.Run(ctx, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", e.Name, err)

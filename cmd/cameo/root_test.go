@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cameo-go/cameo/experiments"
 )
 
 // lockedBuffer takes writes from several goroutines: `run` reports on
@@ -158,5 +161,23 @@ func TestUsageErrorsExit2(t *testing.T) {
 		if code != c.code || !strings.HasPrefix(got, c.want) || (code == 2) != strings.Contains(got, "Usage:") || strings.Contains(got, "runtime: ") {
 			t.Errorf("%v: exit %d\n%s\nwant exit %d and %q", c.args, code, got, c.code, c.want)
 		}
+	}
+}
+
+// Each experiment gets a status line: which of how many, with the time so
+// far and an estimate of the time left from the second on; no line is
+// rewritten in place (a log reads them as they are).
+func TestExperimentStatusLines(t *testing.T) {
+	var out, status strings.Builder
+	if err := runExperiments(context.Background(), &out, &status, experiments.Options{Out: t.TempDir()}, []string{"E1", "e1"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(status.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "[1/2] E1: ") || !strings.HasPrefix(lines[1], "[2/2] E1: ") || !strings.Contains(lines[1], "left") || strings.Contains(status.String(), "\r") {
+		t.Fatalf("status:\n%s", status.String())
+	}
+	var unknown unknownExperiment
+	if err := runExperiments(context.Background(), &out, &status, experiments.Options{}, []string{"E99"}); !errors.As(err, &unknown) {
+		t.Fatalf("unknown experiment: %v", err)
 	}
 }
