@@ -27,6 +27,8 @@ type runFlags struct {
 	scheduler      string
 	summary        string
 	interval       time.Duration
+	intervalSet    bool // --interval was given
+	sharedTerminal bool // results and the live lines go to one terminal
 	quiet          bool
 	queryMemoryMiB int64
 	nodeMemoryMiB  int64
@@ -57,6 +59,8 @@ Exits 1 when a spec is invalid or a query failed.`,
 			if f.interval <= 0 {
 				return usage(cmd, fmt.Errorf("--interval %v: want > 0", f.interval))
 			}
+			f.intervalSet = cmd.Flags().Changed("interval")
+			f.sharedTerminal = isTerminal(cmd.OutOrStdout()) && isTerminal(cmd.ErrOrStderr())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runRun(ctx, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
@@ -142,7 +146,14 @@ func runRun(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, f ru
 		defer t.Stop()
 		deadline = t.C
 	}
-	tick := time.NewTicker(f.interval)
+	interval := f.interval
+	if f.sharedTerminal && !f.intervalSet && !f.quiet && writesStdout(specs) {
+		// Results scroll through the terminal the live lines go to: a line
+		// a second would drown among them.
+		interval = terminalInterval
+		fmt.Fprintf(stderr, "results go to this terminal: live lines every %v (--interval to change, -q for none, or send the results elsewhere)\n", interval)
+	}
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	prev := map[string]uint64{}
 	last := time.Now()
@@ -210,13 +221,37 @@ func printSpecError(w io.Writer, file string, err error) {
 
 // liveLines prints one line per query: its rate since the last line and
 // its latency figures so far.
+// terminalInterval is how often the live lines come while results scroll
+// through the same terminal.
+const terminalInterval = 10 * time.Second
+
+// writesStdout says whether a query's sink writes standard output.
+func writesStdout(specs []*query.Plan) bool {
+	for _, s := range specs {
+		for _, u := range s.Uses() {
+			if u.What == query.WritesStdout {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func liveLines(w io.Writer, qs []*runtime.Query, prev map[string]uint64, since, elapsed time.Duration) {
 	for _, q := range qs {
 		s := q.Stats()
 		rate := float64(s.EventsRead-min(s.EventsRead, prev[s.ID])) / since.Seconds()
 		prev[s.ID] = s.EventsRead
-		fmt.Fprintf(w, "[%4.0fs] %-20s %-10s %9.0f ev/s  results %-8d p99 %8s  met %6s  late %d  dropped %d  %s\n",
-			elapsed.Seconds(), s.Name, s.Tenant, rate, s.Results, ms(s.P99Ms, s.Results), pct(s.MetRatio, s.Results), s.Late, s.Dropped, q.State())
+		r := s.Recent
+		if r == nil {
+			r = &runtime.RecentStats{}
+		}
+		mark := " "
+		if r.Results > 0 && r.MetRatio < missThreshold {
+			mark = "!"
+		}
+		fmt.Fprintf(w, "%s[%4.0fs] %-20s %-10s %9.0f ev/s  results %-8d last 10s: p99 %8s met %6s  late %d  dropped %d  %s\n",
+			mark, elapsed.Seconds(), s.Name, s.Tenant, rate, s.Results, ms(r.P99Ms, r.Results), pct(r.MetRatio, r.Results), s.Late, s.Dropped, q.State())
 	}
 }
 
