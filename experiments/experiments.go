@@ -143,12 +143,12 @@ func write(o Options, rep *Report, name string, rows []Row, extra ...string) err
 	return nil
 }
 
-func plotTo(o Options, rep *Report, name, title, x, y string, logY bool, s []Series) error {
+func plotTo(o Options, rep *Report, name string, spec PlotSpec, s []Series) error {
 	path, err := ensureDir(o.Out, name)
 	if err != nil {
 		return err
 	}
-	if err := LinePlot(path, title, x, y, logY, s); err != nil {
+	if err := PlotLines(path, spec, s); err != nil {
 		return err
 	}
 	rep.Files = append(rep.Files, path)
@@ -283,10 +283,11 @@ func mixRuns(ctx context.Context, o Options, name, variant string, queries []Que
 	if variant != "mix" {
 		base = name + "-" + variant
 	}
-	if err := plotTo(o, rep, base+"-ls-cdf.png", base+": latency-sensitive results, CDF", "latency (ms)", "share of results", false, cdf); err != nil {
+	target := lsTarget(queries)
+	if err := plotTo(o, rep, base+"-ls-cdf.png", PlotSpec{Title: base + ": latency-sensitive results, CDF", X: "latency (ms, log scale)", Y: "share of results", LogX: true, VLines: target}, cdf); err != nil {
 		return nil, nil, err
 	}
-	return rep, rows, plotTo(o, rep, base+"-ls-timeline.png", base+": latency-sensitive p99 per second", "time (s)", "p99 (ms)", true, tl)
+	return rep, rows, plotTo(o, rep, base+"-ls-timeline.png", PlotSpec{Title: base + ": latency-sensitive p99 per second", X: "time (s)", Y: "p99 (ms, log scale)", LogY: true, HLines: target}, tl)
 }
 
 // ---- E2, E3: one multi-stage windowed query
@@ -321,7 +322,7 @@ func e2(ctx context.Context, o Options) (*Report, error) {
 	if err := write(o, rep, "E2.csv", rows); err != nil {
 		return nil, err
 	}
-	return rep, plotTo(o, rep, "E2-timeline.png", "E2: window results' p99 per second", "time (s)", "p99 (ms)", true, tl)
+	return rep, plotTo(o, rep, "E2-timeline.png", PlotSpec{Title: "E2: window results' p99 per second", X: "time (s)", Y: "p99 (ms, log scale)", LogY: true, HLines: lsTarget(sc.Queries)}, tl)
 }
 
 func e3(ctx context.Context, o Options) (*Report, error) {
@@ -368,7 +369,7 @@ func e3(ctx context.Context, o Options) (*Report, error) {
 	if err := write(o, rep, "E3.csv", rows); err != nil {
 		return nil, err
 	}
-	return rep, plotTo(o, rep, "E3-p99-vs-load.png", "E3: window results' p99 against offered load", "offered load (share of 2 cores)", "p99 (ms)", true, ss)
+	return rep, plotTo(o, rep, "E3-p99-vs-load.png", PlotSpec{Title: "E3: window results' p99 against offered load", X: "offered load (share of 2 cores)", Y: "p99 (ms, log scale)", LogY: true, HLines: lsTarget([]QuerySpec{stages(0.5)})}, ss)
 }
 
 // ---- E6: fair share
@@ -420,7 +421,7 @@ func e6(ctx context.Context, o Options) (*Report, error) {
 	if err := write(o, rep, "E6.csv", rows); err != nil {
 		return nil, err
 	}
-	return rep, plotTo(o, rep, "E6-throughput.png", "E6: events processed per second per dataflow, fair policy, weights 1:2:2", "time (s)", "events per interval", false, ss)
+	return rep, plotTo(o, rep, "E6-throughput.png", PlotSpec{Title: "E6: events processed per second per dataflow, fair policy, weights 1:2:2", X: "time (s)", Y: "events per second"}, ss)
 }
 
 // ---- E7: policies
@@ -572,7 +573,7 @@ func e9(ctx context.Context, o Options) (*Report, error) {
 	if err := write(o, rep, "E9.csv", rows); err != nil {
 		return nil, err
 	}
-	return rep, plotTo(o, rep, "E9-overhead.png", "E9: scheduler cost per message (worker busy time outside operators)", "actors", "ns per message", false, []Series{*ser["cameo"], *ser["fifo"]})
+	return rep, plotTo(o, rep, "E9-overhead.png", PlotSpec{Title: "E9: scheduler cost per message (worker busy time outside operators)", X: "actors (log scale)", Y: "ns per message", LogX: true}, []Series{*ser["cameo"], *ser["fifo"]})
 }
 
 // ---- E10: knobs
@@ -651,10 +652,10 @@ func e11(ctx context.Context, o Options) (*Report, error) {
 	for _, pol := range e11Policies {
 		a, b = append(a, *ser[pol]), append(b, *cost[pol])
 	}
-	if err := plotTo(o, rep, "E11-ls-p99.png", "E11: LS p99 as the simulated cluster grows (load 0.9)", "workers (queries = 10 × workers)", "LS p99 (ms)", true, a); err != nil {
+	if err := plotTo(o, rep, "E11-ls-p99.png", PlotSpec{Title: "E11: LS p99 as the simulated cluster grows (load 0.9)", X: "workers (queries = 10 × workers; log scale)", Y: "LS p99 (ms, log scale)", LogX: true, LogY: true}, a); err != nil {
 		return nil, err
 	}
-	return rep, plotTo(o, rep, "E11-cost.png", "E11: simulator's scheduling cost per message", "workers", "ns per message", false, b)
+	return rep, plotTo(o, rep, "E11-cost.png", PlotSpec{Title: "E11: simulator's scheduling cost per message", X: "workers (log scale)", Y: "ns per message", LogX: true}, b)
 }
 
 // e11Policies are the simulated policies: "+shares" puts every query in a
@@ -826,5 +827,20 @@ func e13(ctx context.Context, o Options) (*Report, error) {
 	if err := write(o, rep, "E13.csv", rows); err != nil {
 		return nil, err
 	}
-	return rep, plotTo(o, rep, "E13-honest-cdf.png", "E13: the honest tenant's results, CDF", "latency (ms)", "share of results", false, cdf)
+	return rep, plotTo(o, rep, "E13-honest-cdf.png", PlotSpec{Title: "E13: the honest tenant's results, CDF", X: "latency (ms, log scale)", Y: "share of results", LogX: true, VLines: []Ref{{At: 50, Label: "honest's target"}}}, cdf)
+}
+
+// lsTarget is the reference line of the latency-sensitive queries'
+// target (the first query's when none is LS): where the plots of their
+// latency are read against.
+func lsTarget(queries []QuerySpec) []Ref {
+	for _, q := range queries {
+		if q.Class == LS {
+			return []Ref{{At: float64(q.Target) / 1e6, Label: fmt.Sprintf("target %v", q.Target)}}
+		}
+	}
+	if len(queries) > 0 {
+		return []Ref{{At: float64(queries[0].Target) / 1e6, Label: fmt.Sprintf("target %v", queries[0].Target)}}
+	}
+	return nil
 }

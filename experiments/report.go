@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Row is one line of an experiment's CSV: one query of one run.
@@ -84,17 +86,43 @@ var palette = []color.Color{
 	color.RGBA{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff}, color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 }
 
-// LinePlot draws series to a PNG at path. It never fails on the data:
+// LinePlot draws series to a PNG at path (PlotLines with a linear x axis
+// and no reference lines).
+func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) error {
+	return PlotLines(path, PlotSpec{Title: title, X: xLabel, Y: yLabel, LogY: logY}, series)
+}
+
+// PlotSpec is how a plot is drawn: its labels, which axes are logarithmic
+// (ticks at 1, 2 and 5 times the powers of ten, each labelled), and
+// reference lines (a latency target, say) across it.
+type PlotSpec struct {
+	Title, X, Y string
+	LogX, LogY  bool
+	VLines      []Ref // vertical lines at x values
+	HLines      []Ref // horizontal lines at y values
+}
+
+// Ref is a reference line and its legend label.
+type Ref struct {
+	At    float64
+	Label string
+}
+
+// legendWidth is the strip right of the data that holds the legend, so
+// that it never covers a line.
+const legendWidth = 1.7 * vg.Inch
+
+// PlotLines draws series to a PNG at path. It never fails on the data:
 // points that cannot be drawn (NaN, ±Inf, and on a log axis values ≤ 0)
 // are left out and the number left out is said in the title; a plot
 // with nothing left to draw says "no data" and keeps its labels, so an
 // experiment that produced no results under load still writes its files.
-func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) (err error) {
+func PlotLines(path string, spec PlotSpec, series []Series) (err error) {
 	p := plot.New()
-	p.X.Label.Text = xLabel
-	p.Y.Label.Text = yLabel
-	p.Legend.Top = true
+	p.X.Label.Text = spec.X
+	p.Y.Label.Text = spec.Y
 	var drawn, skipped int
+	minX, maxX := math.Inf(1), math.Inf(-1)
 	minY, maxY := math.Inf(1), math.Inf(-1)
 	var lines []*plotter.Line
 	var names []string
@@ -104,11 +132,12 @@ func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) (e
 		pts := make(plotter.XYs, 0, n)
 		for j := 0; j < n; j++ {
 			x, y := s.X[j], s.Y[j]
-			if !finite(x) || !finite(y) || (logY && y <= 0) {
+			if !finite(x) || !finite(y) || (spec.LogY && y <= 0) || (spec.LogX && x <= 0) {
 				skipped++
 				continue
 			}
 			pts = append(pts, plotter.XY{X: x, Y: y})
+			minX, maxX = math.Min(minX, x), math.Max(maxX, x)
 			minY, maxY = math.Min(minY, y), math.Max(maxY, y)
 		}
 		if len(pts) == 0 {
@@ -123,6 +152,7 @@ func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) (e
 		lines, names = append(lines, l), append(names, s.Name)
 		drawn += len(pts)
 	}
+	title := spec.Title
 	switch {
 	case drawn == 0:
 		title += " (no data)"
@@ -131,23 +161,116 @@ func LinePlot(path, title, xLabel, yLabel string, logY bool, series []Series) (e
 		title += fmt.Sprintf(" (%d points not drawable)", skipped)
 	}
 	p.Title.Text = title
-	if logY && drawn > 0 {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-		if minY == maxY { // a log axis needs a range
-			p.Y.Min, p.Y.Max = minY/10, maxY*10
+	if drawn > 0 {
+		// Reference lines widen the range to show themselves.
+		for _, r := range spec.VLines {
+			if finite(r.At) && (!spec.LogX || r.At > 0) {
+				minX, maxX = math.Min(minX, r.At), math.Max(maxX, r.At)
+			}
+		}
+		for _, r := range spec.HLines {
+			if finite(r.At) && (!spec.LogY || r.At > 0) {
+				minY, maxY = math.Min(minY, r.At), math.Max(maxY, r.At)
+			}
+		}
+		if spec.LogX {
+			logAxis(&p.X, minX, maxX)
+		}
+		if spec.LogY {
+			logAxis(&p.Y, minY, maxY)
 		}
 	}
+	// The legend is drawn beside the data, not over it: p's own stays empty.
+	leg := plot.NewLegend()
 	for i, l := range lines {
 		p.Add(l)
-		p.Legend.Add(names[i], l)
+		leg.Add(names[i], l)
+	}
+	if drawn > 0 {
+		for _, r := range spec.VLines {
+			if l := refLine(plotter.XYs{{X: r.At, Y: minY}, {X: r.At, Y: maxY}}); l != nil && finite(r.At) && (!spec.LogX || r.At > 0) {
+				p.Add(l)
+				leg.Add(r.Label, l)
+			}
+		}
+		for _, r := range spec.HLines {
+			if l := refLine(plotter.XYs{{X: minX, Y: r.At}, {X: maxX, Y: r.At}}); l != nil && finite(r.At) && (!spec.LogY || r.At > 0) {
+				p.Add(l)
+				leg.Add(r.Label, l)
+			}
+		}
 	}
 	defer func() { // gonum panics on degenerate axes; a plot is never worth a crash
 		if r := recover(); r != nil {
 			err = fmt.Errorf("plot %s: %v", path, r)
 		}
 	}()
-	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+	const width, height = 8.5 * vg.Inch, 4.5 * vg.Inch
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	leg.Top, leg.Left = true, true
+	leg.YOffs = -p.Title.TextStyle.Height(p.Title.Text) - vg.Points(6)
+	leg.Draw(draw.Crop(dc, width-legendWidth+vg.Points(6), 0, 0, 0))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// refLine is a dashed grey reference line through pts.
+func refLine(pts plotter.XYs) *plotter.Line {
+	l, err := plotter.NewLine(pts)
+	if err != nil {
+		return nil
+	}
+	l.Color = color.Gray{Y: 0x55}
+	l.Width = vg.Points(1)
+	l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	return l
+}
+
+// logAxis makes a a log axis over [lo, hi] with ticks at 1, 2 and 5 times
+// the powers of ten, all labelled (gonum's own labels only the powers,
+// which leaves a narrow range with one label or none).
+func logAxis(a *plot.Axis, lo, hi float64) {
+	if lo == hi { // a log axis needs a range
+		lo, hi = lo/10, hi*10
+	}
+	a.Scale = plot.LogScale{}
+	a.Min, a.Max = lo, hi
+	a.Tick.Marker = tickMarker125{}
+}
+
+// tickMarker125 ticks a log axis at 1, 2 and 5 × 10^k, labelled, with
+// unlabelled minor ticks at the other integers between.
+type tickMarker125 struct{}
+
+func (tickMarker125) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	if lo <= 0 || hi <= lo {
+		return out
+	}
+	for e := math.Floor(math.Log10(lo)); math.Pow(10, e) <= hi; e++ {
+		base := math.Pow(10, e)
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * base
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -58,6 +59,35 @@ func TestRatioTextWithoutResults(t *testing.T) {
 	} {
 		if got := ratioText(c.a, c.b); !strings.HasPrefix(got, c.want) {
 			t.Errorf("ratioText(%v, %v) = %q, want prefix %q", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// Log axes label 1, 2 and 5 times the powers of ten; reference lines
+// widen the range to show; lines a log axis cannot show are left out.
+func TestPlotLinesLogAxesAndReferences(t *testing.T) {
+	ticks := tickMarker125{}.Ticks(3, 60)
+	var labels []string
+	for _, tk := range ticks {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if strings.Join(labels, " ") != "5 10 20 50" {
+		t.Fatalf("labels %v", labels)
+	}
+	dir := t.TempDir()
+	for i, spec := range []PlotSpec{
+		{Title: "cdf", LogX: true, VLines: []Ref{{At: 50, Label: "target"}}},
+		{Title: "timeline", LogY: true, HLines: []Ref{{At: 0, Label: "zero on a log axis"}, {At: 1500, Label: "target"}}},
+		{Title: "both", LogX: true, LogY: true, VLines: []Ref{{At: math.NaN(), Label: "nan"}}},
+	} {
+		path := filepath.Join(dir, fmt.Sprintf("p%d.png", i))
+		if err := PlotLines(path, spec, []Series{{Name: "a", X: []float64{1, 2, 4}, Y: []float64{3, 30, 300}}}); err != nil {
+			t.Fatalf("%s: %v", spec.Title, err)
+		}
+		if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+			t.Fatalf("%s: no PNG: %v", spec.Title, err)
 		}
 	}
 }
