@@ -243,8 +243,22 @@ type QueryInfo struct {
 	// Recent is the results of the last seconds (P99Ms and MetRatio are
 	// since the query started).
 	Recent *RecentStats `json:"recent,omitempty"`
+	// Late, Dropped and Shed count events late for their windows, dropped
+	// (shed ones included) and shed under overload.
+	Late    uint64 `json:"late"`
+	Dropped uint64 `json:"dropped"`
+	Shed    uint64 `json:"shed"`
 	// Error is why a failed query failed.
 	Error string `json:"error,omitempty"`
+}
+
+// NodeInfo is GET /v1/node: what the node is.
+type NodeInfo struct {
+	Scheduler string `json:"scheduler"`
+	Workers   int    `json:"workers"`
+	// Clustered: the node is in a cluster (GET /v1/cluster answers).
+	Clustered bool   `json:"clustered"`
+	Version   string `json:"version,omitempty"`
 }
 
 // QueryDetail is GET /v1/queries/{id} and the answer to DELETE.

@@ -35,6 +35,9 @@ const DefaultListen = "127.0.0.1:7700"
 type NodeConfig struct {
 	// Listen is the address to listen on. Default DefaultListen.
 	Listen string
+	// Version is what GET /v1/node says the node runs (the command's
+	// build); empty: not said.
+	Version string
 	// Token is the bearer token the API and /metrics require; required
 	// when Listen is not a loopback address. /healthz and /readyz are open.
 	Token string
@@ -266,6 +269,7 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/tenants", n.auth(n.tenants))
 	mux.HandleFunc("GET /v1/load", n.auth(n.loadInfo))
 	mux.HandleFunc("GET /v1/cluster", n.auth(n.clusterInfo))
+	mux.HandleFunc("GET /v1/node", n.auth(n.nodeInfo))
 	mux.Handle("GET /metrics", n.auth(promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -283,19 +287,29 @@ func (n *Node) Handler() http.Handler {
 		mux.HandleFunc("GET /debug/pprof/trace", n.auth(pprof.Trace))
 		mux.HandleFunc("GET /debug/pprof/symbol", n.auth(pprof.Symbol))
 	}
+	n.dashboardRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (the API: /v1/queries, /v1/tenants, /v1/load, /v1/cluster, /metrics, /healthz, /readyz)", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no route %s %s (the API: /v1/queries, /v1/tenants, /v1/load, /v1/cluster, /metrics, /healthz, /readyz; the dashboard: /)", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// authorized says whether r carries the node's token: as a bearer token,
+// or in the dashboard's cookie.
+func (n *Node) authorized(r *http.Request) bool {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+n.cfg.Token)) == 1 {
+		return true
+	}
+	c, err := r.Cookie(tokenCookie)
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(n.cfg.Token)) == 1
 }
 
 func (n *Node) auth(h http.HandlerFunc) http.HandlerFunc {
 	if n.cfg.Token == "" {
 		return h
 	}
-	want := []byte("Bearer " + n.cfg.Token)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if !n.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cameo"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token (send Authorization: Bearer TOKEN)")
 			return
@@ -322,7 +336,8 @@ func (n *Node) info(q *runtime.Query) client.QueryInfo {
 	rate := n.mu.rates[q.ID()]
 	n.mu.Unlock()
 	info := client.QueryInfo{ID: q.ID(), Name: s.Name, Tenant: s.Tenant, State: q.State(), UptimeSeconds: q.Uptime().Seconds(),
-		EventsPerSec: rate, LatencyTarget: s.LatencyTargetMs, Results: s.Results, P99Ms: s.P99Ms, MetRatio: s.MetRatio, Recent: s.Recent}
+		EventsPerSec: rate, LatencyTarget: s.LatencyTargetMs, Results: s.Results, P99Ms: s.P99Ms, MetRatio: s.MetRatio, Recent: s.Recent,
+		Late: s.Late, Dropped: s.Dropped, Shed: s.DroppedBy["shed"]}
 	if err := q.Err(); err != nil {
 		info.Error = err.Error()
 	}
@@ -573,6 +588,14 @@ func (n *Node) forget(id string) {
 
 // loadInfo is GET /v1/load: the capacity the node measured and whether it
 // admits queries now.
+// nodeInfo is GET /v1/node: what the node is (its scheduler, its workers,
+// whether it is in a cluster), for the dashboard and scripts.
+func (n *Node) nodeInfo(w http.ResponseWriter, _ *http.Request) {
+	cfg := n.eng.Config()
+	_, clustered := n.eng.Cluster()
+	writeJSON(w, http.StatusOK, client.NodeInfo{Scheduler: cfg.Scheduler, Workers: cfg.Workers, Clustered: clustered, Version: n.cfg.Version})
+}
+
 func (n *Node) loadInfo(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, n.eng.LoadInfo())
 }

@@ -72,6 +72,7 @@ down after --peer-timeout and fails the queries that use it; the others go on.
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
 			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB)), runtime.WithNodeMemory(mib(nodeMemoryMiB)), runtime.WithAdmission(admit)}
+			cfg.Version = version()
 			if tenantsFile != "" {
 				ts, err := query.ParseTenantsFile(tenantsFile)
 				if err != nil {
