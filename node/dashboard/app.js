@@ -148,11 +148,14 @@ async function refreshDetail() {
     box.innerHTML = `<b></b><span></span><div class="queue"></div>`;
     box.querySelector("b").textContent = o.step;
     box.querySelector("span").textContent =
-      `${o.instances} instance${o.instances === 1 ? "" : "s"} · busy ${(100 * busy).toFixed(0)} % · queueing ${o.queueing_mean_us.toFixed(0)} µs (max ${o.queueing_max_us.toFixed(0)})`;
+      `${o.instances} instance${o.instances === 1 ? "" : "s"} · busy ${(100 * busy).toFixed(1)} % · queueing ${o.queueing_mean_us.toFixed(0)} µs (max ${o.queueing_max_us.toFixed(0)})`;
     box.querySelector(".queue").style.width = Math.min(100, 10 * Math.log10(1 + o.queueing_mean_us)) + "%";
     graph.appendChild(box);
   });
-  opsBefore.set(selected, { at: now, ops: busyNow });
+  // The sample busy time is measured against: kept for at least a poll's
+  // interval, so that two refreshes close together (a click, then the
+  // poll) do not measure over a few milliseconds.
+  if (!before || now - before.at >= every) opsBefore.set(selected, { at: now, ops: busyNow });
 }
 
 function drawTenants(ts) {
