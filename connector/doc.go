@@ -1,5 +1,5 @@
 // Package connector holds what a query reads and writes: one file per
-// source kind (generator, jsonl, kafka, nats, func) and sink kind (stdout,
+// source kind (generator, jsonl, kafka, nats, nexmark, func) and sink kind (stdout,
 // file, discard, webhook, kafka, nats, func), each behind the Input or
 // Output interface, opened by the engine through a registry keyed by the
 // kind's name. webhook.go, kafka_in.go, kafka_out.go, nats_in.go and

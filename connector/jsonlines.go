@@ -2,6 +2,7 @@ package connector
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"slices"
@@ -136,4 +137,29 @@ func (l *LineWriter) Close() error {
 		return nil
 	}
 	return l.c.Close()
+}
+
+// decodeRecord makes the event of a broker's record whose value is a JSON
+// object (decoded as a JSON line): with what the broker adds (its key, its
+// time as a field: add), and its event time when the source has event
+// time. It returns the time the engine stamps the event with (its
+// arrival, now, or its event time); ok false: the record made no event,
+// and was dropped and counted with where it was (where).
+func decodeRecord(env *Env, value []byte, now int64, add func(*query.Event), where func() string) (ev query.Event, t int64, ok bool) {
+	ev, err := query.DecodeLine(value, nil)
+	et := env.EventTime
+	if err == nil {
+		add(&ev)
+		if et != nil {
+			ev.EventTime, err = query.EventTimeOf(ev.Fields, et)
+		}
+	}
+	if err != nil {
+		env.Drop(0, fmt.Errorf("%s: %w", where(), err))
+		return query.Event{}, math.MinInt64, false
+	}
+	if et == nil {
+		return ev, now, true
+	}
+	return ev, ev.EventTime, true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -284,27 +283,14 @@ func (in *kafkaIn) Read(now int64, max int, events []query.Event) ([]query.Event
 // with (its arrival, now, under processing time; its event time under
 // event time). ok false: the record made no event (dropped and counted).
 func (in *kafkaIn) decode(r *kgo.Record, now int64) (query.Event, int64, bool) {
-	et := in.env.EventTime
-	ev, err := query.DecodeLine(r.Value, nil)
-	if err == nil {
+	return decodeRecord(in.env, r.Value, now, func(ev *query.Event) {
 		if ev.Key == "" {
 			ev.Key = string(r.Key)
 		}
 		if f := in.spec.TimestampField; f != "" {
 			ev.Fields[f] = r.Timestamp.UnixMilli()
 		}
-		if et != nil {
-			ev.EventTime, err = query.EventTimeOf(ev.Fields, et)
-		}
-	}
-	if err != nil {
-		in.env.Drop(0, fmt.Errorf("kafka %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err))
-		return query.Event{}, math.MinInt64, false
-	}
-	if et == nil {
-		return ev, now, true
-	}
-	return ev, ev.EventTime, true
+	}, func() string { return fmt.Sprintf("kafka %s/%d@%d", r.Topic, r.Partition, r.Offset) })
 }
 
 // markDelivered marks for commit, per partition in offset order, the

@@ -378,37 +378,22 @@ func (in *natsIn) Read(now int64, max int, events []query.Event) ([]query.Event,
 // with (see kafkaIn.decode). ok false: dropped and counted.
 func (in *natsIn) decode(m jetstream.Msg, now int64) (query.Event, int64, bool) {
 	md, err := m.Metadata()
-	var ev query.Event
-	if err == nil {
-		if md.NumDelivered > 1 {
-			in.env.Count("source.nats.redelivered", 1)
-		}
-		ev, err = query.DecodeLine(m.Data(), nil)
+	where := func() string { return "nats " + in.spec.Stream }
+	if err != nil {
+		in.env.Drop(0, fmt.Errorf("%s: %w", where(), err))
+		return query.Event{}, math.MinInt64, false
 	}
-	et := in.env.EventTime
-	if err == nil {
+	if md.NumDelivered > 1 {
+		in.env.Count("source.nats.redelivered", 1)
+	}
+	return decodeRecord(in.env, m.Data(), now, func(ev *query.Event) {
 		if f := in.spec.TimestampField; f != "" {
 			ev.Fields[f] = md.Timestamp.UnixMilli()
 		}
 		if f := in.spec.SubjectField; f != "" {
 			ev.Fields[f] = m.Subject()
 		}
-		if et != nil {
-			ev.EventTime, err = query.EventTimeOf(ev.Fields, et)
-		}
-	}
-	if err != nil {
-		where := "nats " + in.spec.Stream
-		if md != nil {
-			where = fmt.Sprintf("nats %s#%d", in.spec.Stream, md.Sequence.Stream)
-		}
-		in.env.Drop(0, fmt.Errorf("%s: %w", where, err))
-		return query.Event{}, math.MinInt64, false
-	}
-	if et == nil {
-		return ev, now, true
-	}
-	return ev, ev.EventTime, true
+	}, func() string { return fmt.Sprintf("nats %s#%d", in.spec.Stream, md.Sequence.Stream) })
 }
 
 // ackDelivered acknowledges, in the order read, the messages up to the

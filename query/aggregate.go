@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/expr-lang/expr/vm"
 )
 
 // aggKind is a window aggregate's function, resolved once per step.
@@ -53,6 +55,47 @@ func kindOf(a Aggregate) aggKind {
 		return aggTopK
 	}
 	panic("query: unknown aggregate " + a.Func + " passed validation")
+}
+
+// aggArgs are a window's aggregates and their compiled arguments, with
+// what evaluates them for one event.
+type aggArgs struct {
+	aggs  []Aggregate
+	kinds []aggKind
+	progs []*vm.Program // nil for count and user aggregates
+	vals  []any         // scratch: one event's arguments
+	r     runner
+}
+
+func newAggArgs(aggs []Aggregate, progs []*vm.Program) aggArgs {
+	kinds := make([]aggKind, len(aggs))
+	for i, ag := range aggs {
+		kinds[i] = kindOf(ag)
+	}
+	return aggArgs{aggs: aggs, kinds: kinds, progs: progs, vals: make([]any, len(aggs)), r: newRunner(progs)}
+}
+
+// eval returns ev's aggregate arguments (valid until the next call); an
+// argument that fails, or is not a number where one must be, is an error.
+func (a *aggArgs) eval(ev *Event) ([]any, error) {
+	vals := a.vals
+	clear(vals)
+	for i, p := range a.progs {
+		if p == nil {
+			continue
+		}
+		v, err := a.r.run(a.progs, i, ev)
+		if err != nil {
+			return nil, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
+		}
+		if a.kinds[i].numeric() {
+			if _, _, ok := number(v); !ok {
+				return nil, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, v, v)
+			}
+		}
+		vals[i] = v
+	}
+	return vals, nil
 }
 
 // numeric says whether the aggregate's argument must be a number.

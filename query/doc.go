@@ -96,10 +96,22 @@
 // arrival times for them. The window arithmetic repeats priority.Window's
 // on purpose: both packages import nothing of this module.
 //
+// A window without a key_by before it is global: the plan puts a key_by of
+// one constant key before it (globalWindows). A window's results carry the
+// fields its key is made of. Its aggregates (aggregate.go) include rows:
+// max_by, min_by and top_k keep the fields of the events that rank first,
+// ties broken by time, then key. A firing of many groups can be cut into
+// slices (Slicer: AdvanceSome), so that the engine runs other work between
+// them. SessionAgg is a session window: a key's events closer than the
+// gap make one window; one that bridges two merges them (the
+// accumulators merge); sessions fire from a heap of their ends.
+//
 // JoinOp is a join step: left and right events of the same key in the same
 // tumbling window make one result each pair when both sides' watermark
-// passes the window. A union needs no state: the engine merges its inputs
-// and their watermarks.
+// passes the window. IntervalJoin pairs events of a key at most `within`
+// apart as soon as the second arrives, and lets events go, oldest first,
+// once the watermark passes them by `within`. A union needs no state: the
+// engine merges its inputs and their watermarks.
 //
 // # The Go API
 //

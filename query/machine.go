@@ -62,10 +62,15 @@ func (s *Stateless) Partial() uint64 { return 0 }
 
 // Run implements Machine.
 func (a *WindowAgg) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
-	var errs []error
-	var late []Event
+	errs, late := addAll(a.Add, in)
+	return out, errs, late
+}
+
+// addAll adds each event of in with add (a window's Add), returning the
+// errors and the late events.
+func addAll(add func(Event) (bool, error), in []Event) (errs []error, late []Event) {
 	for _, ev := range in {
-		isLate, err := a.Add(ev)
+		isLate, err := add(ev)
 		switch {
 		case err != nil:
 			errs = append(errs, err)
@@ -73,7 +78,7 @@ func (a *WindowAgg) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
 			late = append(late, ev)
 		}
 	}
-	return out, errs, late
+	return errs, late
 }
 
 // Run implements Machine: side 0 events join the stream's side, side 1

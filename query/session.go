@@ -21,18 +21,14 @@ import (
 // safe for concurrent use.
 type SessionAgg struct {
 	gap, lateness int64
-	aggs          []Aggregate
-	kinds         []aggKind
-	keyFields     []string
-	progs         []*vm.Program
-	open          map[string][]*session // key → its sessions, by start
-	due           sessionHeap           // sessions by end (stale entries skipped)
-	wm            int64
-	late          uint64
-	groups        int
-	extra         int64
-	vals          []any
-	r             runner
+	aggArgs
+	keyFields []string
+	open      map[string][]*session // key → its sessions, by start
+	due       sessionHeap           // sessions by end (stale entries skipped)
+	wm        int64
+	late      uint64
+	groups    int
+	extra     int64
 }
 
 // session is one key's open session: events from start to last, with
@@ -74,18 +70,15 @@ func newSessionAgg(op *Operator, progs []*vm.Program, allowedLateness time.Durat
 	if w == nil || w.Gap <= 0 {
 		return nil, fmt.Errorf("query: %s is not a session window", op.Kind())
 	}
-	kinds := make([]aggKind, len(w.Aggregates))
-	for i, ag := range w.Aggregates {
+	for _, ag := range w.Aggregates {
 		if ag.User != nil {
 			return nil, fmt.Errorf("query: aggregate %s: a user aggregate cannot be merged, so it cannot be in a session window", ag.Name)
 		}
-		kinds[i] = kindOf(ag)
 	}
 	return &SessionAgg{
 		gap: int64(w.Gap), lateness: int64(allowedLateness),
-		aggs: w.Aggregates, kinds: kinds, progs: progs, keyFields: w.KeyFields,
+		aggArgs: newAggArgs(w.Aggregates, progs), keyFields: w.KeyFields,
 		open: map[string][]*session{}, wm: NoWatermark,
-		vals: make([]any, len(w.Aggregates)), r: newRunner(progs),
 	}, nil
 }
 
@@ -94,20 +87,9 @@ func (a *SessionAgg) end(s *session) int64 { return s.last + a.gap }
 
 // Add puts ev into its key's session, merging the sessions it bridges.
 func (a *SessionAgg) Add(ev Event) (late bool, err error) {
-	vals := a.vals
-	clear(vals)
-	for i, p := range a.progs {
-		if p == nil {
-			continue
-		}
-		if vals[i], err = a.r.run(a.progs, i, &ev); err != nil {
-			return false, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
-		}
-		if a.kinds[i].numeric() {
-			if _, _, ok := number(vals[i]); !ok {
-				return false, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, vals[i], vals[i])
-			}
-		}
+	vals, err := a.eval(&ev)
+	if err != nil {
+		return false, err
 	}
 	t := ev.EventTime
 	ss := a.open[ev.Key]
@@ -163,17 +145,7 @@ func (a *SessionAgg) Add(ev Event) (late bool, err error) {
 
 // Run implements Machine.
 func (a *SessionAgg) Run(_ int, in, out []Event) ([]Event, []error, []Event) {
-	var errs []error
-	var late []Event
-	for _, ev := range in {
-		isLate, err := a.Add(ev)
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case isLate:
-			late = append(late, ev)
-		}
-	}
+	errs, late := addAll(a.Add, in)
 	return out, errs, late
 }
 

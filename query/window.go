@@ -100,19 +100,15 @@ func (w *Watermarks) allClosed() bool {
 // caller for the side sink. Not safe for concurrent use.
 type WindowAgg struct {
 	size, slide, lateness int64
-	aggs                  []Aggregate
-	kinds                 []aggKind
-	extra                 int64 // state beyond the groups' accumulators (sets, rows, key fields)
-	keyFields             []string
-	keyVals               map[string]*keyVals // key → its fields' values, while a window holds it
-	fire                  *windowFiring       // a firing under way (AdvanceSome)
-	progs                 []*vm.Program
-	open                  map[int64]map[string][]acc // window index → key → one acc per aggregate
-	wm                    int64
-	late, partial         uint64
-	groups                int   // (window, key) groups open
-	vals                  []any // scratch: one event's aggregate arguments
-	r                     runner
+	aggArgs
+	extra         int64 // state beyond the groups' accumulators (sets, rows, key fields)
+	keyFields     []string
+	keyVals       map[string]*keyVals        // key → its fields' values, while a window holds it
+	fire          *windowFiring              // a firing under way (AdvanceSome)
+	open          map[int64]map[string][]acc // window index → key → one acc per aggregate
+	wm            int64
+	late, partial uint64
+	groups        int // (window, key) groups open
 }
 
 // newWindowAgg returns the state machine of a window step with its
@@ -125,16 +121,11 @@ func newWindowAgg(op *Operator, progs []*vm.Program, allowedLateness time.Durati
 	if slide == 0 {
 		slide = op.Window.Size
 	}
-	kinds := make([]aggKind, len(op.Window.Aggregates))
-	for i, ag := range op.Window.Aggregates {
-		kinds[i] = kindOf(ag)
-	}
 	return &WindowAgg{
 		size: int64(op.Window.Size), slide: int64(slide), lateness: int64(allowedLateness),
-		aggs: op.Window.Aggregates, kinds: kinds, progs: progs,
+		aggArgs:   newAggArgs(op.Window.Aggregates, progs),
 		keyFields: op.Window.KeyFields, keyVals: map[string]*keyVals{},
 		open: map[int64]map[string][]acc{}, wm: NoWatermark,
-		vals: make([]any, len(op.Window.Aggregates)), r: newRunner(progs),
 	}, nil
 }
 
@@ -170,21 +161,9 @@ func (a *WindowAgg) Open() int {
 // late reports that every window it belongs to was skipped; err that an aggregate's argument did not evaluate to a
 // number (the event is then not added anywhere).
 func (a *WindowAgg) Add(ev Event) (late bool, err error) {
-	vals := a.vals
-	clear(vals)
-	for i, p := range a.progs {
-		if p == nil {
-			continue
-		}
-		if vals[i], err = a.r.run(a.progs, i, &ev); err != nil {
-			return false, fmt.Errorf("%s(%s): %w", a.aggs[i].Func, a.aggs[i].Arg, err)
-		}
-		if !a.kinds[i].numeric() {
-			continue
-		}
-		if _, _, ok := number(vals[i]); !ok {
-			return false, fmt.Errorf("%s(%s): %v (%T) is not a number", a.aggs[i].Func, a.aggs[i].Arg, vals[i], vals[i])
-		}
+	vals, err := a.eval(&ev)
+	if err != nil {
+		return false, err
 	}
 	first, last := a.windows(ev.EventTime)
 	added, skipped := false, false
