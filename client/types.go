@@ -111,14 +111,16 @@ type RecentStats struct {
 
 // OperatorStats is a snapshot of an operator's metrics; times in µs.
 type OperatorStats struct {
-	Step           string  `json:"step"`
-	Instances      int     `json:"instances"`
-	Messages       int64   `json:"messages"`
-	EventsIn       int64   `json:"events_in"`
-	EventsOut      int64   `json:"events_out"`
-	CostMeanUs     float64 `json:"cost_mean_us"`
-	QueueingMeanUs float64 `json:"queueing_mean_us"`
-	QueueingMaxUs  float64 `json:"queueing_max_us"`
+	Step      string `json:"step"`
+	Instances int    `json:"instances"`
+	// Nodes are, in a cluster, the node each instance runs on, in order.
+	Nodes          []string `json:"nodes,omitempty"`
+	Messages       int64    `json:"messages"`
+	EventsIn       int64    `json:"events_in"`
+	EventsOut      int64    `json:"events_out"`
+	CostMeanUs     float64  `json:"cost_mean_us"`
+	QueueingMeanUs float64  `json:"queueing_mean_us"`
+	QueueingMaxUs  float64  `json:"queueing_max_us"`
 }
 
 // TenantStats is the total of a tenant's queries: latencies merged over

@@ -187,6 +187,14 @@ func TestClusterQueryMatchesOneNode(t *testing.T) {
 	if len(ci.Peers) != 1 || !ci.Peers[0].Up || ci.Peers[0].RTTMs <= 0 || ci.Peers[0].HopRTTMs <= 0 {
 		t.Fatalf("a's view: %+v", ci)
 	}
+	// The statistics say where each step's instances run.
+	var placed []string
+	for _, o := range nodes["a"].Queries()[0].Stats().Operators {
+		placed = append(placed, fmt.Sprintf("%s %v", o.Step, o.Nodes))
+	}
+	if got := strings.Join(placed, "; "); got != "pipeline[0] filter [b b]; pipeline[1] key_by [a b]; pipeline[2] window [b b]; sink [a]" {
+		t.Fatalf("placement in the statistics: %s", got)
+	}
 	// Costs on b flowed back to a: a's filter instances hold b's reply.
 	var sawReply bool
 	for _, x := range nodes["a"].Queries()[0].remote {

@@ -261,6 +261,7 @@ func (m *QueryMetrics) Late(n int) { m.late.Add(uint64(n)) }
 type OpMetrics struct {
 	Step      string // "pipeline[1] key_by", "sink"
 	Instances int
+	Nodes     []string // in a cluster: the node of each instance, in order
 
 	messages, events, emitted, costNs, queueNs, maxQueueNs atomic.Int64
 }
@@ -283,7 +284,7 @@ func (o *OpMetrics) Observe(events, emitted int, queueing, cost int64) {
 
 // Stats returns a snapshot.
 func (o *OpMetrics) Stats() OperatorStats {
-	s := OperatorStats{Step: o.Step, Instances: o.Instances, Messages: o.messages.Load(), EventsIn: o.events.Load(),
+	s := OperatorStats{Step: o.Step, Instances: o.Instances, Nodes: o.Nodes, Messages: o.messages.Load(), EventsIn: o.events.Load(),
 		EventsOut: o.emitted.Load(), QueueingMaxUs: float64(o.maxQueueNs.Load()) / 1e3}
 	if s.Messages > 0 {
 		s.CostMeanUs = float64(o.costNs.Load()) / float64(s.Messages) / 1e3

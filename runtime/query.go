@@ -596,6 +596,7 @@ func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placem
 			node := ""
 			if pl != nil {
 				node = pl.nodes[si][j]
+				st.metrics.Nodes = append(st.metrics.Nodes, node)
 			}
 			x, err := q.newInstance(st, si, j, node)
 			if err != nil {

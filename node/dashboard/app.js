@@ -148,7 +148,7 @@ async function refreshDetail() {
     box.innerHTML = `<b></b><span></span><div class="queue"></div>`;
     box.querySelector("b").textContent = o.step;
     box.querySelector("span").textContent =
-      `${o.instances} instance${o.instances === 1 ? "" : "s"} · busy ${(100 * busy).toFixed(1)} % · queueing ${o.queueing_mean_us.toFixed(0)} µs (max ${o.queueing_max_us.toFixed(0)})`;
+      `${o.instances} instance${o.instances === 1 ? "" : "s"}${o.nodes && o.nodes.length ? " on " + [...new Set(o.nodes)].join(", ") : ""} · busy ${(100 * busy).toFixed(1)} % · queueing ${o.queueing_mean_us.toFixed(0)} µs (max ${o.queueing_max_us.toFixed(0)})`;
     box.querySelector(".queue").style.width = Math.min(100, 10 * Math.log10(1 + o.queueing_mean_us)) + "%";
     graph.appendChild(box);
   });
