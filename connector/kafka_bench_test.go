@@ -49,24 +49,7 @@ func BenchmarkKafka(b *testing.B) {
 	b.Run("engine", func(b *testing.B) {
 		c, brokers := setup(b)
 		defer c.Close()
-		spec := `
-name: bench
-latency_target: 1s
-sources:
-  - name: in
-    kafka: {brokers: [BROKERS], topics: [` + topic + `], group: bench}
-pipeline:
-  - filter: v < 7
-  - key_by: key
-  - window: {tumbling: 1s}
-    aggregate: {n: count()}
-sink:
-  kafka: {brokers: [BROKERS], topic: bench-out}
-`
-		plan, err := query.Parse("bench.yaml", []byte(strings.ReplaceAll(spec, "BROKERS", strings.Join(brokers, ", "))))
-		if err != nil {
-			b.Fatal(err)
-		}
+		plan := kafkaBenchPlan(b, brokers, topic, "bench-out", "bench")
 		eng, err := runtime.New(runtime.WithWorkers(2))
 		if err != nil {
 			b.Fatal(err)
@@ -147,24 +130,7 @@ func BenchmarkKafkaLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		brokers := c.ListenAddrs()
-		spec := `
-name: latency
-latency_target: 1s
-sources:
-  - name: in
-    kafka: {brokers: [BROKERS], topics: [` + topic + `], group: lat}
-pipeline:
-  - filter: v < 7
-  - key_by: key
-  - window: {tumbling: 1s}
-    aggregate: {n: count()}
-sink:
-  kafka: {brokers: [BROKERS], topic: lat-out}
-`
-		plan, err := query.Parse("latency.yaml", []byte(strings.ReplaceAll(spec, "BROKERS", strings.Join(brokers, ", "))))
-		if err != nil {
-			b.Fatal(err)
-		}
+		plan := kafkaBenchPlan(b, brokers, topic, "lat-out", "lat")
 		eng, err := runtime.New(runtime.WithWorkers(2))
 		if err != nil {
 			b.Fatal(err)
@@ -211,4 +177,29 @@ sink:
 		_ = eng.Stop(ctx)
 		c.Close()
 	}
+}
+
+// kafkaBenchPlan is the benchmarks' query: Kafka topic in → filter →
+// key_by → 1 s tumbling count → Kafka topic out, in consumer group group.
+func kafkaBenchPlan(b *testing.B, brokers []string, in, out, group string) *query.Plan {
+	b.Helper()
+	spec := `
+name: bench
+latency_target: 1s
+sources:
+  - name: in
+    kafka: {brokers: [BROKERS], topics: [` + in + `], group: ` + group + `}
+pipeline:
+  - filter: v < 7
+  - key_by: key
+  - window: {tumbling: 1s}
+    aggregate: {n: count()}
+sink:
+  kafka: {brokers: [BROKERS], topic: ` + out + `}
+`
+	plan, err := query.Parse("bench.yaml", []byte(strings.ReplaceAll(spec, "BROKERS", strings.Join(brokers, ", "))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return plan
 }

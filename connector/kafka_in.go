@@ -200,8 +200,22 @@ func (in *kafkaIn) fetch() {
 	}
 }
 
-// lagEvery is how often the consumer lag is measured.
+// lagEvery is how often a broker source measures its consumer lag.
 const lagEvery = 2 * time.Second
+
+// every runs fn every d until ctx is done (a goroutine the query owns).
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
 
 // lag measures, every lagEvery, the group's lag on the partitions this
 // node holds: the records past its last commit (read but not yet
@@ -209,18 +223,11 @@ const lagEvery = 2 * time.Second
 func (in *kafkaIn) lag() {
 	ctx := in.env.Context
 	adm := kadm.NewClient(in.cl)
-	t := time.NewTicker(lagEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, lagEvery, func() {
 		lags, err := adm.Lag(ctx, in.spec.Group)
 		if err != nil {
 			in.env.Count("source.kafka.lag_errors", 1)
-			continue
+			return
 		}
 		me, _ := in.cl.GroupMetadata()
 		lags.Each(func(l kadm.DescribedGroupLag) {
@@ -230,7 +237,7 @@ func (in *kafkaIn) lag() {
 				}
 			}
 		})
-	}
+	})
 }
 
 func (in *kafkaIn) Ready() <-chan struct{} { return in.ready }

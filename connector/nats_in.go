@@ -163,6 +163,7 @@ type natsIn struct {
 
 	started bool
 	touched int64         // when pending messages were last reported in progress
+	read    []pendingMsg  // scratch: the messages of one Read
 	fetched chan struct{} // closed when fetch returned
 
 	mu      sync.Mutex
@@ -299,32 +300,22 @@ func (in *natsIn) fail(err error) {
 	notify(in.ready)
 }
 
-// natsLagEvery is how often the consumer's backlog is measured.
-const natsLagEvery = 2 * time.Second
-
-// lag reports, every natsLagEvery, the consumer's backlog as the server
+// lag reports, every lagEvery, the consumer's backlog as the server
 // counts it: messages not yet delivered to it, and delivered but not
 // acknowledged (read and waiting for delivery included).
 func (in *natsIn) lag(cons jetstream.Consumer) {
 	ctx := in.env.Context
-	t := time.NewTicker(natsLagEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, lagEvery, func() {
 		info, err := cons.Info(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				in.env.Count("source.nats.lag_errors", 1)
 			}
-			continue
+			return
 		}
 		in.env.Gauge("source.nats.pending", int64(min(info.NumPending, math.MaxInt64)))
 		in.env.Gauge("source.nats.ack_pending", int64(info.NumAckPending))
-	}
+	})
 }
 
 // Read decodes the messages fetched, and acknowledges those whose results
@@ -359,11 +350,14 @@ func (in *natsIn) Read(now int64, max int, events []query.Event) ([]query.Event,
 		if ok {
 			events = append(events, ev)
 		}
-		in.mu.Lock()
-		in.pending = append(in.pending, pendingMsg{reply: m.Reply(), t: t})
-		in.mu.Unlock()
+		in.read = append(in.read, pendingMsg{reply: m.Reply(), t: t})
 	}
 	if n > 0 {
+		in.mu.Lock() // once per batch: Finish may read pending meanwhile
+		in.pending = append(in.pending, in.read...)
+		in.mu.Unlock()
+		clear(in.read)
+		in.read = in.read[:0]
 		in.env.Bytes(-size) // read: the engine counts its events
 		in.env.Count("source.nats.messages", n)
 		in.env.Count("source.nats.bytes", size)

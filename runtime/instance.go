@@ -372,9 +372,7 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 		if q.eng.cfg.Unpaced {
 			q.metrics.Emitted(len(b.events))
 		} else {
-			for i := range b.events {
-				q.metrics.Result(now - b.events[i].Arrival)
-			}
+			q.metrics.Results(now, b.events)
 		}
 		if err := x.sink.Write(b.events); err != nil {
 			q.fail("sink: %v", err)

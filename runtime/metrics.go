@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"cmp"
+	"github.com/cameo-go/cameo/query"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -159,28 +160,42 @@ func (m *QueryMetrics) recentStats(now int64) *RecentStats {
 
 // Result records one result emitted with the given latency (ns).
 func (m *QueryMetrics) Result(latency int64) {
-	v := latency
-	if v < minLatency {
-		v = minLatency
-	}
-	if v > maxLatency {
-		v = maxLatency
-		m.clipped.Add(1)
-	}
 	now := m.now()
+	m.Results(now, []query.Event{{Arrival: now - latency}})
+}
+
+// Results records the results of a batch written at now: each one's
+// latency is now − its Arrival. One lock and one look at the recent slot
+// per batch.
+func (m *QueryMetrics) Results(now int64, results []query.Event) {
+	if len(results) == 0 {
+		return
+	}
+	var clipped uint64
 	m.mu.Lock()
-	_ = m.mu.hist.RecordValue(v) // in range by construction
 	s := m.slot(now)
 	if s.hist == nil {
 		s.hist = hdrhistogram.New(minLatency, recentMax, 2)
 	}
-	_ = s.hist.RecordValue(min(v, recentMax))
-	if latency <= m.Target {
-		m.mu.met++
-		s.met++
+	for i := range results {
+		latency := now - results[i].Arrival
+		v := max(latency, minLatency)
+		if v > maxLatency {
+			v = maxLatency
+			clipped++
+		}
+		_ = m.mu.hist.RecordValue(v) // in range by construction
+		_ = s.hist.RecordValue(min(v, recentMax))
+		if latency <= m.Target {
+			m.mu.met++
+			s.met++
+		}
 	}
 	m.mu.Unlock()
-	m.out.Add(1)
+	if clipped > 0 {
+		m.clipped.Add(clipped)
+	}
+	m.out.Add(uint64(len(results)))
 }
 
 // Emitted counts n results whose latency is not measured (sources that
