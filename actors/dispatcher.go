@@ -58,6 +58,10 @@ type Config struct {
 	// DefaultTenantWeight is the weight of tenants TenantWeights does not
 	// list; default 1.
 	DefaultTenantWeight float64
+	// Timers, when set, is a timer service the workers serve between
+	// turns (and at the yields inside long ones): whatever is due runs on
+	// the first worker free, before the next actor is taken.
+	Timers *Timers
 }
 
 // fill sets the defaults of the fields left zero.
@@ -124,6 +128,9 @@ func WithOrder(o Order) Option { return func(c *Config) { c.Order = o } }
 
 // WithClock sets the clock read for the quantum.
 func WithClock(clk Clock) Option { return func(c *Config) { c.Clock = clk } }
+
+// WithTimers makes the workers run the due timers of ts between turns.
+func WithTimers(ts *Timers) Option { return func(c *Config) { c.Timers = ts } }
 
 // WithShares sets the share queue's configuration.
 func WithShares(sc priority.ShareConfig) Option { return func(c *Config) { c.Shares = sc } }
@@ -657,16 +664,28 @@ func (w *worker) loop() {
 			m.state.Store(stateRunning)
 			d.publishHeadLocked()
 			d.mu.Unlock()
-			w.turn(m, !sys, budget, limited, now) // returns with d.mu held
+			end := w.turn(m, !sys, budget, limited, now) // returns with d.mu held
 			// Give the P back to Go's scheduler between turns. A goroutine
 			// this worker woke (a sender that waited on a lock, a sink fed
 			// by a channel) sits in this P's runnext and would otherwise
 			// wait for sysmon to preempt a busy worker: 10 ms. Measured:
 			// without it the probe's max wait was 7–15 ms (actors/BENCHMARKS.md).
 			d.mu.Unlock()
+			w.runTimers(end)
 			runtime.Gosched()
 			d.mu.Lock()
 			continue
+		}
+		if ts := d.cfg.Timers; ts != nil && ts.next.Load() != Never {
+			// About to park: what is due now runs here rather than waking
+			// the timers' goroutine.
+			d.mu.Unlock()
+			now := d.cfg.Clock.Now()
+			w.runTimers(now)
+			d.mu.Lock()
+			if ts.Due(now) || d.mu.rq.Len() > 0 || len(d.mu.funcs) > 0 {
+				continue
+			}
 		}
 		d.mu.parked = append(d.mu.parked, w)
 		w.parks.Add(1)
@@ -683,7 +702,7 @@ func (w *worker) loop() {
 // critical section. budget bounds the turn while another group's work
 // waits: from the start when limited (another group on its path was busy
 // when it was taken), else once the head belongs to another group.
-func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool, now int64) {
+func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool, now int64) (end int64) {
 	d := w.d
 	w.turns.Add(1)
 	start := now
@@ -724,6 +743,9 @@ func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool, now in
 		t.Ran(local)
 		now = d.cfg.Clock.Now() // for the turn rules and the yield
 		if t.Count()%yieldEvery == 0 || now-lastYield >= yieldInterval {
+			if ns := w.runTimers(now); ns > 0 {
+				start, now = start+ns, now+ns // not the actor's time
+			}
 			runtime.Gosched() // a long turn, too, lets the goroutines it woke run
 			lastYield = now
 		}
@@ -745,4 +767,19 @@ func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool, now in
 	}
 	d.requeueLocked(m, keyed, ns)
 	m.mu.Unlock()
+	return now
+}
+
+// runTimers runs a few of the timers due at now, if the dispatcher serves
+// a Timers, and returns the time they took; it counts as busy, like the
+// drain functions', and is charged to no group.
+func (w *worker) runTimers(now int64) int64 {
+	ts := w.d.cfg.Timers
+	if ts == nil || !ts.Due(now) {
+		return 0
+	}
+	ts.runByWorker(now)
+	ns := w.d.cfg.Clock.Now() - now
+	w.busy.Add(ns)
+	return ns
 }

@@ -47,6 +47,17 @@
 // messages or 500 µs (yieldEvery, yieldInterval), without ending the turn,
 // so that sources and senders get a P while every worker is busy.
 //
+// # Timers
+//
+// Timers is a process's shared timer service (a priority.TimerQueue behind
+// a lock): the engine arms one Timer per query source. A Dispatcher given
+// WithTimers runs up to eight due timers between turns (and at the yields
+// inside long turns), before it takes the next actor; their time counts as
+// busy and is charged to no group. The service's own goroutine sleeps
+// until the earliest due time and runs what the workers left, which is
+// everything when the pool is idle. A timer function runs on one goroutine
+// at a time; At and Wake while it runs are honoured when it returns.
+//
 // # Schedulers by name (NewScheduler)
 //
 //   - cameo, llf, edf, sjf, fair: the deadline Dispatcher with tenant and

@@ -10,8 +10,9 @@ import (
 )
 
 // Input is a running source: what one of a query's sources reads. The
-// engine calls it from the source's one goroutine; it is not called
-// concurrently.
+// engine calls it from one step of the source at a time, on whichever of
+// its workers runs the step: never concurrently, not always from the same
+// goroutine, and Read must not block (a worker of the shared pool runs it).
 type Input interface {
 	// Read appends to buf up to max events that are available at now
 	// (Unix ns), without blocking, and returns them. done reports that the

@@ -95,6 +95,35 @@ func (p *Plan) Text() []byte { return slices.Clone(p.spec.Text) }
 // the engine (Spec.Uses).
 func (p *Plan) Uses() []Use { return p.spec.Uses() }
 
+// StateSpan is how long after an event, in processing time, the query may
+// still act on it: the sum of its windows' sizes and slides, its sessions'
+// gaps and its joins' windows and intervals (a window over another's
+// results closes at most the sum of the two after the event; saturated at
+// MaxStateSpan). A processing-time source whose input has been quiet
+// longer than this has nothing left to close, so it need not wake until
+// its input has something new. 0 for a stateless query.
+func (p *Plan) StateSpan() time.Duration {
+	var span time.Duration
+	for _, op := range p.spec.Pipeline {
+		var d time.Duration
+		switch {
+		case op.Window != nil && op.Window.Gap > 0:
+			d = op.Window.Gap
+		case op.Window != nil:
+			d = op.Window.Size + op.Window.Slide
+		case op.Join != nil:
+			d = op.Join.Window + op.Join.Within
+		}
+		if span += d; span > MaxStateSpan || span < 0 {
+			return MaxStateSpan
+		}
+	}
+	return span
+}
+
+// MaxStateSpan bounds StateSpan: a year.
+const MaxStateSpan = 365 * 24 * time.Hour
+
 // Machine returns a new state machine of pipeline step i, its windows and
 // joins waiting allowedLateness for late events.
 func (p *Plan) Machine(i int, allowedLateness time.Duration) (Machine, error) {

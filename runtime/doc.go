@@ -236,8 +236,20 @@
 //
 //   - Replies are published values read by senders, not messages (above).
 //   - A query has one sink instance; Parallelism applies to the steps.
-//   - Sources are goroutines owned by their query, not actors: they wait on
-//     time and I/O, which a worker of the shared pool must never do.
+//   - Sources are neither goroutines nor actors but timers in the engine's
+//     one actors.Timers (source.go): each read is a step that never blocks
+//     (connectors read without blocking; a broker's client fetches in a
+//     goroutine of its own), run when the next event is due, when the
+//     input's Ready fires, when the query gives credit back, or when it
+//     stops. The workers run due steps between turns, and the timers'
+//     goroutine when the pool is idle. A processing-time source keeps its
+//     watermark moving with the clock (every SourceTick) only for
+//     Plan.StateSpan after its last event: longer, no window can close.
+//     So an idle query runs nothing between its due times: 400 queries of
+//     1 event/s took 0.17 s of user CPU in 20 s instead of 5.1 s when each
+//     source was a goroutine polling every millisecond, and a due source
+//     no longer waits for a Go timer on a P whose thread is descheduled
+//     (docs/architecture.md, experiment E15).
 //   - Relative paths in a spec (jsonl inputs, file sinks, late sinks) are
 //     resolved against the spec file's directory.
 //   - In a cluster, a query's sources and sink stay on its coordinator;

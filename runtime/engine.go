@@ -61,8 +61,11 @@ type Config struct {
 	// MaxInFlight bounds the messages of one query that are queued or
 	// running; its sources wait above it (backpressure). Default 4096.
 	MaxInFlight int
-	// SourceTick is how often an idle source wakes to advance its
-	// watermark, and the longest a paced generator sleeps. Default 1 ms.
+	// SourceTick is how often a processing-time source whose input is
+	// quiet reads again to move its watermark with the clock, for as long
+	// as its query may still close a window over its events
+	// (query.Plan.StateSpan); how often a source over the in-flight bound
+	// looks again at what peers report. Default 1 ms.
 	SourceTick time.Duration
 	// Unpaced makes generators emit as fast as backpressure allows
 	// instead of at their rate. Their arrival stamps stay the schedule's,
@@ -309,8 +312,9 @@ type Engine struct {
 	cfg         Config
 	sys         *actor.ActorSystem
 	sched       *actors.Scheduler
-	load        loadMeter // for admission
-	cluster     *cluster  // nil: a single process
+	timers      *actors.Timers // every query's sources, served by the workers
+	load        loadMeter      // for admission
+	cluster     *cluster       // nil: a single process
 	files       *files
 	idPrefix    string // a node's name and '.', so query ids are unique in a cluster
 	shutdown    sync.Once
@@ -383,7 +387,8 @@ func New(opts ...Option) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	dopts := []actors.Option{actors.WithWorkers(cfg.Workers), actors.WithClock(cfg.Clock)}
+	timers := actors.NewTimers(cfg.Clock)
+	dopts := []actors.Option{actors.WithWorkers(cfg.Workers), actors.WithClock(cfg.Clock), actors.WithTimers(timers)}
 	if cfg.Turn != nil {
 		dopts = append(dopts, actors.WithTurn(*cfg.Turn))
 	}
@@ -401,7 +406,7 @@ func New(opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
-	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched, files: fs}
+	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched, files: fs, timers: timers}
 	e.mu.queries = map[string]*Query{}
 	e.load.window = int64(cfg.Admission.Window)
 	if actors.IsDeadlineScheduler(cfg.Scheduler) {
@@ -420,6 +425,7 @@ func New(opts ...Option) (*Engine, error) {
 	e.memStop = make(chan struct{})
 	e.memWatch.Add(1)
 	go e.watchMemory()
+	timers.Start()
 	return e, nil
 }
 
@@ -661,8 +667,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("%w: %d queries still draining: %v", ErrDrainTimeout, len(late), late))
 	}
 	for _, q := range qs {
-		q.wg.Wait() // source goroutines
+		q.wg.Wait() // sources and the goroutines the query owns
 	}
+	e.timers.Stop()
 	// Workers may still be finishing the last messages of aborted queries;
 	// give them the rest of ctx, or a moment.
 	sctx, cancel := ctx, context.CancelFunc(func() {})

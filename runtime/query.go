@@ -64,7 +64,7 @@ type Query struct {
 	// connectors hold (records fetched and not read, results not yet
 	// acknowledged).
 	stateBytes, backlogEvents, connBytes atomic.Int64
-	credit                               chan struct{}
+	creditWait                           atomic.Bool // a source waits for the count to fall
 	failed                               atomic.Bool
 	stop                                 chan struct{} // closed: sources end now
 	// stopCtx is cancelled with stop, for user sources (a context, not a
@@ -81,7 +81,7 @@ type Query struct {
 	stopOnce  sync.Once
 	done      chan struct{}
 	doneOnce  sync.Once
-	wg        sync.WaitGroup // source goroutines
+	wg        sync.WaitGroup // its sources until they closed, and the goroutines it owns
 
 	mu struct {
 		sync.Mutex
@@ -180,6 +180,11 @@ func (q *Query) stopSources() {
 		q.mu.Unlock()
 		close(q.stop)
 		q.cancelStop()
+		for _, s := range q.sources {
+			if s.timer != nil {
+				s.timer.Wake() // it sees the stop and ends
+			}
+		}
 	})
 }
 
@@ -315,10 +320,7 @@ func (q *Query) setPeerBacklog(node string, n int64) {
 	}
 	q.backlog.sum.Store(sum)
 	if q.inflight.Load()+sum < int64(q.eng.cfg.MaxInFlight/2) {
-		select {
-		case q.credit <- struct{}{}:
-		default:
-		}
+		q.wakeSources()
 	}
 }
 
@@ -387,43 +389,45 @@ func (q *Query) release(w, n int64) {
 		q.backlogEvents.Add(-n)
 	}
 	if w > 0 && q.inflight.Add(-w) < int64(q.eng.cfg.MaxInFlight/2) {
-		select {
-		case q.credit <- struct{}{}:
-		default:
-		}
+		q.wakeSources()
 	}
 }
 
-// waitCredit blocks a source until a batch of weight w fits under the
-// query's in-flight bound; it returns false when the source must stop. In
-// a cluster the count includes what the peers last reported of their parts
-// (every heartbeat).
-func (q *Query) waitCredit(w int64) bool {
+// hasCredit reports whether a batch of weight w fits under the query's
+// in-flight bound. When it does not, the query's sources are woken once
+// the count falls below half the bound (wakeSources). In a cluster the
+// count includes what the peers last reported of their parts (every
+// heartbeat).
+func (q *Query) hasCredit(w int64) bool {
 	bound := int64(q.eng.cfg.MaxInFlight)
 	w = min(w, bound) // a batch over the bound goes alone (checkFanOut refuses such specs on one node)
-	for q.inflight.Load()+q.backlog.sum.Load()+w > bound {
-		t := time.NewTimer(q.eng.cfg.SourceTick)
-		select {
-		case <-q.credit:
-		case <-t.C:
-		case <-q.stop:
-			t.Stop()
-			return false
-		}
-		t.Stop()
+	if q.inflight.Load()+q.backlog.sum.Load()+w <= bound {
+		return true
 	}
-	return true
+	q.creditWait.Store(true)
+	// Look again: a release between the first look and the flag saw no
+	// waiter.
+	if q.inflight.Load()+q.backlog.sum.Load()+w <= bound {
+		return true
+	}
+	return false
+}
+
+// wakeSources wakes the sources if one waits for credit.
+func (q *Query) wakeSources() {
+	if q.creditWait.Load() && q.creditWait.CompareAndSwap(true, false) {
+		for _, s := range q.sources {
+			if s.timer != nil {
+				s.timer.Wake()
+			}
+		}
+	}
 }
 
 func (q *Query) start() {
 	q.started = time.Now()
 	for _, s := range q.sources {
-		q.wg.Add(1)
-		go func() {
-			defer q.wg.Done()
-			defer func() { q.recovered("source "+s.spec.Name, recover()) }()
-			s.run()
-		}()
+		s.start()
 	}
 }
 
@@ -475,7 +479,7 @@ func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placem
 		pq:      priority.Query{ID: id, Tenant: spec.Tenant, LatencyTarget: int64(spec.LatencyTarget), Weight: spec.Weight},
 		metrics: NewQueryMetrics(id, spec.Name, spec.Tenant, int64(spec.LatencyTarget)),
 		et:      spec.Sources[0].EventTime,
-		credit:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		stop:    make(chan struct{}), done: make(chan struct{}),
 	}
 	q.metrics.now = q.clock.Now // the recent figures follow the engine's clock
 	q.mu.state = StateRunning

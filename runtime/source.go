@@ -7,16 +7,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cameo-go/cameo/actors"
 	"github.com/cameo-go/cameo/connector"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
 )
 
-// source drives one of a query's sources from its own goroutine: it reads
-// its input (a connector) in batches, stamps their arrival and their
-// source watermark, keys them when they feed a join, and sends them
-// through its router. When it ends (its input is exhausted, or the query
-// stops it) it sends its final mark, closed, so that the query drains.
+// source drives one of a query's sources: it reads its input (a
+// connector) in batches, stamps their arrival and their source watermark,
+// keys them when they feed a join, and sends them through its router. It
+// has no goroutine of its own: each read is a step of a timer in the
+// engine's shared actors.Timers, run by whichever worker is free (or the
+// timers' goroutine when none is) when the next event is due, when the
+// input says it has something, when the query gives credit back, or when
+// the query stops it. Between those times a source costs nothing. When it
+// ends (its input is exhausted, or the query stops it) it sends its final
+// mark, closed, so that the query drains.
 type source struct {
 	q    *Query
 	spec *query.Source
@@ -28,10 +34,20 @@ type source struct {
 	sched connector.Scheduled // the input, when its events are due at known times
 	ready <-chan struct{}     // the input's Ready, when it has one
 
+	timer   *actors.Timer // runs step; nil for a source another node reads
+	started atomic.Bool   // start ran: step may read, and end owes q.wg its Done
+	ended   chan struct{} // closed once it ended: its Ready watcher stops
+	// horizon is how long after its last event a processing-time source
+	// keeps its watermark moving with the clock (Plan.StateSpan and a
+	// tick for the delivery frontier); after that only its input wakes it.
+	horizon int64
+
+	// Only step touches these (one run at a time).
 	wm        int64 // the source's watermark
 	maxSeen   int64 // event time
-	lastEvent int64 // clock time of the last event, for idleness
+	lastEvent int64 // clock time of the last event read, for idleness
 	idle      bool
+	done      bool
 	buf       []query.Event
 	lag       atomic.Int64 // ns a scheduled input is behind its schedule
 }
@@ -55,6 +71,9 @@ func (q *Query) newSource(s *query.Source, joinStep int) (*source, error) {
 	if n, ok := in.(connector.Notifier); ok {
 		src.ready = n.Ready()
 	}
+	src.timer = q.eng.timers.New(src.step)
+	src.ended = make(chan struct{})
+	src.horizon = priority.AddSat(int64(q.plan.StateSpan()), 2*int64(q.eng.cfg.SourceTick))
 	return src, nil
 }
 
@@ -116,83 +135,130 @@ func (q *Query) connectorEnv(s *query.Source) *connector.Env {
 // due time, so the wait counts in their latency: at most this much.
 const minSourceWait = 250 * time.Microsecond
 
-// run is the source's goroutine.
-func (s *source) run() {
+// start arms the source's first step; the query waits (q.wg) until the
+// source ended and its input is closed.
+func (s *source) start() {
 	q := s.q
-	defer func() {
-		if err := s.in.Close(); err != nil && !q.failed.Load() {
-			q.fail("source %s: close: %v", s.spec.Name, err)
-		}
-	}()
-	tick := q.eng.cfg.SourceTick
-	timer := time.NewTimer(tick)
-	defer timer.Stop()
+	q.wg.Add(1)
 	s.lastEvent = q.clock.Now()
-	for {
-		select {
-		case <-q.stop:
-			goto end
-		default:
-		}
-		if !q.waitCredit(s.out.weight()) {
-			break
-		}
-		now := q.clock.Now()
-		events, done, err := s.in.Read(now, q.eng.cfg.MaxBatch, s.buf[:0])
-		if s.sched != nil {
-			s.lag.Store(s.sched.Behind(q.clock.Now()))
-		}
-		full := len(events) >= q.eng.cfg.MaxBatch
-		if err != nil {
-			select {
-			case <-q.stop: // stopped: its error is the stop
-			default:
-				if !q.failed.Load() {
-					q.fail("source %s: %v", s.spec.Name, err)
+	s.started.Store(true)
+	if s.ready != nil {
+		q.goOwned(func() {
+			for {
+				select {
+				case <-s.ready:
+					s.timer.Wake()
+				case <-s.ended:
+					return
 				}
 			}
-			break
-		}
-		events = s.stamp(events, now)
-		s.out.send(now, priority.PriorityContext{}, events, mark{wm: s.wm, idle: s.idle})
-		if done {
-			break
-		}
-		if full || s.sched != nil && q.eng.cfg.Unpaced {
-			continue // more is due now
-		}
-		wait := tick
-		if s.sched != nil {
-			if t, ok := s.sched.NextDue(); ok {
-				wait = min(tick, max(time.Duration(t-now), minSourceWait))
-			}
-		}
-		if wait <= 0 {
-			continue
-		}
-		timer.Reset(wait)
-		select {
-		case <-q.stop:
-			goto end
-		case <-timer.C:
-		case <-s.ready:
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
+		})
 	}
-end:
+	s.timer.Wake()
+}
+
+// step is one run of the source's timer: it reads what is due, sends it
+// on, and returns when it should run next. It never blocks: over the
+// query's in-flight bound it returns and is woken when credit comes back.
+func (s *source) step(now int64) (next int64) {
+	q := s.q
+	if s.done || !s.started.Load() {
+		return actors.Never // woken by a stop before it started: start wakes it
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			q.recovered("source "+s.spec.Name, r)
+			s.end(now)
+			next = actors.Never
+		}
+	}()
+	select {
+	case <-q.stop:
+		s.end(now)
+		return actors.Never
+	default:
+	}
+	if !q.hasCredit(s.out.weight()) {
+		// Woken by release; the poll is for what peers report of their
+		// parts' backlog (each heartbeat).
+		return now + int64(q.eng.cfg.SourceTick)
+	}
+	events, done, err := s.in.Read(now, q.eng.cfg.MaxBatch, s.buf[:0])
+	if s.sched != nil {
+		s.lag.Store(s.sched.Behind(q.clock.Now()))
+	}
+	full := len(events) >= q.eng.cfg.MaxBatch
+	if err != nil {
+		select {
+		case <-q.stop: // stopped: its error is the stop
+		default:
+			if !q.failed.Load() {
+				q.fail("source %s: %v", s.spec.Name, err)
+			}
+		}
+		s.end(now)
+		return actors.Never
+	}
+	events = s.stamp(events, now)
+	s.out.send(now, priority.PriorityContext{}, events, mark{wm: s.wm, idle: s.idle})
+	if done {
+		s.end(now)
+		return actors.Never
+	}
+	if full || s.sched != nil && q.eng.cfg.Unpaced {
+		return now // more is due now: after what else is due
+	}
+	return s.nextWake(now)
+}
+
+// nextWake is when the source must next read without being woken: when
+// its schedule's next event is due; while a processing-time source may
+// still have windows to close, every SourceTick, so that its watermark
+// follows the clock; when an event-time source would turn idle.
+func (s *source) nextWake(now int64) int64 {
+	tick := int64(s.q.eng.cfg.SourceTick)
+	next := actors.Never
+	switch {
+	case s.sched != nil:
+		if t, ok := s.sched.NextDue(); ok {
+			// Waking for every event of a dense stream sends messages of
+			// one or two events: at least minSourceWait between reads.
+			next = max(t, now+int64(minSourceWait))
+		}
+	case s.et == nil && now-s.lastEvent <= s.horizon:
+		next = now + tick
+	}
+	if s.et != nil && s.et.IdleTimeout > 0 && !s.idle {
+		next = min(next, priority.AddSat(s.lastEvent, int64(s.et.IdleTimeout)+1))
+	}
+	return next
+}
+
+// end ends the source once: it counts what its schedule never produced,
+// sends its final mark (unless the query failed), and closes its input off
+// the worker (a broker client's close may take a round trip).
+func (s *source) end(now int64) {
+	if s.done {
+		return
+	}
+	s.done = true
+	q := s.q
+	close(s.ended)
 	if s.sched != nil { // what its schedule held until now that it never produced
 		q.metrics.Unproduced(s.sched.Unproduced(q.clock.Now()))
 		s.lag.Store(0)
 	}
-	if q.failed.Load() {
-		return
+	if !q.failed.Load() {
+		s.out.send(now, priority.PriorityContext{}, nil, mark{wm: s.wm, closed: true})
 	}
-	s.out.send(q.clock.Now(), priority.PriorityContext{}, nil, mark{wm: s.wm, closed: true})
+	q.eng.bg.Add(1)
+	go func() {
+		defer q.eng.bg.Done()
+		defer q.wg.Done() // from start
+		if err := s.in.Close(); err != nil && !q.failed.Load() {
+			q.fail("source %s: close: %v", s.spec.Name, err)
+		}
+	}()
 }
 
 // stamp gives events their arrival (read sources), event time and source
@@ -245,12 +311,11 @@ func (s *source) stamp(events []query.Event, now int64) []query.Event {
 		} else {
 			s.wm = max(s.wm, now)
 		}
-	} else if idle := s.et.IdleTimeout; idle > 0 {
-		if len(events) > 0 {
-			s.lastEvent, s.idle = now, false
-		} else if now-s.lastEvent > int64(idle) {
-			s.idle = true
-		}
+	}
+	if len(events) > 0 {
+		s.lastEvent, s.idle = now, false
+	} else if s.et != nil && s.et.IdleTimeout > 0 && now-s.lastEvent > int64(s.et.IdleTimeout) {
+		s.idle = true
 	}
 	s.buf = kept[:0]
 	return kept

@@ -1,0 +1,281 @@
+package actors
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cameo-go/cameo/priority"
+)
+
+// Timers is a process's shared timer service: every query's sources (and
+// anything else that acts at known times) arm one Timer each in one
+// priority.TimerQueue, and whoever has a moment runs what is due: a
+// Dispatcher's workers between turns (WithTimers), or the service's own
+// goroutine, which sleeps until the earliest due time when the workers are
+// idle. So an idle query costs nothing between its due times (no polling
+// goroutine per query), and a due source does not wait for a Go timer on a
+// P whose thread the OS has descheduled: any running worker takes it at
+// its next turn.
+//
+// A timer's function runs on one goroutine at a time and must not block:
+// it does its work and returns when it wants to run next.
+type Timers struct {
+	clock Clock
+	mu    struct {
+		sync.Mutex
+		q       priority.TimerQueue[*Timer]
+		stopped bool
+		looping bool // the goroutine was started
+	}
+	// next is the earliest due time armed (math.MaxInt64: none), read
+	// without the lock by workers deciding whether to look.
+	next atomic.Int64
+	kick chan struct{} // one slot: the loop's sleep may be too long now
+	stop chan struct{}
+	done chan struct{}
+
+	runs, byWorkers atomic.Uint64
+	lateNs, maxLate atomic.Int64
+}
+
+// Timer is one function armed in a Timers. Its methods are safe for
+// concurrent use.
+type Timer struct {
+	ts *Timers
+	fn func(now int64) (next int64)
+	e  *priority.Timer[*Timer]
+	// Under ts.mu:
+	running bool  // its function is running now
+	again   int64 // while running: the earliest time it was armed for since (math.MaxInt64: none)
+	stopped bool
+}
+
+// Never is the time a timer function returns when it wants to run only
+// when woken.
+const Never int64 = math.MaxInt64
+
+// NewTimers returns a timer service reading clock (nil: SystemClock). Its
+// goroutine runs only after Start; without it, RunDue is driven by the
+// caller (tests) or by workers.
+func NewTimers(clock Clock) *Timers {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	ts := &Timers{clock: clock, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	ts.next.Store(Never)
+	return ts
+}
+
+// New returns a timer running fn, not armed. fn gets the time it runs at
+// and returns when it is next due: Never to wait for At or Wake, a time at
+// or before now to run again as soon as possible (after what else is due).
+func (ts *Timers) New(fn func(now int64) int64) *Timer {
+	t := &Timer{ts: ts, fn: fn, again: Never}
+	t.e = priority.NewTimer(t)
+	return t
+}
+
+// At arms t for time at, or earlier if it was already armed for earlier.
+// While its function runs, at is kept and honoured when the function
+// returns.
+func (t *Timer) At(at int64) {
+	ts := t.ts
+	ts.mu.Lock()
+	switch {
+	case t.stopped || ts.mu.stopped:
+	case t.running:
+		t.again = min(t.again, at)
+	case !t.e.Armed() || at < t.e.At():
+		ts.mu.q.Arm(t.e, at)
+		ts.publishLocked()
+	}
+	ts.mu.Unlock()
+	ts.poke(at)
+}
+
+// Wake arms t to run as soon as possible.
+func (t *Timer) Wake() { t.At(t.ts.clock.Now()) }
+
+// Stop disarms t for good; a run in progress finishes.
+func (t *Timer) Stop() {
+	ts := t.ts
+	ts.mu.Lock()
+	t.stopped = true
+	ts.mu.q.Disarm(t.e)
+	ts.publishLocked()
+	ts.mu.Unlock()
+}
+
+// publishLocked stores the earliest due time for the lock-free readers.
+func (ts *Timers) publishLocked() {
+	n, ok := ts.mu.q.Next()
+	if !ok {
+		n = Never
+	}
+	if ts.next.Load() != n {
+		ts.next.Store(n)
+	}
+}
+
+// poke tells the loop that a timer is now due at at, in case it sleeps
+// longer. Called without the lock.
+func (ts *Timers) poke(at int64) {
+	if at <= ts.next.Load() {
+		select {
+		case ts.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Due reports whether a timer is due at now: one atomic load, for the
+// workers' hot path.
+func (ts *Timers) Due(now int64) bool { return now >= ts.next.Load() }
+
+// RunDue runs up to max timers due at now (max <= 0: all of them), each
+// with a fresh reading of the clock after the first, and returns how many
+// ran. Timers armed again for a time already past run at the next call,
+// after the others due.
+func (ts *Timers) RunDue(now int64, max int) int {
+	n := 0
+	for max <= 0 || n < max {
+		ts.mu.Lock()
+		e, ok := ts.mu.q.PopDue(now)
+		if !ok || ts.mu.stopped {
+			ts.mu.Unlock()
+			break
+		}
+		t := e.Value
+		t.running = true
+		ts.publishLocked()
+		ts.mu.Unlock()
+		if late := now - e.At(); late > 0 {
+			ts.lateNs.Add(late)
+			if late > ts.maxLate.Load() {
+				ts.maxLate.Store(late)
+			}
+		}
+		next := t.fn(now)
+		ts.mu.Lock()
+		t.running = false
+		next = min(next, t.again)
+		t.again = Never
+		if next != Never && !t.stopped && !ts.mu.stopped {
+			ts.mu.q.Arm(t.e, next)
+			ts.publishLocked()
+		}
+		ts.mu.Unlock()
+		n++
+		now = ts.clock.Now()
+	}
+	ts.runs.Add(uint64(n))
+	return n
+}
+
+// runByWorker is RunDue for a dispatcher's worker: a few at a time, so
+// that a burst of due timers does not hold one worker from its actors.
+func (ts *Timers) runByWorker(now int64) {
+	if n := ts.RunDue(now, timersPerTurn); n > 0 {
+		ts.byWorkers.Add(uint64(n))
+	}
+}
+
+// timersPerTurn is how many due timers a worker runs between two turns.
+// A source's step reads and sends one batch (tens of µs); eight of them
+// stay within a turn's quantum, and the others are left to the next
+// worker free or to the loop.
+const timersPerTurn = 8
+
+// maxSleep bounds the loop's sleep, so that a clock the service does not
+// drive itself (a manual clock in tests) is looked at now and then.
+const maxSleep = 100 * time.Millisecond
+
+// Start starts the service's goroutine; Stop ends it. A Start after Stop
+// does nothing.
+func (ts *Timers) Start() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.mu.stopped || ts.mu.looping {
+		return
+	}
+	ts.mu.looping = true
+	go ts.loop()
+}
+
+func (ts *Timers) loop() {
+	defer close(ts.done)
+	t := time.NewTimer(maxSleep)
+	defer t.Stop()
+	for {
+		ts.RunDue(ts.clock.Now(), 0)
+		wait := maxSleep
+		if next := ts.next.Load(); next != Never {
+			wait = min(wait, time.Duration(next-ts.clock.Now()))
+		}
+		if wait <= 0 {
+			select {
+			case <-ts.stop:
+				return
+			default:
+				continue
+			}
+		}
+		t.Reset(wait)
+		select {
+		case <-ts.stop:
+			return
+		case <-ts.kick:
+		case <-t.C:
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+	}
+}
+
+// Stop disarms every timer for good and ends the goroutine, waiting for
+// it; it may be called twice.
+func (ts *Timers) Stop() {
+	ts.mu.Lock()
+	first := !ts.mu.stopped
+	ts.mu.stopped = true
+	for {
+		e, ok := ts.mu.q.PopDue(math.MaxInt64)
+		if !ok {
+			break
+		}
+		e.Value.stopped = true
+	}
+	ts.publishLocked()
+	looping := ts.mu.looping
+	ts.mu.Unlock()
+	if first {
+		close(ts.stop)
+	}
+	if looping {
+		<-ts.done
+	}
+}
+
+// TimerStats is a snapshot of a Timers' counters.
+type TimerStats struct {
+	Armed     int
+	Runs      uint64 // timer functions run
+	ByWorkers uint64 // of Runs, run by a dispatcher's workers between turns
+	// LateNs is the summed lateness of the runs (ns after their due time);
+	// MaxLateNs the largest.
+	LateNs, MaxLateNs int64
+}
+
+// Stats returns a snapshot of the counters.
+func (ts *Timers) Stats() TimerStats {
+	ts.mu.Lock()
+	armed := ts.mu.q.Len()
+	ts.mu.Unlock()
+	return TimerStats{Armed: armed, Runs: ts.runs.Load(), ByWorkers: ts.byWorkers.Load(), LateNs: ts.lateNs.Load(), MaxLateNs: ts.maxLate.Load()}
+}

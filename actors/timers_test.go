@@ -1,0 +1,211 @@
+package actors
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// TestTimersRunInDueOrder drives the service by hand: timers run in the
+// order they are due, each returns when it is next due, and At and Wake
+// only ever make a timer earlier.
+func TestTimersRunInDueOrder(t *testing.T) {
+	clk := NewManualClock(1000)
+	ts := NewTimers(clk)
+	var trace []string
+	mk := func(name string, every int64, times int) *Timer {
+		n := 0
+		return ts.New(func(now int64) int64 {
+			trace = append(trace, name+"@"+strconv.FormatInt(now, 10))
+			n++
+			if n >= times {
+				return Never
+			}
+			return now + every
+		})
+	}
+	a, b, c := mk("a", 10, 3), mk("b", 25, 2), mk("c", 0, 1)
+	a.At(1005)
+	b.At(1003)
+	c.At(2000)
+	c.At(1500) // earlier: moved
+	c.At(1900) // later than armed: kept at 1500
+	if got := ts.RunDue(1002, 0); got != 0 {
+		t.Fatalf("ran %d before anything was due", got)
+	}
+	for _, now := range []int64{1010, 1020, 1030, 1040, 1600} {
+		clk.Set(now)
+		ts.RunDue(now, 0)
+	}
+	// Each call runs what is due at the clock's reading, earliest first.
+	want := []string{"b@1010", "a@1010", "a@1020", "a@1030", "b@1040", "c@1600"}
+	if !slices.Equal(trace, want) {
+		t.Fatalf("trace %v\nwant  %v", trace, want)
+	}
+	if ts.Stats().Armed != 0 {
+		t.Fatalf("%d timers still armed", ts.Stats().Armed)
+	}
+	// Woken: runs at the next call.
+	a.Wake()
+	clk.Set(1601)
+	if ts.RunDue(1601, 0) != 1 || trace[len(trace)-1] != "a@1601" {
+		t.Fatalf("wake: trace %v", trace)
+	}
+	if st := ts.Stats(); st.Runs != 7 || st.MaxLateNs != 100 { // c was due at 1500, ran at 1600
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestTimerArmedWhileRunning: a timer woken while its function runs runs
+// again, at the earlier of what it returned and the wake, never twice at
+// once.
+func TestTimerArmedWhileRunning(t *testing.T) {
+	clk := NewManualClock(0)
+	ts := NewTimers(clk)
+	var tm *Timer
+	runs := 0
+	tm = ts.New(func(now int64) int64 {
+		runs++
+		if runs == 1 {
+			tm.At(5)  // while running: kept
+			tm.At(50) // later: the earlier stays
+			return 100
+		}
+		return Never
+	})
+	tm.Wake()
+	if n := ts.RunDue(0, 0); n != 1 {
+		t.Fatalf("ran %d", n)
+	}
+	if next := ts.next.Load(); next != 5 {
+		t.Fatalf("re-armed for %d, want 5", next)
+	}
+	ts.RunDue(5, 0)
+	if runs != 2 || ts.Stats().Armed != 0 {
+		t.Fatalf("runs %d, armed %d", runs, ts.Stats().Armed)
+	}
+	tm.Stop()
+	tm.Wake()
+	if ts.RunDue(1000, 0) != 0 {
+		t.Fatal("a stopped timer ran")
+	}
+}
+
+// TestTimersOneRunAtATime: many goroutines call RunDue while the timers'
+// functions wake each other; a function never runs concurrently with
+// itself and every wake is honoured.
+func TestTimersOneRunAtATime(t *testing.T) {
+	clk := NewManualClock(0)
+	ts := NewTimers(clk)
+	const n = 16
+	timers := make([]*Timer, n)
+	var inside [n]atomic.Int32
+	var left atomic.Int64
+	left.Store(4000)
+	for i := range timers {
+		timers[i] = ts.New(func(now int64) int64 {
+			if inside[i].Add(1) != 1 {
+				t.Errorf("timer %d runs twice at once", i)
+			}
+			defer inside[i].Add(-1)
+			if left.Add(-1) <= 0 {
+				return Never
+			}
+			timers[(i+1)%n].Wake()
+			return now
+		})
+		timers[i].Wake()
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for left.Load() > 0 {
+				ts.RunDue(clk.Now(), 3)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestTimersLoopRunsWhatIsDue: the goroutine sleeps until the earliest due
+// time, and a timer armed earlier than its sleep wakes it.
+func TestTimersLoopRunsWhatIsDue(t *testing.T) {
+	ts := NewTimers(nil)
+	ts.Start()
+	defer ts.Stop()
+	ran := make(chan int64, 4)
+	late := ts.New(func(now int64) int64 { ran <- now; return Never })
+	soon := ts.New(func(now int64) int64 { ran <- now; return Never })
+	start := time.Now().UnixNano()
+	late.At(start + int64(time.Hour))
+	soon.At(start + int64(2*time.Millisecond)) // earlier than the loop's sleep
+	select {
+	case at := <-ran:
+		if at < start+int64(2*time.Millisecond) {
+			t.Fatalf("ran %v before it was due", time.Duration(at-start))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the due timer did not run")
+	}
+	if st := ts.Stats(); st.Armed != 1 || st.Runs != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	ts.Stop()
+	ts.Stop() // twice
+	if ts.Stats().Armed != 0 {
+		t.Fatal("Stop left timers armed")
+	}
+	late.Wake() // after Stop: nothing
+	if ts.Stats().Armed != 0 {
+		t.Fatal("armed after Stop")
+	}
+}
+
+// TestWorkersRunDueTimers: a dispatcher serving a Timers runs a due timer
+// between turns, without the service's goroutine.
+func TestWorkersRunDueTimers(t *testing.T) {
+	clk := NewManualClock(1_000_000)
+	ts := NewTimers(clk) // not started: only the workers run it
+	d, err := NewDispatcher(WithWorkers(1), WithClock(clk), WithTimers(ts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := NewActorSystem(nil)
+	defer func() {
+		sys.Shutdown()
+		_ = d.Stop(context.Background())
+	}()
+	ran := make(chan int64, 1)
+	tm := ts.New(func(now int64) int64 { ran <- now; return Never })
+	tm.At(1_000_500)
+	got := make(chan struct{}, 1)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(string); ok {
+			got <- struct{}{}
+		}
+	}, d.PropsOptions()...))
+	clk.Set(1_001_000)
+	sys.Root.Send(pid, "work")
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the actor did not run")
+	}
+	select {
+	case at := <-ran:
+		if at != 1_001_000 {
+			t.Fatalf("ran at %d", at)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker did not run the due timer")
+	}
+	if st := ts.Stats(); st.ByWorkers != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
