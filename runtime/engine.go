@@ -72,6 +72,9 @@ type Config struct {
 	// so results are the same, but latencies mean nothing and are not
 	// recorded (results are counted). For throughput benchmarks and tests.
 	Unpaced bool
+	// manualTimers (a test knob) leaves the sources' timers to the test:
+	// neither the timers' goroutine nor the workers run them.
+	manualTimers bool
 	// Stdout is where stdout sinks write. Default os.Stdout.
 	Stdout io.Writer
 	// Stdin is what jsonl sources with stdin: true read. Default os.Stdin.
@@ -388,7 +391,10 @@ func New(opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	timers := actors.NewTimers(cfg.Clock)
-	dopts := []actors.Option{actors.WithWorkers(cfg.Workers), actors.WithClock(cfg.Clock), actors.WithTimers(timers)}
+	dopts := []actors.Option{actors.WithWorkers(cfg.Workers), actors.WithClock(cfg.Clock)}
+	if !cfg.manualTimers {
+		dopts = append(dopts, actors.WithTimers(timers))
+	}
 	if cfg.Turn != nil {
 		dopts = append(dopts, actors.WithTurn(*cfg.Turn))
 	}
@@ -425,7 +431,9 @@ func New(opts ...Option) (*Engine, error) {
 	e.memStop = make(chan struct{})
 	e.memWatch.Add(1)
 	go e.watchMemory()
-	timers.Start()
+	if !cfg.manualTimers {
+		timers.Start()
+	}
 	return e, nil
 }
 

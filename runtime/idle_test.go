@@ -16,7 +16,27 @@ import (
 // then fires its window as before.
 func TestIdleSourceCostsNothing(t *testing.T) {
 	clk := actors.NewManualClock(1e18)
-	e := newEngine(t, WithClock(clk), WithWorkers(1), WithSourceTick(time.Millisecond))
+	// The test runs the timers itself: no other goroutine runs a step.
+	e, err := New(WithClock(clk), WithWorkers(1), WithSourceTick(time.Millisecond), func(c *Config) { c.manualTimers = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// Stop waits for the source to end: run its steps meanwhile.
+		stopped := make(chan error, 1)
+		go func() { stopped <- e.Stop(waitCtx(t)) }()
+		for {
+			e.timers.RunDue(clk.Now(), 0)
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Errorf("stop: %v", err)
+				}
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
 	feed := make(chan query.Event)
 	results := make(chan query.Event, 16)
 	plan, err := query.NewBuilder("idle").

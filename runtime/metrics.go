@@ -14,14 +14,17 @@ import (
 	"github.com/cameo-go/cameo/actors"
 )
 
-// Latency histogram bounds: 1 µs to 1 h at 3 significant digits.
+// Latency bounds: results are recorded from 1 µs (a smaller latency counts
+// as 1 µs) to 1 h (a larger one is clipped, and counted so).
 const (
 	minLatency = 1_000
 	maxLatency = 3_600_000_000_000
 )
 
-// NewLatencyHistogram returns an empty histogram of output latencies (ns)
-// with the bounds and precision every query's uses, so that they merge.
+// NewLatencyHistogram returns an empty HDR histogram of output latencies
+// (ns), 1 µs to 1 h at three significant digits (196 KB), for a run that
+// records every result and plots it (the experiments). A query keeps a
+// compact latencyHist instead.
 func NewLatencyHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(minLatency, maxLatency, 3)
 }
@@ -35,10 +38,9 @@ type QueryMetrics struct {
 
 	mu struct {
 		sync.Mutex
-		hist    *hdrhistogram.Histogram
-		met     uint64
-		recent  [recentSlots]recentBucket
-		scratch *hdrhistogram.Histogram // merges the recent slots for Stats
+		hist   latencyHist
+		met    uint64
+		recent [recentSlots]recentBucket
 	}
 	now func() int64 // the query's clock (Unix ns) for the recent figures
 	// Accounting (accounting.go): read = in + late + dropped.
@@ -86,27 +88,24 @@ func (m *QueryMetrics) connector(name string) *atomic.Int64 {
 
 // NewQueryMetrics returns the metrics of one query.
 func NewQueryMetrics(id, name, tenant string, target int64) *QueryMetrics {
-	m := &QueryMetrics{ID: id, Name: name, Tenant: tenant, Target: target, now: func() int64 { return time.Now().UnixNano() }}
-	m.mu.hist = NewLatencyHistogram()
-	return m
+	return &QueryMetrics{ID: id, Name: name, Tenant: tenant, Target: target, now: func() int64 { return time.Now().UnixNano() }}
 }
 
 // The recent figures (QueryStats.Recent): the last RecentWindow of
-// results, in recentSlots slots of their own histogram (2 significant
-// digits, up to a minute: about 21 KB each, made on a slot's first result,
-// so a query with no results holds none).
+// results, in recentSlots slots of their own latencyHist (which holds
+// only the octaves its results reached: a query with no results holds
+// none).
 const (
 	RecentWindow = 10 * time.Second
 	recentSlots  = 5
 	recentSlot   = int64(RecentWindow) / recentSlots
-	recentMax    = int64(time.Minute)
 )
 
 // recentBucket is one slot of the recent figures: the results of the
 // recentSlot (ns) from start.
 type recentBucket struct {
 	start int64
-	hist  *hdrhistogram.Histogram
+	hist  latencyHist
 	met   uint64
 }
 
@@ -117,9 +116,7 @@ func (m *QueryMetrics) slot(now int64) *recentBucket {
 	s := &m.mu.recent[(now/recentSlot)%recentSlots]
 	if s.start != start {
 		s.start, s.met = start, 0
-		if s.hist != nil {
-			s.hist.Reset()
-		}
+		s.hist.reset()
 	}
 	return s
 }
@@ -129,31 +126,23 @@ func (m *QueryMetrics) slot(now int64) *recentBucket {
 func (m *QueryMetrics) recentStats(now int64) *RecentStats {
 	from := now - now%recentSlot - (recentSlots-1)*recentSlot
 	var met uint64
-	merged := false
+	var h latencyHist
 	for i := range m.mu.recent {
 		s := &m.mu.recent[i]
-		if s.start < from || s.hist == nil || s.hist.TotalCount() == 0 {
+		if s.start < from || s.hist.total() == 0 {
 			continue
 		}
-		if !merged {
-			if m.mu.scratch == nil {
-				m.mu.scratch = hdrhistogram.New(minLatency, recentMax, 2)
-			}
-			m.mu.scratch.Reset()
-			merged = true
-		}
-		m.mu.scratch.Merge(s.hist)
+		h.merge(&s.hist)
 		met += s.met
 	}
 	r := &RecentStats{WindowS: RecentWindow.Seconds()}
-	if !merged {
+	if h.total() == 0 {
 		return r
 	}
-	h := m.mu.scratch
-	r.Results = uint64(h.TotalCount())
-	r.P50Ms = float64(h.ValueAtQuantile(50)) * msPerNs
-	r.P99Ms = float64(h.ValueAtQuantile(99)) * msPerNs
-	r.MaxMs = float64(h.Max()) * msPerNs
+	r.Results = h.total()
+	r.P50Ms = float64(h.quantile(50)) * msPerNs
+	r.P99Ms = float64(h.quantile(99)) * msPerNs
+	r.MaxMs = float64(h.quantile(100)) * msPerNs
 	r.MetRatio = float64(met) / float64(r.Results)
 	return r
 }
@@ -174,9 +163,6 @@ func (m *QueryMetrics) Results(now int64, results []query.Event) {
 	var clipped uint64
 	m.mu.Lock()
 	s := m.slot(now)
-	if s.hist == nil {
-		s.hist = hdrhistogram.New(minLatency, recentMax, 2)
-	}
 	for i := range results {
 		latency := now - results[i].Arrival
 		v := max(latency, minLatency)
@@ -184,8 +170,8 @@ func (m *QueryMetrics) Results(now int64, results []query.Event) {
 			v = maxLatency
 			clipped++
 		}
-		_ = m.mu.hist.RecordValue(v) // in range by construction
-		_ = s.hist.RecordValue(min(v, recentMax))
+		m.mu.hist.record(v, 1)
+		s.hist.record(v, 1)
 		if latency <= m.Target {
 			m.mu.met++
 			s.met++
@@ -312,16 +298,16 @@ const msPerNs = 1e-6
 
 // statsOf fills the latency figures of s from h; the met ratio counts the
 // results whose latency was measured.
-func statsOf(h *hdrhistogram.Histogram, met uint64, s *QueryStats) {
-	n := uint64(h.TotalCount())
+func statsOf(h *latencyHist, met uint64, s *QueryStats) {
+	n := h.total()
 	if n == 0 {
 		return
 	}
-	s.P50Ms = float64(h.ValueAtQuantile(50)) * msPerNs
-	s.P90Ms = float64(h.ValueAtQuantile(90)) * msPerNs
-	s.P99Ms = float64(h.ValueAtQuantile(99)) * msPerNs
-	s.P999Ms = float64(h.ValueAtQuantile(99.9)) * msPerNs
-	s.MaxMs = float64(h.Max()) * msPerNs
+	s.P50Ms = float64(h.quantile(50)) * msPerNs
+	s.P90Ms = float64(h.quantile(90)) * msPerNs
+	s.P99Ms = float64(h.quantile(99)) * msPerNs
+	s.P999Ms = float64(h.quantile(99.9)) * msPerNs
+	s.MaxMs = float64(h.quantile(100)) * msPerNs
 	s.MetRatio = float64(met) / float64(n)
 }
 
@@ -354,7 +340,7 @@ func (m *QueryMetrics) Stats() QueryStats {
 	})
 	now := m.now()
 	m.mu.Lock()
-	statsOf(m.mu.hist, m.mu.met, &s)
+	statsOf(&m.mu.hist, m.mu.met, &s)
 	s.Recent = m.recentStats(now)
 	m.mu.Unlock()
 	for _, o := range m.ops {
@@ -444,7 +430,7 @@ func (r *Metrics) Queries() []QueryStats {
 // Tenants returns the totals per tenant, by tenant.
 func (r *Metrics) Tenants() []TenantStats {
 	type acc struct {
-		h   *hdrhistogram.Histogram
+		h   latencyHist
 		met uint64
 		t   TenantStats
 	}
@@ -452,7 +438,7 @@ func (r *Metrics) Tenants() []TenantStats {
 	for _, m := range r.list() {
 		a := byTenant[m.Tenant]
 		if a == nil {
-			a = &acc{h: NewLatencyHistogram(), t: TenantStats{Tenant: m.Tenant}}
+			a = &acc{t: TenantStats{Tenant: m.Tenant}}
 			byTenant[m.Tenant] = a
 		}
 		a.t.Queries++
@@ -466,7 +452,7 @@ func (r *Metrics) Tenants() []TenantStats {
 		a.t.Late += qs.Late
 		a.t.Dropped += qs.Dropped
 		m.mu.Lock()
-		a.h.Merge(m.mu.hist)
+		a.h.merge(&m.mu.hist)
 		a.met += m.mu.met
 		m.mu.Unlock()
 	}
@@ -486,7 +472,7 @@ func (r *Metrics) Tenants() []TenantStats {
 			a.t.ShareUsed = a.t.ServedMs / served
 		}
 		var s QueryStats
-		statsOf(a.h, a.met, &s)
+		statsOf(&a.h, a.met, &s)
 		a.t.P50Ms, a.t.P99Ms, a.t.MaxMs, a.t.MetRatio = s.P50Ms, s.P99Ms, s.MaxMs, s.MetRatio
 		out = append(out, a.t)
 	}
@@ -533,12 +519,12 @@ func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range r.list() {
 		lv := []string{m.ID, m.Name, m.Tenant}
 		m.mu.Lock()
-		h := m.mu.hist
-		n := uint64(h.TotalCount())
-		sum := h.Mean() * float64(n) / 1e9
+		h := &m.mu.hist
+		n := h.total()
+		sum := h.mean() * float64(n) / 1e9
 		q := map[float64]float64{}
 		for _, p := range []float64{0.5, 0.9, 0.99, 0.999} {
-			q[p] = float64(h.ValueAtQuantile(p*100)) / 1e9
+			q[p] = float64(h.quantile(p*100)) / 1e9
 		}
 		met := m.mu.met
 		m.mu.Unlock()
