@@ -45,7 +45,7 @@ type Experiment struct {
 	Run   func(ctx context.Context, o Options) (*Report, error)
 }
 
-// Catalogue lists the experiments, E1–E14 and NEXMark, in order.
+// Catalogue lists the experiments, E1–E15 and NEXMark, in order.
 func Catalogue() []Experiment {
 	return []Experiment{
 		{"E1", "Motivating example (slides 17–23)", e1},
@@ -62,6 +62,7 @@ func Catalogue() []Experiment {
 		{"E12", "Beyond the paper: LS + BA across two nodes over protoactor remote", e12},
 		{"E13", "Beyond the paper: gaming — a tenant declares 1 ms targets at 10× another's load", e13},
 		{"E14", "Beyond the paper: admission — queries submitted until the node is full", e14},
+		{"E15", "Beyond the paper: density — 10 to 10,000 small queries on one node", e15},
 		{"NEXMark", "NEXMark queries: throughput per core against Flink's, latency at 50 % and 90 % of it", nexmark},
 	}
 }
@@ -676,6 +677,30 @@ type simResult struct {
 // actor, 2 ms messages, 1 s tumbling windows, 5 s target); Poisson
 // arrivals.
 func simulate(workers, queries int, policy string, horizon int64) (simResult, error) {
+	nLS := max(1, queries/10)
+	// Load 0.9 of workers: LS take 10 % of the work, BA 90 %.
+	capacity := 0.9 * float64(workers) * 1e9 // ns of work per s
+	mix := simMix{Workers: workers, Queries: queries, LS: nLS, LSCost: 1e6, BACost: 2e6, LSTarget: 50e6, BATarget: 5e9, Seed: uint64(workers)}
+	mix.LSRate = 0.1 * capacity / float64(nLS) / float64(mix.LSCost)
+	mix.BARate = 0.9 * capacity / float64(queries-nLS) / float64(mix.BACost)
+	return simulateMix(mix, policy, horizon)
+}
+
+// simMix is a simulated workload: Queries queries on Workers workers, the
+// first LS of them stateless (LSRate messages/s of LSCost ns each, Poisson,
+// LSTarget), the others 1 s windows (BARate, BACost, BATarget); up to 100
+// tenants when the policy has "+shares".
+type simMix struct {
+	Workers, Queries, LS int
+	LSRate, BARate       float64
+	LSCost, BACost       int64
+	LSTarget, BATarget   int64
+	Seed                 uint64
+}
+
+// simulateMix runs mix on the simulator for horizon ns of virtual time.
+func simulateMix(mix simMix, policy string, horizon int64) (simResult, error) {
+	workers, queries, nLS := mix.Workers, mix.Queries, mix.LS
 	policy, shares := strings.CutSuffix(policy, "+shares")
 	pol, err := priority.PolicyByName(policy)
 	if err != nil {
@@ -685,13 +710,9 @@ func simulate(workers, queries int, policy string, horizon int64) (simResult, er
 	if err != nil {
 		return simResult{}, err
 	}
-	rng := rand.New(rand.NewPCG(11, uint64(workers)))
-	const lsCost, baCost = int64(1e6), int64(2e6)
-	nLS := max(1, queries/10)
-	// Load 0.9 of workers: LS take 10 % of the work, BA 90 %.
-	capacity := 0.9 * float64(workers) * 1e9 // ns of work per s
-	lsRate := 0.1 * capacity / float64(nLS) / float64(lsCost)
-	baRate := 0.9 * capacity / float64(queries-nLS) / float64(baCost)
+	rng := rand.New(rand.NewPCG(11, mix.Seed))
+	lsCost, baCost := mix.LSCost, mix.BACost
+	lsRate, baRate := mix.LSRate, mix.BARate
 	type arrival struct {
 		at   int64
 		q    int
@@ -704,6 +725,9 @@ func simulate(workers, queries int, policy string, horizon int64) (simResult, er
 		rate := baRate
 		if ls {
 			rate = lsRate
+		}
+		if rate <= 0 {
+			continue
 		}
 		for t := int64(rng.ExpFloat64() / rate * 1e9); t < horizon; t += int64(rng.ExpFloat64()/rate*1e9) + 1 {
 			arr = append(arr, arrival{at: t, q: q, ls: ls})
@@ -725,9 +749,9 @@ func simulate(workers, queries int, policy string, horizon int64) (simResult, er
 	}
 	for q := range actors {
 		if shares {
-			target := int64(5e9)
+			target := mix.BATarget
 			if q < nLS {
-				target = 50e6
+				target = mix.LSTarget
 			}
 			leaf, err := sim.AddLeaf(tenants[q%len(tenants)], fmt.Sprint("q", q), 1, target)
 			if err != nil {
@@ -747,10 +771,10 @@ func simulate(workers, queries int, policy string, horizon int64) (simResult, er
 	met := 0
 	start := time.Now()
 	for _, a := range arr {
-		q := priority.Query{ID: fmt.Sprint(a.q), Tenant: "t", LatencyTarget: 5e9}
+		q := priority.Query{ID: fmt.Sprint(a.q), Tenant: "t", LatencyTarget: mix.BATarget}
 		c := baCost
 		if a.ls {
-			q.LatencyTarget, c = 50e6, lsCost
+			q.LatencyTarget, c = mix.LSTarget, lsCost
 		}
 		fr := rules[a.q].Next(priority.Stamp{Arrival: a.at, Time: a.at, Watermark: priority.NoWatermark})
 		ctx := pol.BuildAtSource(a.at, q, a.at, priority.Hop{Frontier: fr, Cost: c})
@@ -760,7 +784,7 @@ func simulate(workers, queries int, policy string, horizon int64) (simResult, er
 			m.OnDone = func(_ *priority.Sim, now int64, _ priority.SimResult) {
 				l := now - at
 				_ = lsLat.RecordValue(max(l, 1_000))
-				if l <= 50e6 {
+				if l <= mix.LSTarget {
 					met++
 				}
 			}

@@ -18,13 +18,20 @@ func resetPeakRSS() {
 
 // peakRSS returns the process's peak resident set since resetPeakRSS, in
 // bytes; -1 when the system does not say.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatusBytes("VmHWM:") }
+
+// currentRSS returns the process's resident set now, in bytes; -1 when
+// the system does not say.
+func currentRSS() int64 { return procStatusBytes("VmRSS:") }
+
+// procStatusBytes reads a "NAME: n kB" line of /proc/self/status.
+func procStatusBytes(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			if len(f) == 2 && f[1] == "kB" {
 				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
