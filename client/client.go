@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -53,13 +54,19 @@ func NewClient(server, token string) (*Client, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	_, err := c.doHeader(ctx, method, path, body, out)
+	return err
+}
+
+// doHeader is do that also returns the answer's headers.
+func (c *Client) doHeader(ctx context.Context, method, path string, body []byte, out any) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -69,12 +76,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.unreachable(err)
+		return nil, c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("node %s: reading the answer: %w", c.base, err)
+		return nil, fmt.Errorf("node %s: reading the answer: %w", c.base, err)
 	}
 	if resp.StatusCode >= 300 {
 		e := &APIError{}
@@ -82,15 +89,15 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 			e = &APIError{Message: strings.TrimSpace(string(data))}
 		}
 		e.Status = resp.StatusCode
-		return e
+		return nil, e
 	}
 	if out == nil {
-		return nil
+		return resp.Header, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("node %s: %s %s answered %q: %w", c.base, method, path, data, err)
+		return nil, fmt.Errorf("node %s: %s %s answered %q: %w", c.base, method, path, data, err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // Submit sends a spec (YAML or JSON); an invalid one is an *APIError with
@@ -103,9 +110,59 @@ func (c *Client) Submit(ctx context.Context, spec []byte) (Submitted, error) {
 
 // List returns the node's queries.
 func (c *Client) List(ctx context.Context) ([]QueryInfo, error) {
-	var qs []QueryInfo
-	err := c.do(ctx, http.MethodGet, "/v1/queries", nil, &qs)
-	return qs, err
+	return c.ListAll(ctx, ListOptions{})
+}
+
+// ListAll returns every query the filter of o matches, page after page.
+func (c *Client) ListAll(ctx context.Context, o ListOptions) ([]QueryInfo, error) {
+	all := []QueryInfo{}
+	next := &o
+	for next != nil {
+		p, err := c.ListPage(ctx, *next)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Queries...)
+		next = p.Next
+	}
+	return all, nil
+}
+
+// ListPage returns one page of the queries the filter of o matches.
+func (c *Client) ListPage(ctx context.Context, o ListOptions) (Page, error) {
+	var p Page
+	h, err := c.doHeader(ctx, http.MethodGet, o.Path(), nil, &p.Queries)
+	if err != nil {
+		return Page{}, err
+	}
+	p.Total, _ = strconv.Atoi(h.Get("X-Total-Count"))
+	if link := h.Get("Link"); strings.Contains(link, `rel="next"`) {
+		if l, ok := nextLink(link); ok {
+			p.Next = &l
+		}
+	}
+	return p, nil
+}
+
+// nextLink reads the options of the rel="next" URL of a Link header.
+func nextLink(link string) (ListOptions, bool) {
+	for _, part := range strings.Split(link, ",") {
+		part = strings.TrimSpace(part)
+		if !strings.Contains(part, `rel="next"`) {
+			continue
+		}
+		start, end := strings.Index(part, "<"), strings.Index(part, ">")
+		if start < 0 || end <= start {
+			return ListOptions{}, false
+		}
+		u, err := url.Parse(part[start+1 : end])
+		if err != nil {
+			return ListOptions{}, false
+		}
+		o, err := ParseListOptions(u.Query())
+		return o, err == nil
+	}
+	return ListOptions{}, false
 }
 
 // Get returns one query with its spec and full statistics.

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -449,11 +450,37 @@ func (n *Node) fileRule(ps []client.Problem, pos query.Pos, field, path, verb st
 	return ps
 }
 
-func (n *Node) list(w http.ResponseWriter, _ *http.Request) {
-	out := []client.QueryInfo{}
-	for _, q := range n.eng.Queries() {
-		out = append(out, n.info(q))
+// list answers GET /v1/queries: the queries in id order, filtered by
+// ?tenant= and ?state=, a page of at most ?limit= (default
+// client.DefaultListLimit, at most client.MaxListLimit) after the id
+// ?after=. The body is the page's array; X-Total-Count says how many
+// queries the filter matched, and a Link header with rel="next" gives the
+// next page's URL while there is one.
+func (n *Node) list(w http.ResponseWriter, r *http.Request) {
+	opts, err := client.ParseListOptions(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
+	out := []client.QueryInfo{}
+	total, last := 0, ""
+	for _, q := range n.eng.Queries() {
+		if !opts.Match(q.Tenant(), q.State()) {
+			continue
+		}
+		total++
+		if opts.After != "" && !runtime.IDAfter(q.ID(), opts.After) {
+			continue
+		}
+		if len(out) < opts.Limit {
+			out = append(out, n.info(q))
+			last = q.ID()
+		} else if last != "" {
+			w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", opts.Next(last).Path()))
+			last = ""
+		}
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
 	writeJSON(w, http.StatusOK, out)
 }
 

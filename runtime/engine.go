@@ -42,6 +42,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics is the registry queries record into. Default a new one.
 	Metrics *Metrics
+	// MetricsPerQuery makes Metrics collect a series per query and
+	// operator beside the per-tenant ones (Metrics.SetPerQuery).
+	MetricsPerQuery bool
 	// MaxBatch bounds the events of one source batch. Default 1024.
 	MaxBatch int
 	// MessageWork is the most work one message should carry: a sender
@@ -172,6 +175,9 @@ func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l }
 
 // WithMetrics sets Config.Metrics.
 func WithMetrics(m *Metrics) Option { return func(c *Config) { c.Metrics = m } }
+
+// WithMetricsPerQuery sets Config.MetricsPerQuery.
+func WithMetricsPerQuery() Option { return func(c *Config) { c.MetricsPerQuery = true } }
 
 // WithMaxBatch sets Config.MaxBatch.
 func WithMaxBatch(n int) Option { return func(c *Config) { c.MaxBatch = n } }
@@ -412,6 +418,9 @@ func New(opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
+	if cfg.MetricsPerQuery {
+		cfg.Metrics.SetPerQuery(true)
+	}
 	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched, files: fs, timers: timers}
 	e.mu.queries = map[string]*Query{}
 	e.load.window = int64(cfg.Admission.Window)
@@ -605,6 +614,10 @@ func (e *Engine) Queries() []*Query {
 	slices.SortFunc(out, func(a, b *Query) int { return compareIDs(a.id, b.id) })
 	return out
 }
+
+// IDAfter reports whether query id a comes after b in the order Queries
+// lists them (a node's submission order: q9 before q10).
+func IDAfter(a, b string) bool { return compareIDs(a, b) > 0 }
 
 func compareIDs(a, b string) int {
 	if len(a) != len(b) {

@@ -387,10 +387,29 @@ type Metrics struct {
 	mu      sync.Mutex
 	queries map[string]*QueryMetrics
 	weight  func(tenant string) float64 // nil: no shares
+	// retired holds, per tenant, the counters of its queries that were
+	// removed, so that the tenant's counters never go down.
+	retired map[string]*tenantCounters
+	// perQuery adds the per-query series (cameo_output_latency_seconds,
+	// …) to the per-tenant ones; set once, before the registry is
+	// registered (SetPerQuery).
+	perQuery bool
 }
 
 // NewMetrics returns an empty registry.
-func NewMetrics() *Metrics { return &Metrics{queries: map[string]*QueryMetrics{}} }
+func NewMetrics() *Metrics {
+	return &Metrics{queries: map[string]*QueryMetrics{}, retired: map[string]*tenantCounters{}}
+}
+
+// SetPerQuery makes Collect add a series per query (and per operator) to
+// the per-tenant ones: thousands of queries make hundreds of thousands of
+// series, so it is a choice (serve --metrics-per-query). Call it before
+// registering r.
+func (r *Metrics) SetPerQuery(on bool) {
+	r.mu.Lock()
+	r.perQuery = on
+	r.mu.Unlock()
+}
 
 // Add registers a query's metrics (replacing one with the same ID).
 func (r *Metrics) Add(m *QueryMetrics) {
@@ -402,8 +421,41 @@ func (r *Metrics) Add(m *QueryMetrics) {
 // Remove forgets a query.
 func (r *Metrics) Remove(id string) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.queries[id]
+	if !ok {
+		return
+	}
 	delete(r.queries, id)
-	r.mu.Unlock()
+	t := r.retired[m.Tenant]
+	if t == nil {
+		t = &tenantCounters{}
+		r.retired[m.Tenant] = t
+	}
+	t.add(m)
+}
+
+// tenantCounters sums the counters of a tenant's queries.
+type tenantCounters struct {
+	read, in, late, results, unproduced uint64
+	dropped                             [numDropReasons]uint64
+	servedNs                            int64
+}
+
+func (t *tenantCounters) add(m *QueryMetrics) {
+	var acc QueryStats
+	m.accounts(&acc)
+	t.read += acc.EventsRead
+	t.in += acc.EventsIn
+	t.late += acc.Late
+	t.results += m.out.Load()
+	t.unproduced += m.unproduced.Load()
+	for r := range m.drops {
+		t.dropped[r] += m.drops[r].Load()
+	}
+	if sh := m.shareStats(); sh != nil {
+		t.servedNs += sh.ServedNs
+	}
 }
 
 func (r *Metrics) list() []*QueryMetrics {
@@ -504,19 +556,134 @@ var (
 	descOpMax  = prometheus.NewDesc("cameo_operator_queueing_max_seconds", "Longest an operator's message waited.", opLabels, nil)
 )
 
+// The per-tenant series: what a node's /metrics has by default, bounded by
+// the tenants, not the queries.
+var (
+	tenantLabel       = []string{"tenant"}
+	descTLatency      = prometheus.NewDesc("cameo_tenant_output_latency_seconds", "Output latency of the results of a tenant's running queries.", tenantLabel, nil)
+	descTMet          = prometheus.NewDesc("cameo_tenant_deadline_met_ratio", "Share of the results of a tenant's running queries that met their query's target.", tenantLabel, nil)
+	descTQueries      = prometheus.NewDesc("cameo_tenant_queries", "A tenant's queries the node holds (running, draining, or ended and not yet forgotten).", tenantLabel, nil)
+	descTRead         = prometheus.NewDesc("cameo_tenant_events_read_total", "Events the sources of a tenant's queries read.", tenantLabel, nil)
+	descTIn           = prometheus.NewDesc("cameo_tenant_events_in_total", "Events a tenant's queries computed with.", tenantLabel, nil)
+	descTLate         = prometheus.NewDesc("cameo_tenant_late_events_total", "Events of a tenant's queries that came after their window fired.", tenantLabel, nil)
+	descTDropped      = prometheus.NewDesc("cameo_tenant_dropped_events_total", "Events of a tenant's queries dropped, by reason.", []string{"tenant", "reason"}, nil)
+	descTResults      = prometheus.NewDesc("cameo_tenant_results_total", "Results a tenant's queries emitted.", tenantLabel, nil)
+	descTBacklog      = prometheus.NewDesc("cameo_tenant_backlog_messages", "The in-flight count of a tenant's queries, summed.", tenantLabel, nil)
+	descTLag          = prometheus.NewDesc("cameo_tenant_source_lag_seconds", "The most any of a tenant's generators is behind its schedule.", tenantLabel, nil)
+	descTUnprod       = prometheus.NewDesc("cameo_tenant_events_unproduced_total", "Events the generators of a tenant's queries never produced.", tenantLabel, nil)
+	descTServed       = prometheus.NewDesc("cameo_tenant_served_seconds_total", "Worker time charged to a tenant's queries.", tenantLabel, nil)
+	descTDeferred     = prometheus.NewDesc("cameo_tenant_deferred_queries", "A tenant's queries whose work is deferred now.", tenantLabel, nil)
+	tenantDescriptors = []*prometheus.Desc{descTLatency, descTMet, descTQueries, descTRead, descTIn, descTLate, descTDropped, descTResults, descTBacklog, descTLag, descTUnprod, descTServed, descTDeferred}
+	queryDescriptors  = []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descConn, descResults, descBacklog, descLag, descUnprod, descOpMsgs, descOpCost, descOpWait, descOpMax, descServed, descDeferred}
+)
+
 var _ prometheus.Collector = (*Metrics)(nil)
 
 // Describe implements prometheus.Collector.
 func (r *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLatency, descTarget, descMet, descRead, descIn, descLate, descDropped, descConn, descResults, descBacklog, descLag, descUnprod, descOpMsgs, descOpCost, descOpWait, descOpMax, descServed, descDeferred} {
+	for _, d := range tenantDescriptors {
 		ch <- d
+	}
+	r.mu.Lock()
+	perQuery := r.perQuery
+	r.mu.Unlock()
+	if perQuery {
+		for _, d := range queryDescriptors {
+			ch <- d
+		}
 	}
 }
 
-// Collect implements prometheus.Collector: the latency as a summary with
-// the 0.5, 0.9, 0.99 and 0.999 quantiles, per query and tenant.
+// Collect implements prometheus.Collector: per tenant, its queries'
+// latency as a summary with the 0.5, 0.9, 0.99 and 0.999 quantiles, met
+// ratio and counters (those of the queries it forgot included, so that
+// they never go down); per query and operator too when SetPerQuery.
 func (r *Metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range r.list() {
+	qs := r.list()
+	r.collectTenants(ch, qs)
+	r.mu.Lock()
+	perQuery := r.perQuery
+	r.mu.Unlock()
+	if !perQuery {
+		return
+	}
+	r.collectQueries(ch, qs)
+}
+
+// collectTenants sends the per-tenant series.
+func (r *Metrics) collectTenants(ch chan<- prometheus.Metric, qs []*QueryMetrics) {
+	type acc struct {
+		h        latencyHist
+		met      uint64
+		c        tenantCounters
+		queries  int
+		backlog  int64
+		lag      int64
+		deferred int
+	}
+	by := map[string]*acc{}
+	get := func(t string) *acc {
+		a := by[t]
+		if a == nil {
+			a = &acc{}
+			by[t] = a
+		}
+		return a
+	}
+	r.mu.Lock()
+	for t, c := range r.retired {
+		get(t).c = *c
+	}
+	r.mu.Unlock()
+	for _, m := range qs {
+		a := get(m.Tenant)
+		a.queries++
+		a.c.add(m)
+		m.mu.Lock()
+		a.h.merge(&m.mu.hist)
+		a.met += m.mu.met
+		m.mu.Unlock()
+		if m.backlog != nil {
+			a.backlog += m.backlog()
+		}
+		if m.lag != nil {
+			a.lag = max(a.lag, m.lag())
+		}
+		if sh := m.shareStats(); sh != nil && sh.Deferred {
+			a.deferred++
+		}
+	}
+	for t, a := range by {
+		n := a.h.total()
+		q := map[float64]float64{}
+		for _, p := range []float64{0.5, 0.9, 0.99, 0.999} {
+			q[p] = float64(a.h.quantile(p*100)) / 1e9
+		}
+		ch <- prometheus.MustNewConstSummary(descTLatency, n, a.h.mean()*float64(n)/1e9, q, t)
+		ratio := 0.0
+		if n > 0 {
+			ratio = float64(a.met) / float64(n)
+		}
+		ch <- prometheus.MustNewConstMetric(descTMet, prometheus.GaugeValue, ratio, t)
+		ch <- prometheus.MustNewConstMetric(descTQueries, prometheus.GaugeValue, float64(a.queries), t)
+		ch <- prometheus.MustNewConstMetric(descTRead, prometheus.CounterValue, float64(a.c.read), t)
+		ch <- prometheus.MustNewConstMetric(descTIn, prometheus.CounterValue, float64(a.c.in), t)
+		ch <- prometheus.MustNewConstMetric(descTLate, prometheus.CounterValue, float64(a.c.late), t)
+		for reason := range a.c.dropped {
+			ch <- prometheus.MustNewConstMetric(descTDropped, prometheus.CounterValue, float64(a.c.dropped[reason]), t, DropReason(reason).String())
+		}
+		ch <- prometheus.MustNewConstMetric(descTResults, prometheus.CounterValue, float64(a.c.results), t)
+		ch <- prometheus.MustNewConstMetric(descTBacklog, prometheus.GaugeValue, float64(a.backlog), t)
+		ch <- prometheus.MustNewConstMetric(descTLag, prometheus.GaugeValue, float64(a.lag)/1e9, t)
+		ch <- prometheus.MustNewConstMetric(descTUnprod, prometheus.CounterValue, float64(a.c.unproduced), t)
+		ch <- prometheus.MustNewConstMetric(descTServed, prometheus.CounterValue, float64(a.c.servedNs)/1e9, t)
+		ch <- prometheus.MustNewConstMetric(descTDeferred, prometheus.GaugeValue, float64(a.deferred), t)
+	}
+}
+
+// collectQueries sends the per-query and per-operator series.
+func (r *Metrics) collectQueries(ch chan<- prometheus.Metric, qs []*QueryMetrics) {
+	for _, m := range qs {
 		lv := []string{m.ID, m.Name, m.Tenant}
 		m.mu.Lock()
 		h := &m.mu.hist

@@ -69,6 +69,7 @@ func TestTenantTotals(t *testing.T) {
 
 func TestPrometheusExposition(t *testing.T) {
 	r := NewMetrics()
+	r.SetPerQuery(true)
 	m := NewQueryMetrics("q1", "alerts", "ops", 50*ms)
 	r.Add(m)
 	m.Result(10 * ms)
@@ -136,5 +137,51 @@ func TestRecentFigures(t *testing.T) {
 	now += int64(20 * time.Second)
 	if r := m.Stats().Recent; r.Results != 0 || r.P99Ms != 0 {
 		t.Fatalf("after 20 s without results: %+v", r)
+	}
+}
+
+// By default /metrics has series per tenant only: their latency merged,
+// their counters summed, and a tenant's counters keep what its forgotten
+// queries counted, so that they never go down.
+func TestTenantSeries(t *testing.T) {
+	r := NewMetrics()
+	a := NewQueryMetrics("q1", "a", "ops", 50*ms)
+	b := NewQueryMetrics("q2", "b", "ops", 50*ms)
+	c := NewQueryMetrics("q3", "c", "bi", 50*ms)
+	for _, m := range []*QueryMetrics{a, b, c} {
+		r.Add(m)
+		m.Read(10)
+		m.Admitted(10)
+	}
+	a.Result(10 * ms)
+	b.Result(90 * ms)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r)
+	want := `
+# HELP cameo_tenant_deadline_met_ratio Share of the results of a tenant's running queries that met their query's target.
+# TYPE cameo_tenant_deadline_met_ratio gauge
+cameo_tenant_deadline_met_ratio{tenant="bi"} 0
+cameo_tenant_deadline_met_ratio{tenant="ops"} 0.5
+# HELP cameo_tenant_events_in_total Events a tenant's queries computed with.
+# TYPE cameo_tenant_events_in_total counter
+cameo_tenant_events_in_total{tenant="bi"} 10
+cameo_tenant_events_in_total{tenant="ops"} 20
+# HELP cameo_tenant_queries A tenant's queries the node holds (running, draining, or ended and not yet forgotten).
+# TYPE cameo_tenant_queries gauge
+cameo_tenant_queries{tenant="bi"} 1
+cameo_tenant_queries{tenant="ops"} 2
+`
+	names := []string{"cameo_tenant_deadline_met_ratio", "cameo_tenant_events_in_total", "cameo_tenant_queries"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "cameo_output_latency_seconds", "cameo_events_in_total"); err != nil || n != 0 {
+		t.Errorf("per-query series without SetPerQuery: %d, %v", n, err)
+	}
+	r.Remove("q2")
+	want = strings.NewReplacer(`cameo_tenant_queries{tenant="ops"} 2`, `cameo_tenant_queries{tenant="ops"} 1`,
+		`cameo_tenant_deadline_met_ratio{tenant="ops"} 0.5`, `cameo_tenant_deadline_met_ratio{tenant="ops"} 1`).Replace(want)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
+		t.Errorf("after q2 was forgotten (its 10 events still counted): %v", err)
 	}
 }

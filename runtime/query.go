@@ -95,6 +95,9 @@ type Query struct {
 // ID returns the query's id, unique in its engine.
 func (q *Query) ID() string { return q.id }
 
+// Tenant returns the query's tenant.
+func (q *Query) Tenant() string { return q.spec.Tenant }
+
 // Plan returns the query's compiled plan.
 func (q *Query) Plan() *query.Plan { return q.plan }
 

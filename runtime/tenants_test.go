@@ -86,7 +86,7 @@ func TestQueryStatsShowServedTime(t *testing.T) {
 	}
 	found := false
 	for _, mf := range mfs {
-		if mf.GetName() == "cameo_query_served_seconds_total" {
+		if mf.GetName() == "cameo_tenant_served_seconds_total" { // the one query's tenant
 			found = true
 			if v := mf.GetMetric()[0].GetCounter().GetValue(); math.Abs(v*1e3-st.ServedMs) > 1e-6 {
 				t.Errorf("served %v s in /metrics, %v ms in stats", v, st.ServedMs)
@@ -94,7 +94,7 @@ func TestQueryStatsShowServedTime(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Error("no cameo_query_served_seconds_total in /metrics")
+		t.Error("no cameo_tenant_served_seconds_total in /metrics")
 	}
 	tn := e.Metrics().Tenants()
 	if len(tn) != 1 || tn[0].ServedMs != st.ServedMs || tn[0].ShareUsed != 1 || tn[0].Weight != 1 {

@@ -31,7 +31,7 @@ func newServeCmd() *cobra.Command {
 	var scheduler string
 	var cl runtime.ClusterConfig
 	var peers []string
-	var insecureRemote bool
+	var insecureRemote, metricsPerQuery bool
 	var keepEnded int
 	var keepEndedFor time.Duration
 	var queryMemoryMiB, nodeMemoryMiB int64
@@ -72,6 +72,9 @@ down after --peer-timeout and fails the queries that use it; the others go on.
 				cfg.Token = os.Getenv("CAMEO_TOKEN")
 			}
 			cfg.Engine = []runtime.Option{runtime.WithWorkers(workers), runtime.WithScheduler(scheduler), runtime.WithKeepEnded(keepEnded, keepEndedFor), runtime.WithQueryMemory(mib(queryMemoryMiB)), runtime.WithNodeMemory(mib(nodeMemoryMiB)), runtime.WithAdmission(admit)}
+			if metricsPerQuery {
+				cfg.Engine = append(cfg.Engine, runtime.WithMetricsPerQuery())
+			}
 			cfg.Version = version()
 			if tenantsFile != "" {
 				ts, err := query.ParseTenantsFile(tenantsFile)
@@ -104,6 +107,7 @@ down after --peer-timeout and fails the queries that use it; the others go on.
 	fl.StringVar(&scheduler, "scheduler", actors.SchedulerCameo, "scheduler: "+strings.Join(actors.SchedulerNames(), "|"))
 	fl.StringVar(&cfg.Token, "token", "", "bearer token the API requires (default $CAMEO_TOKEN); required off loopback")
 	fl.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/")
+	fl.BoolVar(&metricsPerQuery, "metrics-per-query", false, "add a /metrics series per query and operator to the per-tenant ones (many queries: many series)")
 	fl.StringVar(&cfg.FilesDir, "allow-files", "", "let specs read and write files in `DIR` (paths relative to it; nothing outside it, no devices or FIFOs)")
 	fl.StringSliceVar(&cfg.AllowConnect, "allow-connect", nil, "let specs' connectors (webhook, brokers) connect to these `host:port`s (comma-separated or repeated; * for any)")
 	fl.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "how long cancel and shutdown may drain")
@@ -245,16 +249,39 @@ func newSubmitCmd() *cobra.Command {
 
 func newListCmd() *cobra.Command {
 	var f clientFlags
+	var o client.ListOptions
+	var state string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List a node's queries: state, uptime, events/s, p99 against target, met ratio",
-		Args:  cobra.NoArgs,
+		Long: `Lists a node's queries in submission order: state, uptime, events/s, p99
+and met ratio of the last 10 s and since the start. --tenant and --state
+filter; --limit shows one page (then --after ID the next); without it every
+query is listed, page after page.`,
+		Example: `  cameo list
+  cameo list --tenant ads --state running
+  cameo list --limit 100 --after q200`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := f.client()
 			if err != nil {
 				return err
 			}
-			qs, err := c.List(cmd.Context())
+			o.State = client.State(state)
+			if o.Limit < 0 || o.Limit > client.MaxListLimit {
+				return usage(cmd, fmt.Errorf("--limit %d: want 1 to %d (0: every query)", o.Limit, client.MaxListLimit))
+			}
+			if o.After != "" && o.Limit == 0 {
+				return usage(cmd, errors.New("--after needs --limit"))
+			}
+			var qs []client.QueryInfo
+			var page client.Page
+			if o.Limit == 0 {
+				qs, err = c.ListAll(cmd.Context(), o)
+			} else {
+				page, err = c.ListPage(cmd.Context(), o)
+				qs = page.Queries
+			}
 			if err != nil {
 				return apiError(err)
 			}
@@ -262,9 +289,16 @@ func newListCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), qs)
 			}
 			listTable(cmd.OutOrStdout(), qs)
+			if page.Next != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d of %d; the next page: --after %s\n", len(qs), page.Total, page.Next.After)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&o.Tenant, "tenant", "", "only this tenant's queries")
+	cmd.Flags().StringVar(&state, "state", "", "only queries in this state: running|draining|done|cancelled|failed")
+	cmd.Flags().IntVar(&o.Limit, "limit", 0, "show one page of at most this many (0: every query)")
+	cmd.Flags().StringVar(&o.After, "after", "", "the page starts after this query id (with --limit)")
 	f.add(cmd)
 	return cmd
 }

@@ -164,14 +164,20 @@ func TestNodeThroughTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("metrics do not parse: %v", err)
 	}
-	for _, name := range []string{"cameo_output_latency_seconds", "cameo_deadline_met_ratio", "cameo_events_in_total", "cameo_late_events_total",
-		"cameo_dropped_events_total", "cameo_query_backlog_messages", "cameo_worker_busy_seconds_total", "cameo_scheduler_queued", "cameo_operator_queueing_seconds_total"} {
+	for _, name := range []string{"cameo_tenant_output_latency_seconds", "cameo_tenant_deadline_met_ratio", "cameo_tenant_events_in_total", "cameo_tenant_late_events_total",
+		"cameo_tenant_dropped_events_total", "cameo_tenant_backlog_messages", "cameo_worker_busy_seconds_total", "cameo_scheduler_queued"} {
 		if fams[name] == nil {
 			t.Errorf("metrics lack %s", name)
 		}
 	}
+	// Per query only with serve --metrics-per-query.
+	for _, name := range []string{"cameo_output_latency_seconds", "cameo_operator_queueing_seconds_total"} {
+		if fams[name] != nil {
+			t.Errorf("metrics have %s without --metrics-per-query", name)
+		}
+	}
 	tenants := map[string]bool{}
-	for _, m := range fams["cameo_events_in_total"].GetMetric() {
+	for _, m := range fams["cameo_tenant_events_in_total"].GetMetric() {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == "tenant" {
 				tenants[l.GetValue()] = true

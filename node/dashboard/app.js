@@ -17,6 +17,12 @@ let clustered = null; // whether the node is in a cluster (GET /v1/node), once k
 const $ = (sel) => document.querySelector(sel);
 
 async function api(path) {
+  return (await apiWithTotal(path)).body;
+}
+
+// apiWithTotal also returns X-Total-Count: how many queries a page of
+// /v1/queries was taken from.
+async function apiWithTotal(path) {
   const r = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) {
@@ -24,8 +30,12 @@ async function api(path) {
     err.status = r.status;
     throw err;
   }
-  return body;
+  return { body, total: Number(r.headers.get("X-Total-Count") || 0) };
 }
+
+// pageSize is how many queries the table shows: the first by id; a node
+// with more says how many.
+const pageSize = 500;
 
 const ms = (v, n) => (n ? v.toFixed(v < 10 ? 2 : 1) + " ms" : "–");
 const pct = (v, n) => (n ? (100 * v).toFixed(1) + " %" : "–");
@@ -203,8 +213,12 @@ function drawCluster(c) {
 
 async function poll() {
   try {
-    const [qs, ts] = await Promise.all([api("/v1/queries"), api("/v1/tenants")]);
+    const [page, ts] = await Promise.all([apiWithTotal("/v1/queries?limit=" + pageSize), api("/v1/tenants")]);
+    const qs = page.body;
     drawQueries(qs);
+    const more = $("#queries-more");
+    more.hidden = page.total <= qs.length;
+    more.textContent = more.hidden ? "" : "The first " + qs.length + " of " + page.total + " queries by id (cameo list --tenant T lists the others).";
     drawTenants(ts);
     await refreshDetail();
     if (clustered === null) clustered = (await api("/v1/node")).clustered;
