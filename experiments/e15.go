@@ -40,6 +40,8 @@ type e15Run struct {
 	lsResults, lsMet   float64 // LS results, and of them within target
 	lsP99s             []float64
 	baResults          uint64
+	timerRuns          uint64
+	timerLateNs        int64 // summed over the runs
 }
 
 // e15Spec is query i of a run: LS unless i%10 == 9; rate in events/s;
@@ -104,7 +106,7 @@ func e15Once(ctx context.Context, o Options, variant string, n int, plans []*que
 	for _, q := range qs {
 		events0 += q.Stats().EventsRead
 	}
-	cpu0, t0 := processCPU(), time.Now()
+	cpu0, t0, timers0 := processCPU(), time.Now(), eng.TimerStats()
 	r.heapPeak = heapBytes()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -124,6 +126,8 @@ wait:
 		}
 	}
 	r.cpuNs, r.elapsed = processCPU()-cpu0, time.Since(t0)
+	timers1 := eng.TimerStats()
+	r.timerRuns, r.timerLateNs = timers1.Runs-timers0.Runs, timers1.LateNs-timers0.LateNs
 	r.rssPeak = peakRSS()
 	for _, q := range qs {
 		st := q.Stats()
@@ -153,7 +157,7 @@ wait:
 
 func e15(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Name: "E15", Title: "Density: many small queries on one node"}
-	counts := pick(o, []int{10, 1000}, []int{10, 100, 1000, 10000})
+	counts := pick(o, []int{10, 1000}, []int{10, 100, 1000, 5000, 10000})
 	dur := pick(o, 2*time.Second, 20*time.Second)
 	var rows []Row
 	cpuSer := map[string]*Series{}
@@ -225,12 +229,13 @@ func e15(ctx context.Context, o Options) (*Report, error) {
 				EventsPerSec: float64(r.events) / r.elapsed.Seconds(),
 				Extra: map[string]float64{"queries": float64(n), "cpu_us_per_event": cpuPerEvent, "cpu_cores": cores,
 					"rss_kib_per_query": rssPer, "heap_kib_per_query": heapPer, "submit_ms": float64(r.submit.Microseconds()) / 1e3,
-					"ls_p99_worst_query_ms": worst, "sim_ls_p99_ms": sim.lsP99, "sim_ls_met": sim.lsMet}}
+					"ls_p99_worst_query_ms": worst, "sim_ls_p99_ms": sim.lsP99, "sim_ls_met": sim.lsMet,
+					"source_steps_per_s": float64(r.timerRuns) / r.elapsed.Seconds(), "source_step_late_mean_ms": float64(r.timerLateNs) / float64(max(r.timerRuns, 1)) / 1e6}}
 			rows = append(rows, row)
 			switch r.variant {
 			case "10 events/s each":
-				addPoint(cpuSer, "10 events/s each", float64(n), cpuPerEvent)
-				addPoint(rssSer, "10 events/s each", float64(n), rssPer)
+				addPoint(cpuSer, "n queries", float64(n), cpuPerEvent)
+				addPoint(rssSer, "10 ev/s each", float64(n), rssPer)
 				rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("%d queries at 10 events/s: CPU per event, cores, RSS and heap per query, submit", n),
 					Paper: "—", Ours: fmt.Sprintf("%.1f µs, %.3f cores, %.0f KiB / %.0f KiB, %.0f ms", cpuPerEvent, cores, rssPer, heapPer, float64(r.submit.Microseconds())/1e3)},
 					Finding{Metric: fmt.Sprintf("%d queries at 10 events/s: LS met, p99 median / worst query; simulator", n),
@@ -240,14 +245,14 @@ func e15(ctx context.Context, o Options) (*Report, error) {
 				rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("%d queries at rest: CPU (share of one core), RSS and heap per query", n),
 					Paper: "< 5 % of a core, < 64 KB each at 10,000", Ours: fmt.Sprintf("%.2f %%, %.0f KiB / %.0f KiB", 100*cores, rssPer, heapPer)})
 			default:
-				addPoint(cpuSer, "the same events in 2 queries", float64(n), cpuPerEvent)
+				addPoint(cpuSer, "2 queries", float64(n), cpuPerEvent)
 				ratio := (float64(runs[0].cpuNs) / float64(max(runs[0].events, 1))) / (float64(r.cpuNs) / float64(max(r.events, 1)))
 				rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("%d queries' events in 2 queries: CPU per event; the %d queries' ratio to it", n, n),
 					Paper: "within 2×", Ours: fmt.Sprintf("%.1f µs; %.2f×", cpuPerEvent, ratio)})
 			}
 		}
 	}
-	if err := write(o, rep, "E15.csv", rows, "queries", "cpu_us_per_event", "cpu_cores", "rss_kib_per_query", "heap_kib_per_query", "submit_ms", "ls_p99_worst_query_ms", "sim_ls_p99_ms", "sim_ls_met"); err != nil {
+	if err := write(o, rep, "E15.csv", rows, "queries", "cpu_us_per_event", "cpu_cores", "rss_kib_per_query", "heap_kib_per_query", "submit_ms", "ls_p99_worst_query_ms", "sim_ls_p99_ms", "sim_ls_met", "source_steps_per_s", "source_step_late_mean_ms"); err != nil {
 		return nil, err
 	}
 	series := func(m map[string]*Series) []Series {
@@ -257,7 +262,7 @@ func e15(ctx context.Context, o Options) (*Report, error) {
 		}
 		return out
 	}
-	if err := plotTo(o, rep, "E15-cpu.png", PlotSpec{Title: "E15: CPU per event against the number of queries (2 workers)", X: "queries (log scale)", Y: "CPU µs per event", LogX: true}, series(cpuSer)); err != nil {
+	if err := plotTo(o, rep, "E15-cpu.png", PlotSpec{Title: "E15: CPU per event, n queries of 10 events/s or 2 queries of the same events", X: "n (log scale)", Y: "CPU µs per event (log scale)", LogX: true, LogY: true}, series(cpuSer)); err != nil {
 		return nil, err
 	}
 	return rep, plotTo(o, rep, "E15-memory.png", PlotSpec{Title: "E15: resident memory per query", X: "queries (log scale)", Y: "KiB per query", LogX: true}, series(rssSer))

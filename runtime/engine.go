@@ -446,6 +446,11 @@ func New(opts ...Option) (*Engine, error) {
 	return e, nil
 }
 
+// TimerStats returns the counters of the timers the engine's sources run
+// on: how many steps ran, how many of them workers ran between turns, and
+// how late they ran.
+func (e *Engine) TimerStats() actors.TimerStats { return e.timers.Stats() }
+
 // Cluster returns the node's view of its cluster; false when the engine
 // is not a node of one.
 func (e *Engine) Cluster() (ClusterInfo, bool) {
