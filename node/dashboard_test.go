@@ -300,9 +300,13 @@ sink: {discard: {}}
 		check(`Array.from(document.querySelectorAll("#graph .op")).some(op => op.textContent.includes("on n1, n2"))`),
 		check(`document.querySelectorAll("#tenants tbody tr").length === 2`),
 		check(`!!document.querySelector("#chart canvas")`),
+		check(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent > "0"`, fmt.Sprintf(`#queries tbody tr[data-id=%q] td[data-field="eps"]`, sub.ID))),
 	); err != nil {
 		t.Fatal(err)
 	}
+	// A few more polls, so that the screenshot's chart has a line: nothing
+	// is checked after this wait.
+	time.Sleep(3 * time.Second)
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)

@@ -103,7 +103,9 @@ function drawChart() {
     box.textContent = "";
     chart = new uPlot({
       width: Math.min(900, box.clientWidth || 900), height: 260,
-      scales: { y: { distr: 3 } }, // log
+      // x: the window the chart keeps, ending at the last poll (one
+      // point alone would otherwise stretch the axis over years); y: log.
+      scales: { x: { time: true, range: (u, min, max) => [max - (keep * every) / 1000, max] }, y: { distr: 3 } },
       axes: [{}, { label: "latency (ms, log)", values: (u, vals) => vals.map((v) => (v == null ? "" : String(v))) }],
       series: [{}, { label: "p50 10 s", stroke: "#2563eb", spanGaps: false }, { label: "p99 10 s", stroke: "#dc2626", spanGaps: false },
         { label: "target", stroke: "#555", dash: [6, 4] }],
@@ -205,7 +207,7 @@ function drawCluster(c) {
     cell(tr, p.address);
     cell(tr, p.up ? "up" : "down" + (p.reason ? ": " + p.reason : ""), p.up ? "up" : "down");
     cell(tr, p.rtt_ms.toFixed(2) + " ms");
-    cell(tr, p.clock_offset_ms.toFixed(2) + " ms");
+    cell(tr, (Math.abs(p.clock_offset_ms) < 0.005 ? 0 : p.clock_offset_ms).toFixed(2) + " ms"); // no "-0.00"
     cell(tr, p.last_seen_ms < 0 ? "never" : (p.last_seen_ms / 1000).toFixed(1) + " s ago");
     tbody.appendChild(tr);
   }
