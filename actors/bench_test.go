@@ -202,7 +202,7 @@ func BenchmarkFanIn(b *testing.B) {
 // BenchmarkOverhead: one sender posts no-op messages round-robin to many
 // actors; ns/op is the scheduling cost of one message end to end.
 func BenchmarkOverhead(b *testing.B) {
-	for _, actors := range []int{1, 64} {
+	for _, actors := range []int{1, 64, 1000, 10000} {
 		for _, name := range benchSchedulers {
 			b.Run(fmt.Sprintf("actors=%d/sched=%s", actors, name), func(b *testing.B) {
 				s, sys := newBenchScheduler(b, name)
