@@ -383,11 +383,9 @@ func (n *Node) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	n.submitMu.Lock()
 	defer n.submitMu.Unlock()
-	for _, q := range n.eng.Queries() {
-		if st := q.State(); q.Plan().Name() == spec.Name() && q.Plan().Tenant() == spec.Tenant() && (st == runtime.StateRunning || st == runtime.StateDraining) {
-			writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant(), spec.Name(), q.ID()))
-			return
-		}
+	if q, ok := n.eng.Active(spec.Tenant(), spec.Name()); ok {
+		writeError(w, http.StatusConflict, fmt.Sprintf("tenant %q already runs a query named %q (%s); cancel it or choose another name", spec.Tenant(), spec.Name(), q.ID()))
+		return
 	}
 	q, err := n.eng.Submit(r.Context(), spec)
 	var es query.Errors

@@ -340,10 +340,58 @@ type Engine struct {
 	mu struct {
 		sync.Mutex
 		queries map[string]*Query
-		ended   []endedQuery // oldest first
-		seq     int
-		stopped bool
+		// byName and byTenant index the queries submitted here by tenant
+		// and name, and by tenant (Active, the tenant quota); ended ones
+		// leave them when they are looked at (activeLocked).
+		byName   map[tenantName][]*Query
+		byTenant map[string][]*Query
+		ended    []endedQuery // oldest first
+		seq      int
+		stopped  bool
 	}
+}
+
+type tenantName struct{ tenant, name string }
+
+// Active returns a query of tenant called name that is running or
+// draining on this engine, if there is one; without looking at the
+// others, so that a node holding thousands answers at once.
+func (e *Engine) Active(tenant, name string) (*Query, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	key := tenantName{tenant, name}
+	qs := activeLocked(e.mu.byName, key)
+	if len(qs) == 0 {
+		return nil, false
+	}
+	return qs[0], true
+}
+
+// forgetLocked removes q from the engine's queries and, once it ended,
+// from the indexes; e.mu held.
+func (e *Engine) forgetLocked(q *Query) {
+	delete(e.mu.queries, q.id)
+	activeLocked(e.mu.byName, tenantName{q.spec.Tenant, q.spec.Name})
+	activeLocked(e.mu.byTenant, q.spec.Tenant)
+}
+
+// activeLocked returns the queries of index[key] that have not ended,
+// and forgets the others; e.mu held.
+func activeLocked[K comparable](index map[K][]*Query, key K) []*Query {
+	qs := index[key]
+	kept := qs[:0]
+	for _, q := range qs {
+		if !q.State().Ended() {
+			kept = append(kept, q)
+		}
+	}
+	clear(qs[len(kept):])
+	if len(kept) == 0 {
+		delete(index, key)
+		return nil
+	}
+	index[key] = kept
+	return kept
 }
 
 type endedQuery struct {
@@ -376,7 +424,7 @@ func (e *Engine) prune() {
 		}
 		e.mu.ended = e.mu.ended[1:]
 		if q, ok := e.mu.queries[old.id]; ok && q.State() != StateRunning && q.State() != StateDraining {
-			delete(e.mu.queries, old.id)
+			e.forgetLocked(q)
 			gone = append(gone, old.id)
 		}
 	}
@@ -423,6 +471,8 @@ func New(opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, sys: actors.NewActorSystem(slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()})), sched: sched, files: fs, timers: timers}
 	e.mu.queries = map[string]*Query{}
+	e.mu.byName = map[tenantName][]*Query{}
+	e.mu.byTenant = map[string][]*Query{}
 	e.load.window = int64(cfg.Admission.Window)
 	if actors.IsDeadlineScheduler(cfg.Scheduler) {
 		cfg.Metrics.mu.Lock()
@@ -502,13 +552,7 @@ func (e *Engine) Submit(ctx context.Context, plan *query.Plan) (*Query, error) {
 		return nil, ErrStopped
 	}
 	if max := policy.MaxQueries; max > 0 {
-		running := 0
-		for _, q := range e.mu.queries {
-			if q.spec.Tenant == spec.Tenant && !q.State().Ended() {
-				running++
-			}
-		}
-		if running >= max {
+		if running := len(activeLocked(e.mu.byTenant, spec.Tenant)); running >= max {
 			e.mu.Unlock()
 			return nil, fmt.Errorf("%w: tenant %q is at its max_queries (%d running or draining; tenant file %s)", ErrTenantQuota, spec.Tenant, running, e.cfg.Tenants.File)
 		}
@@ -549,6 +593,9 @@ func (e *Engine) Submit(ctx context.Context, plan *query.Plan) (*Query, error) {
 		return nil, ErrStopped
 	}
 	e.mu.queries[id] = q
+	key := tenantName{spec.Tenant, spec.Name}
+	e.mu.byName[key] = append(e.mu.byName[key], q)
+	e.mu.byTenant[spec.Tenant] = append(e.mu.byTenant[spec.Tenant], q)
 	e.mu.Unlock()
 	e.cfg.Metrics.Add(q.metrics)
 	q.start()
@@ -646,7 +693,7 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 	}
 	err := q.Cancel(ctx)
 	e.mu.Lock()
-	delete(e.mu.queries, id)
+	e.forgetLocked(q)
 	e.mu.ended = slices.DeleteFunc(e.mu.ended, func(x endedQuery) bool { return x.id == id })
 	e.mu.Unlock()
 	e.cfg.Metrics.Remove(id)

@@ -190,3 +190,30 @@ func runToEnd(t *testing.T, e *Engine, s *query.Plan) *Query {
 	}
 	return q
 }
+
+// Active finds a tenant's running query by name without a scan, and the
+// indexes forget queries the engine forgot (no growth with ended ones).
+func TestActiveByNameAndIndexes(t *testing.T) {
+	e := newEngine(t, WithWorkers(1), WithKeepEnded(0, -1))
+	q, err := e.Submit(context.Background(), tenantSpec(t, "a", "one", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := e.Active("a", "one"); !ok || got != q {
+		t.Fatalf("Active(a, one) = %v, %v", got, ok)
+	}
+	if _, ok := e.Active("b", "one"); ok {
+		t.Fatal("Active found tenant b's query")
+	}
+	if err := e.Cancel(waitCtx(t), q.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.Active("a", "one"); ok {
+		t.Fatal("Active found a cancelled query")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.mu.byName) != 0 || len(e.mu.byTenant) != 0 {
+		t.Fatalf("indexes keep %d names, %d tenants after the query was forgotten", len(e.mu.byName), len(e.mu.byTenant))
+	}
+}
