@@ -78,6 +78,9 @@ type Config struct {
 	// manualTimers (a test knob) leaves the sources' timers to the test:
 	// neither the timers' goroutine nor the workers run them.
 	manualTimers bool
+	// sinkActor (a test and benchmark knob) sends every sink its messages
+	// through its mailbox, even from a single sender (router.go, inline).
+	sinkActor bool
 	// Stdout is where stdout sinks write. Default os.Stdout.
 	Stdout io.Writer
 	// Stdin is what jsonl sources with stdin: true read. Default os.Stdin.

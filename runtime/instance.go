@@ -109,21 +109,9 @@ func (x *instance) published() priority.Reply {
 
 // Receive implements actor.Actor.
 func (x *instance) Receive(c actor.Context) {
-	q := x.q
-	var b *batch
 	switch m := c.Message().(type) {
 	case *batch:
-		b = m
-		// What the messages x sends while it runs b take their weight
-		// from (Query.charge); the rest is released after.
-		x.carry, x.carryEvents = m.weight, int64(len(m.events))
-		defer func() {
-			if testHookMessages != nil {
-				testHookMessages(-1)
-			}
-			q.release(x.carry, x.carryEvents)
-			x.carry, x.carryEvents = 0, 0
-		}()
+		x.deliver(m)
 	case *actorspb.Envelope:
 		x.receiveRemote(m)
 		return
@@ -132,9 +120,24 @@ func (x *instance) Receive(c actor.Context) {
 			x.receiveRemote(env)
 		}
 		return
-	default:
-		return // lifecycle messages
 	}
+	// Anything else is a lifecycle message.
+}
+
+// deliver runs one local batch: from x's mailbox, or at once from its one
+// sender (inline).
+func (x *instance) deliver(b *batch) {
+	q := x.q
+	// What the messages x sends while it runs b take their weight from
+	// (Query.charge); the rest is released after.
+	x.carry, x.carryEvents = b.weight, int64(len(b.events))
+	defer func() {
+		if testHookMessages != nil {
+			testHookMessages(-1)
+		}
+		q.release(x.carry, x.carryEvents)
+		x.carry, x.carryEvents = 0, 0
+	}()
 	x.run(b, false)
 }
 

@@ -39,8 +39,25 @@ type transport interface {
 // message, counted in the query's backlog.
 type local struct{}
 
+// inline runs the batch at its receiver at once, in the sender's turn,
+// as if the receiver's actor had taken it next. The engine uses it for a
+// sink whose only sender is one instance on this node (a query whose last
+// step has parallelism 1): the sink's actor would get every message from
+// that one instance anyway, in order, so the hop through the run queue
+// bought nothing but its cost; the sink's work is charged to the sender's
+// turn, in the same query's share.
+type inline struct{}
+
+func (inline) send(q *Query, _ string, to *instance, b *batch) {
+	if testHookMessages != nil {
+		testHookMessages(1)
+	}
+	to.deliver(b)
+}
+
 var (
 	_ transport = local{}
+	_ transport = inline{}
 	_ transport = (*cluster)(nil)
 )
 
@@ -105,8 +122,11 @@ func (q *Query) newRouter(from *instance, to *stage, extra int) *router {
 	}
 	add := func(x *instance, input int) {
 		var via transport = local{}
-		if x.elsewhere {
+		switch {
+		case x.elsewhere:
 			via = q.eng.cluster
+		case from != nil && to.kind == query.KindSink && to.inputs == 1 && extra < 0 && !q.eng.cfg.sinkActor:
+			via = inline{}
 		}
 		r.edges = append(r.edges, &edge{via: via, to: x, input: input, rule: q.ruleFor(to, x, side), lastWM: query.NoWatermark})
 	}
