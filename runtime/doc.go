@@ -235,7 +235,11 @@
 // # Design choices
 //
 //   - Replies are published values read by senders, not messages (above).
-//   - A query has one sink instance; Parallelism applies to the steps.
+//   - A query has one sink instance; Parallelism applies to the steps. A
+//     sink with one local sender runs its messages inline in that sender's
+//     turn (router.go, inline): the same order, one message less per event.
+//     The sender's measured cost then includes the sink's work; it is the
+//     time its turn takes, which is what the deadlines need.
 //   - Sources are neither goroutines nor actors but timers in the engine's
 //     one actors.Timers (source.go): each read is a step that never blocks
 //     (connectors read without blocking; a broker's client fetches in a
