@@ -166,37 +166,70 @@ func (e *Engine) watchMemory() {
 
 // checkMemory sums the running queries' estimates and, over the node's
 // budget, fails queries until the sum is back under it: each time the
-// largest query of the tenant holding the most for its weight.
+// largest query of the tenant holding the most for its weight. It runs
+// every Config.MemoryCheck whatever the count of queries, so the common
+// case (under the budget) is one pass over them, unsorted, into a slice
+// it keeps: no allocation, no per-tenant grouping.
 func (e *Engine) checkMemory() {
+	e.memMu.Lock()
+	defer e.memMu.Unlock()
+	e.prune()
+	e.mu.Lock()
+	qs := e.memScratch[:0]
+	for _, q := range e.mu.queries {
+		qs = append(qs, q)
+	}
+	e.mu.Unlock()
+	defer func() {
+		clear(qs)
+		e.memScratch = qs[:0]
+	}()
 	// Each query's estimate is read once: the choice and the figures in
 	// the reason agree, though the queries run on.
-	type held struct {
+	held := e.memHeld[:0]
+	var total int64
+	for _, q := range qs {
+		if q.failed.Load() || q.State().Ended() {
+			held = append(held, -1)
+			continue
+		}
+		m := q.memoryBytes()
+		total += m
+		held = append(held, m)
+	}
+	e.memHeld = held[:0]
+	e.nodeMem.Store(total)
+	if b := e.cfg.NodeMemory; b > 0 && total > b {
+		e.shedMemory(qs, held, total, b)
+	}
+}
+
+// shedMemory fails queries of qs (held: each one's estimate, -1 for one
+// not running) until total is under the budget b.
+func (e *Engine) shedMemory(qs []*Query, held []int64, total, b int64) {
+	type holding struct {
 		q     *Query
 		bytes int64
 	}
 	type use struct {
 		bytes int64
-		qs    []held
+		qs    []holding
 	}
 	byTenant := map[string]*use{}
-	var total int64
-	for _, q := range e.Queries() {
-		if q.failed.Load() || q.State().Ended() {
+	for i, q := range qs {
+		if held[i] < 0 {
 			continue
 		}
-		m := q.memoryBytes()
-		total += m
 		u := byTenant[q.spec.Tenant]
 		if u == nil {
 			u = &use{}
 			byTenant[q.spec.Tenant] = u
 		}
-		u.bytes += m
-		u.qs = append(u.qs, held{q, m})
+		u.bytes += held[i]
+		u.qs = append(u.qs, holding{q, held[i]})
 	}
 	defer func() { e.nodeMem.Store(total) }()
-	b := e.cfg.NodeMemory
-	for b > 0 && total > b {
+	for total > b {
 		var tenant string
 		var worst float64
 		for t, u := range byTenant {
@@ -213,7 +246,7 @@ func (e *Engine) checkMemory() {
 		u := byTenant[tenant]
 		top := 0
 		for i, h := range u.qs {
-			if h.bytes > u.qs[top].bytes {
+			if h.bytes > u.qs[top].bytes || (h.bytes == u.qs[top].bytes && compareIDs(h.q.id, u.qs[top].q.id) < 0) {
 				top = i
 			}
 		}

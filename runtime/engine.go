@@ -331,7 +331,12 @@ type Engine struct {
 	idPrefix    string // a node's name and '.', so query ids are unique in a cluster
 	shutdown    sync.Once
 	clusterDown sync.Once
-	nodeMem     atomic.Int64  // the running queries' estimated memory at the last check
+	nodeMem     atomic.Int64 // the running queries' estimated memory at the last check
+	// memScratch and memHeld are checkMemory's, kept from check to check,
+	// under memMu (the watcher runs it; tests call it too).
+	memMu       sync.Mutex
+	memScratch  []*Query
+	memHeld     []int64
 	memStop     chan struct{} // closed by Stop: watchMemory returns
 	memStopOnce sync.Once
 	memWatch    sync.WaitGroup
