@@ -293,6 +293,24 @@ func (d *Dispatcher) leafLocked(g Group) (*priority.Group[*Mailbox], error) {
 	return leaf, nil
 }
 
+// Charge charges ns nanoseconds of work done for group g outside its
+// actors' turns (a source's step on a worker that ran the query's first
+// operator inline) to g's share, as a turn of its actors would be. A
+// group the dispatcher does not know (released, or never spawned in) is
+// not charged.
+func (d *Dispatcher) Charge(g Group, ns int64) {
+	if ns <= 0 {
+		return
+	}
+	d.mu.Lock()
+	if t, ok := d.mu.tenants[g.Tenant]; ok {
+		if leaf, ok := t.queries[g.Query]; ok {
+			d.mu.rq.ChargeLeaf(leaf, ns)
+		}
+	}
+	d.mu.Unlock()
+}
+
 // ReleaseGroup forgets the share of a query that ended: actors spawned in
 // its group afterwards get a new share. Work still queued in it runs.
 func (d *Dispatcher) ReleaseGroup(tenant, query string) {

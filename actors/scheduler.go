@@ -159,6 +159,15 @@ func (s *Scheduler) ShareOf(g Group) (ShareStats, bool) {
 	return s.shared.ShareOf(g)
 }
 
+// Charge charges ns of work done for g outside its actors' turns to g's
+// share of the shared pool (Dispatcher.Charge); nothing for the
+// schedulers without one.
+func (s *Scheduler) Charge(g Group, ns int64) {
+	if s.shared != nil {
+		s.shared.Charge(g, ns)
+	}
+}
+
 // TenantWeight returns a tenant's weight on the shared pool; 0 for the
 // schedulers without one.
 func (s *Scheduler) TenantWeight(tenant string) float64 {

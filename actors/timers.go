@@ -46,6 +46,10 @@ type Timer struct {
 	ts *Timers
 	fn func(now int64) (next int64)
 	e  *priority.Timer[*Timer]
+	// onWorker: its function is running now on a dispatcher's worker
+	// (runByWorker), not on the service's goroutine or a caller's. Written
+	// before the function runs, by the goroutine that runs it.
+	onWorker bool
 	// Under ts.mu:
 	running bool  // its function is running now
 	again   int64 // while running: the earliest time it was armed for since (math.MaxInt64: none)
@@ -138,7 +142,20 @@ func (ts *Timers) Due(now int64) bool { return now >= ts.next.Load() }
 // with a fresh reading of the clock after the first, and returns how many
 // ran. Timers armed again for a time already past run at the next call,
 // after the others due.
-func (ts *Timers) RunDue(now int64, max int) int {
+func (ts *Timers) RunDue(now int64, max int) int { return ts.runDue(now, max, false) }
+
+// RunDueOnWorker is RunDue as a dispatcher's worker runs it between turns:
+// the functions see OnWorker true. For tests and for embedders that serve
+// a Timers from workers of their own.
+func (ts *Timers) RunDueOnWorker(now int64, max int) int { return ts.runDue(now, max, true) }
+
+// OnWorker reports, from within t's function, whether it runs on one of a
+// dispatcher's workers between turns (where work may be done that a
+// worker would do anyway) rather than on the service's goroutine, which
+// must never block nor take long.
+func (t *Timer) OnWorker() bool { return t.onWorker }
+
+func (ts *Timers) runDue(now int64, max int, worker bool) int {
 	n := 0
 	for max <= 0 || n < max {
 		ts.mu.Lock()
@@ -151,6 +168,7 @@ func (ts *Timers) RunDue(now int64, max int) int {
 		t.running = true
 		ts.publishLocked()
 		ts.mu.Unlock()
+		t.onWorker = worker
 		if late := now - e.At(); late > 0 {
 			ts.lateNs.Add(late)
 			if late > ts.maxLate.Load() {
@@ -158,6 +176,7 @@ func (ts *Timers) RunDue(now int64, max int) int {
 			}
 		}
 		next := t.fn(now)
+		t.onWorker = false
 		ts.mu.Lock()
 		t.running = false
 		next = min(next, t.again)
@@ -177,7 +196,7 @@ func (ts *Timers) RunDue(now int64, max int) int {
 // runByWorker is RunDue for a dispatcher's worker: a few at a time, so
 // that a burst of due timers does not hold one worker from its actors.
 func (ts *Timers) runByWorker(now int64) {
-	if n := ts.RunDue(now, timersPerTurn); n > 0 {
+	if n := ts.runDue(now, timersPerTurn, true); n > 0 {
 		ts.byWorkers.Add(uint64(n))
 	}
 }

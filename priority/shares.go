@@ -463,11 +463,16 @@ func (g *Group[T]) observe(now, key int64, deferAfter int64) {
 
 // Charge records that e's actor ran for ns nanoseconds: every group from
 // its leaf up is charged, which may move it behind its siblings.
-func (q *ShareQueue[T]) Charge(e *Entry[T], ns int64) {
-	if ns <= 0 {
+func (q *ShareQueue[T]) Charge(e *Entry[T], ns int64) { q.ChargeLeaf(q.leafOf(e), ns) }
+
+// ChargeLeaf records ns nanoseconds of work done for leaf outside any of
+// its entries' turns (a source's step that ran its first operator inline):
+// every group from leaf up is charged, as by Charge.
+func (q *ShareQueue[T]) ChargeLeaf(leaf *Group[T], ns int64) {
+	if ns <= 0 || leaf == nil || leaf.q != q || !leaf.leaf {
 		return
 	}
-	for g := q.leafOf(e); g != q.root; g = g.parent {
+	for g := leaf; g != q.root; g = g.parent {
 		g.served += ns
 		g.vtime += float64(ns) / g.weight
 		if g.busy {

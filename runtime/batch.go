@@ -30,6 +30,8 @@ type batch struct {
 	// resume: no input, but an instance's message to itself to go on with
 	// a firing under way (instance.fire).
 	resume bool
+	// counted: its receiver's queued count took it (fromSource).
+	counted bool
 }
 
 var _ actors.Prioritized = (*batch)(nil)

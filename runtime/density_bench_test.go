@@ -5,6 +5,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
 	goruntime "runtime"
 	"syscall"
 	"testing"
@@ -98,3 +99,88 @@ func processCPUTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
+
+// BenchmarkSmallQueriesBusy is what an event costs when it belongs to one
+// of many small queries: n latency-sensitive queries (generator → filter →
+// discard, 20 ms target, over 100 tenants), each at 10 events/s, on 2
+// workers, for two seconds after one to settle. It reports the process's
+// user and system CPU per event (cpu-µs/event) and the worst query's p99
+// (worst-p99-ms), and the allocations per event (allocs/event: the
+// process's, over the events). Each op is one engine with its n queries; run with
+// -benchtime 1x -count N, and -cpuprofile for where the time goes.
+func BenchmarkSmallQueriesBusy(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("queries=%d", n), func(b *testing.B) {
+			var cpuPer, allocsPer, worst float64
+			for range b.N {
+				c, a, w := smallQueriesBusy(b, n)
+				cpuPer, allocsPer, worst = cpuPer+c, allocsPer+a, max(worst, w)
+			}
+			b.ReportMetric(cpuPer/float64(b.N), "cpu-µs/event")
+			b.ReportMetric(allocsPer/float64(b.N), "allocs/event")
+			b.ReportMetric(worst, "worst-p99-ms")
+		})
+	}
+}
+
+func smallQueriesBusy(b *testing.B, n int) (cpuPerEvent, allocsPerEvent, worstP99 float64) {
+	e, err := New(WithWorkers(2), WithNodeMemory(-1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			b.Error(err)
+		}
+	}()
+	qs := make([]*Query, n)
+	for i := range qs {
+		p, err := query.Parse("busy.yaml", fmt.Appendf(nil, `
+name: q%d
+tenant: t%d
+latency_target: 20ms
+sources: [{name: s, generator: {rate: 10, seed: %d, keys: {count: 10}, fields: {v: {uniform: [1, 100]}}}}]
+pipeline: [{filter: 'v > 5'}]
+sink: {discard: {}}
+`, i, i%100, i+1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if qs[i], err = e.Submit(context.Background(), p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second) // to settle
+	b.ResetTimer()
+	var in0 uint64
+	for _, q := range qs {
+		in0 += q.Stats().EventsIn
+	}
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	cpu0, mallocs0 := processCPUTime(), ms.Mallocs
+	time.Sleep(busyWindow)
+	cpu := processCPUTime() - cpu0
+	goruntime.ReadMemStats(&ms)
+	mallocs := ms.Mallocs - mallocs0
+	if os.Getenv("BUSY_TIMERS") != "" {
+		b.Logf("timers: %+v", e.TimerStats())
+	}
+	var in1 uint64
+	for _, q := range qs {
+		st := q.Stats()
+		in1 += st.EventsIn
+		worstP99 = max(worstP99, st.P99Ms)
+	}
+	b.StopTimer()
+	if in1 == in0 {
+		b.Fatal("no events went through")
+	}
+	events := float64(in1 - in0)
+	return float64(cpu) / 1e3 / events, float64(mallocs) / events, worstP99
+}
+
+// busyWindow is how long BenchmarkSmallQueriesBusy measures.
+var busyWindow = 2 * time.Second

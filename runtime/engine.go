@@ -78,9 +78,10 @@ type Config struct {
 	// manualTimers (a test knob) leaves the sources' timers to the test:
 	// neither the timers' goroutine nor the workers run them.
 	manualTimers bool
-	// sinkActor (a test and benchmark knob) sends every sink its messages
-	// through its mailbox, even from a single sender (router.go, inline).
-	sinkActor bool
+	// noChain (a test and benchmark knob) sends every message through its
+	// receiver's mailbox: no operator chaining (router.go, inline and
+	// fromSource).
+	noChain bool
 	// Stdout is where stdout sinks write. Default os.Stdout.
 	Stdout io.Writer
 	// Stdin is what jsonl sources with stdin: true read. Default os.Stdin.

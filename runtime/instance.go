@@ -55,6 +55,12 @@ type instance struct {
 	resumePending bool
 	scratch       []query.Event
 	ended         bool
+	// nested is the time the message running here spent in receivers it
+	// ran inline (router.go, inline), left out of its own cost.
+	nested int64
+	// queued counts the batches a source sent to this instance's mailbox
+	// that it has not finished (router.go, fromSource).
+	queued atomic.Int64
 
 	// In a cluster: the node it runs on, and whether that is another
 	// node (then this instance only stands for it: its pid is remote, its
@@ -112,6 +118,9 @@ func (x *instance) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *batch:
 		x.deliver(m)
+		if m.counted {
+			x.queued.Add(-1)
+		}
 	case *actorspb.Envelope:
 		x.receiveRemote(m)
 		return
@@ -170,6 +179,7 @@ func (x *instance) run(b *batch, remote bool) {
 	}
 	defer func() { q.recovered(x.st.label, recover()) }()
 	start := q.clock.Now()
+	x.nested = 0
 	var queueing int64
 	if !remote {
 		queueing = max(0, start-b.sent)
@@ -181,10 +191,15 @@ func (x *instance) run(b *batch, remote bool) {
 		emitted = x.operatorMessage(b, start)
 	}
 	end := q.clock.Now()
-	cost := max(0, end-start)
+	// The work of this message here, and with what it ran inline
+	// downstream: the policy's costs take the first (each step's own), the
+	// senders sizing messages for x the second (what a message to x sets
+	// off in x's turn).
+	whole := max(0, end-start)
+	cost := max(0, whole-x.nested)
 	x.profile.Observe(cost)
 	if n := int64(len(b.events)); n > 0 {
-		per := cost / n
+		per := whole / n
 		if old := x.eventCost.Load(); old > 0 {
 			per = old + (per-old)/8
 		}

@@ -617,12 +617,12 @@ func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placem
 	}
 	q.metrics.SetOperators(ops)
 	if here {
-		main.out = q.newRouter(nil, q.stages[0], -1)
+		main.out = q.newRouter(nil, main, q.stages[0], -1)
 	}
 	for si, st := range q.stages {
 		if here {
 			for k, src := range st.extra {
-				src.out = q.newRouter(nil, st, k)
+				src.out = q.newRouter(nil, src, st, k)
 			}
 		}
 		if st == sink {
@@ -630,7 +630,7 @@ func (e *Engine) build(id string, plan *query.Plan, spec *query.Spec, pl *placem
 		}
 		for _, x := range st.insts {
 			if !x.elsewhere {
-				x.out = q.newRouter(x, q.stages[si+1], -1)
+				x.out = q.newRouter(x, nil, q.stages[si+1], -1)
 			}
 		}
 	}

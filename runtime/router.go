@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"math"
+	"time"
 
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
@@ -40,24 +41,64 @@ type transport interface {
 type local struct{}
 
 // inline runs the batch at its receiver at once, in the sender's turn,
-// as if the receiver's actor had taken it next. The engine uses it for a
-// sink whose only sender is one instance on this node (a query whose last
-// step has parallelism 1): the sink's actor would get every message from
-// that one instance anyway, in order, so the hop through the run queue
-// bought nothing but its cost; the sink's work is charged to the sender's
-// turn, in the same query's share.
-type inline struct{}
+// as if the receiver's actor had taken it next: operator chaining. The
+// engine uses it where a receiver's only sender is one instance on this
+// node and the receiver keeps no state of its own that anything else
+// touches (the sink, a filter, map, key_by or process step: chainable):
+// its actor would get every message from that one instance anyway, in
+// order, so the hop through the run queue buys nothing but its cost. The
+// receiver's work runs in the sender's turn, in the same query's share;
+// the sender's cost profile leaves it out (nested), so that the path
+// costs the policy sums count it once.
+type inline struct{ from *instance }
 
-func (inline) send(q *Query, _ string, to *instance, b *batch) {
+func (t inline) send(q *Query, _ string, to *instance, b *batch) {
 	if testHookMessages != nil {
 		testHookMessages(1)
 	}
+	start := q.clock.Now()
 	to.deliver(b)
+	if t.from != nil {
+		t.from.nested += q.clock.Now() - start
+	}
+}
+
+// chainWork is the most work (ns, as the receiver measured it per event)
+// a source's step runs inline at its receiver (fromSource).
+const chainWork = int64(20 * time.Microsecond)
+
+// fromSource is the transport of a source's edge to a chainable receiver
+// whose only sender it is. A source's step is not a turn of the
+// scheduler: it runs between turns, as a timer. So the receiver runs
+// inline only when all of this holds, and otherwise gets the batch in its
+// mailbox as on a local edge: the step runs on a worker (never on the
+// timers' own goroutine, which must not block: a sink may); the receiver
+// has nothing queued (what it has not run yet comes first, and it is not
+// running); and the batch is small work as the receiver measured it
+// (under chainWork), so that a worker's timers between two turns stay
+// short. For a small query (an event or a few per step) this makes an
+// event one timer run instead of a timer run and a message.
+type fromSource struct{ src *source }
+
+func (t fromSource) send(q *Query, sender string, to *instance, b *batch) {
+	if t.src.timer != nil && t.src.timer.OnWorker() && to.queued.Load() == 0 && !q.eng.cfg.noChain {
+		if per := to.eventCost.Load(); per > 0 && per*int64(max(1, len(b.events))) <= chainWork {
+			start := q.clock.Now()
+			inline{}.send(q, sender, to, b)
+			// Work the receiver's turn would have done: in the query's share.
+			q.eng.sched.Charge(q.group(), q.clock.Now()-start)
+			return
+		}
+	}
+	to.queued.Add(1)
+	b.counted = true
+	local{}.send(q, sender, to, b)
 }
 
 var (
 	_ transport = local{}
 	_ transport = inline{}
+	_ transport = fromSource{}
 	_ transport = (*cluster)(nil)
 )
 
@@ -104,9 +145,10 @@ type edge struct {
 	closedSent bool
 }
 
-// newRouter connects from (nil: a source) to stage to. extra >= 0 names
-// the join or union source of to that sends; -1 is the stream's own edge.
-func (q *Query) newRouter(from *instance, to *stage, extra int) *router {
+// newRouter connects from (nil: the source src) to stage to. extra >= 0
+// names the join or union source of to that sends; -1 is the stream's own
+// edge.
+func (q *Query) newRouter(from *instance, src *source, to *stage, extra int) *router {
 	r := &router{q: q, from: from, to: to, mode: to.in, paths: &priority.PathCosts{}}
 	sender, side := 0, 0
 	if from != nil {
@@ -120,13 +162,19 @@ func (q *Query) newRouter(from *instance, to *stage, extra int) *router {
 			r.mode = hashKey
 		}
 	}
+	// Chaining (inline, fromSource): the receiver's only sender is this
+	// one (one input from the stream, no join or union sources), and it is
+	// the sink or a stateless step.
+	chain := extra < 0 && to.inputs == 1 && len(to.extra) == 0 && (to.kind == query.KindSink || to.kind.Stateless()) && !q.eng.cfg.noChain
 	add := func(x *instance, input int) {
 		var via transport = local{}
 		switch {
 		case x.elsewhere:
 			via = q.eng.cluster
-		case from != nil && to.kind == query.KindSink && to.inputs == 1 && extra < 0 && !q.eng.cfg.sinkActor:
-			via = inline{}
+		case chain && from != nil:
+			via = inline{from: from}
+		case chain && src != nil:
+			via = fromSource{src: src}
 		}
 		r.edges = append(r.edges, &edge{via: via, to: x, input: input, rule: q.ruleFor(to, x, side), lastWM: query.NoWatermark})
 	}
