@@ -109,3 +109,38 @@ func BenchmarkLatencyRecord(b *testing.B) {
 		h.record(vals[i&1023], 1)
 	}
 }
+
+// TestQuantileOfEqualsMerged: reading a quantile across histograms in
+// place (the recent figures' slots) returns what merging them into one
+// and asking it returns, whatever their ranges, including empty ones;
+// and it allocates nothing.
+func TestQuantileOfEqualsMerged(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial := range 200 {
+		k := 1 + r.IntN(5)
+		hs := make([]*latencyHist, k)
+		var merged latencyHist
+		for i := range hs {
+			hs[i] = &latencyHist{}
+			if r.IntN(4) == 0 {
+				continue // empty slot
+			}
+			scale := math.Exp(r.Float64() * 25) // 1 ns – 70 s
+			for range r.IntN(300) {
+				hs[i].record(int64(r.Float64()*scale), 1+uint64(r.IntN(3)))
+			}
+			merged.merge(hs[i])
+		}
+		for _, p := range []float64{0, 1, 50, 90, 99, 99.9, 100} {
+			if got, want := quantileOf(hs, p), merged.quantile(p); got != want {
+				t.Fatalf("trial %d p%v: in place %d, merged %d", trial, p, got, want)
+			}
+		}
+	}
+	hs := []*latencyHist{{}, {}}
+	hs[0].record(1_000_000, 1)
+	hs[1].record(9_000_000, 1)
+	if n := testing.AllocsPerRun(100, func() { quantileOf(hs, 99) }); n != 0 {
+		t.Fatalf("%v allocations per quantileOf", n)
+	}
+}

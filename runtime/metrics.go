@@ -125,24 +125,27 @@ func (m *QueryMetrics) slot(now int64) *recentBucket {
 // held.
 func (m *QueryMetrics) recentStats(now int64) *RecentStats {
 	from := now - now%recentSlot - (recentSlots-1)*recentSlot
-	var met uint64
-	var h latencyHist
+	var met, n uint64
+	var hs [recentSlots]*latencyHist
+	in := hs[:0]
 	for i := range m.mu.recent {
 		s := &m.mu.recent[i]
 		if s.start < from || s.hist.total() == 0 {
 			continue
 		}
-		h.merge(&s.hist)
+		in = append(in, &s.hist)
 		met += s.met
+		n += s.hist.total()
 	}
 	r := &RecentStats{WindowS: RecentWindow.Seconds()}
-	if h.total() == 0 {
+	if n == 0 {
 		return r
 	}
-	r.Results = h.total()
-	r.P50Ms = float64(h.quantile(50)) * msPerNs
-	r.P99Ms = float64(h.quantile(99)) * msPerNs
-	r.MaxMs = float64(h.quantile(100)) * msPerNs
+	// Read across the slots in place: no merged histogram per call.
+	r.Results = n
+	r.P50Ms = float64(quantileOf(in, 50)) * msPerNs
+	r.P99Ms = float64(quantileOf(in, 99)) * msPerNs
+	r.MaxMs = float64(quantileOf(in, 100)) * msPerNs
 	r.MetRatio = float64(met) / float64(r.Results)
 	return r
 }
