@@ -36,5 +36,15 @@ type batch struct {
 
 var _ actors.Prioritized = (*batch)(nil)
 
+// own returns a copy of b that shares nothing with the sender: what a
+// lent batch (router.go, edge.lend) becomes when it is posted after all.
+func (b *batch) own() *batch {
+	c := *b
+	if len(b.events) > 0 {
+		c.events = append(make([]query.Event, 0, len(b.events)), b.events...)
+	}
+	return &c
+}
+
 // Priorities implements actors.Prioritized.
 func (b *batch) Priorities() (local, global int64) { return b.ctx.Local, b.ctx.Global }

@@ -90,6 +90,9 @@ func (t fromSource) send(q *Query, sender string, to *instance, b *batch) {
 			return
 		}
 	}
+	// Through the mailbox: the batch and its events must outlive the step
+	// (post lent them, as to an inline receiver).
+	b = b.own()
 	to.queued.Add(1)
 	b.counted = true
 	local{}.send(q, sender, to, b)
@@ -143,6 +146,13 @@ type edge struct {
 	lastIdle   bool
 	lastLocal  int64
 	closedSent bool
+	// lend: the receiver may take the batch inline (inline, fromSource),
+	// where it keeps neither the batch nor its events past the call: post
+	// lends the sender's events and this edge's spare batch instead of
+	// copying them into a new message; a transport that posts it after all
+	// copies it (batch.own).
+	lend  bool
+	spare batch
 }
 
 // newRouter connects from (nil: the source src) to stage to. extra >= 0
@@ -176,7 +186,8 @@ func (q *Query) newRouter(from *instance, src *source, to *stage, extra int) *ro
 		case chain && src != nil:
 			via = fromSource{src: src}
 		}
-		r.edges = append(r.edges, &edge{via: via, to: x, input: input, rule: q.ruleFor(to, x, side), lastWM: query.NoWatermark})
+		_, local := via.(local)
+		r.edges = append(r.edges, &edge{via: via, to: x, input: input, rule: q.ruleFor(to, x, side), lastWM: query.NoWatermark, lend: !local && !x.elsewhere})
 	}
 	switch {
 	case r.mode == forward:
@@ -311,9 +322,18 @@ func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []
 		in.Arrival = st.Arrival
 		ctx = q.policy.BuildAtOperator(now, in, hop)
 	}
-	b := &batch{ctx: ctx, input: e.input, seq: e.seq, wm: m.wm, idle: m.idle, closed: m.closed, sent: now}
-	if len(events) > 0 {
-		b.events = append(make([]query.Event, 0, len(events)), events...)
+	var b *batch
+	if e.lend {
+		e.spare = batch{ctx: ctx, input: e.input, seq: e.seq, wm: m.wm, idle: m.idle, closed: m.closed, sent: now}
+		b = &e.spare
+		if len(events) > 0 {
+			b.events = events
+		}
+	} else {
+		b = &batch{ctx: ctx, input: e.input, seq: e.seq, wm: m.wm, idle: m.idle, closed: m.closed, sent: now}
+		if len(events) > 0 {
+			b.events = append(make([]query.Event, 0, len(events)), events...)
+		}
 	}
 	e.seq++
 	e.lastWM, e.lastIdle = max(e.lastWM, m.wm), m.idle
