@@ -424,7 +424,7 @@ func (c *cluster) onReply(m *clusterpb.EdgeReply) {
 		return
 	}
 	rep := actors.ReplyFromProto(m.GetReply())
-	x.reply.Store(&rep)
+	x.reply.store(rep)
 	q.release(1, 0)
 	if p := c.peers[x.node]; p != nil {
 		rtt := max(0, priority.SubSat(priority.SubSat(c.e.cfg.Clock.Now(), m.GetSentNs()), priority.SubSat(m.GetRepliedNs(), m.GetStartedNs())))

@@ -40,7 +40,7 @@ type instance struct {
 	sink               connector.Output // the sink's output
 	profile            *priority.CostProfile
 	paths              priority.PathCosts
-	reply              atomic.Pointer[priority.Reply]
+	reply              publishedReply
 	queueing           int64 // moving average of the inbound queueing delay
 	// eventCost is a moving average of the cost of one event here (ns),
 	// read by the senders to size their messages (router.sendEdge).
@@ -70,8 +70,6 @@ type instance struct {
 }
 
 var _ actor.Actor = (*instance)(nil)
-
-var zeroReply = &priority.Reply{}
 
 func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, error) {
 	x := &instance{q: q, st: st, idx: idx, id: fmt.Sprintf("%s/%d/%d", q.id, si, idx), profile: priority.NewCostProfile(costWindow, 0), advanced: query.NoWatermark, fired: query.NoWatermark, node: node}
@@ -106,11 +104,35 @@ func (q *Query) newInstance(st *stage, si, idx int, node string) (*instance, err
 // published returns the instance's reply context: its cost and path cost
 // as the policy prepares them (the paper's reply path; in-process senders
 // read it instead of receiving an acknowledgement per message).
-func (x *instance) published() priority.Reply {
-	if r := x.reply.Load(); r != nil {
-		return *r
+func (x *instance) published() priority.Reply { return x.reply.load() }
+
+// publishedReply is an instance's last reply, for its senders to read
+// without a lock: one atomic word per field, so that publishing one per
+// message allocates nothing. A reader may see the fields of two
+// consecutive replies mixed; each is an estimate of the same moving
+// figures, so the mix is one too.
+type publishedReply struct {
+	from                          atomic.Pointer[string] // nil: none published yet
+	cost, path, queueing, network atomic.Int64
+}
+
+func (p *publishedReply) store(r priority.Reply) {
+	if f := p.from.Load(); f == nil || *f != r.From {
+		from := r.From
+		defer p.from.Store(&from) // last: a reader that sees it sees the figures
 	}
-	return *zeroReply
+	p.cost.Store(r.Cost)
+	p.path.Store(r.PathCost)
+	p.queueing.Store(r.Queueing)
+	p.network.Store(r.Network)
+}
+
+func (p *publishedReply) load() priority.Reply {
+	f := p.from.Load()
+	if f == nil {
+		return priority.Reply{}
+	}
+	return priority.Reply{From: *f, Cost: p.cost.Load(), PathCost: p.path.Load(), Queueing: p.queueing.Load(), Network: p.network.Load()}
 }
 
 // Receive implements actor.Actor.
@@ -209,7 +231,7 @@ func (x *instance) run(b *batch, remote bool) {
 		x.queueing += (queueing - x.queueing) / 8
 	}
 	rep := q.policy.PrepareReply(end, b.ctx, priority.Reply{From: x.id, Cost: x.profile.Mean(), PathCost: x.paths.Max(), Queueing: x.queueing})
-	x.reply.Store(&rep)
+	x.reply.store(rep)
 	x.st.metrics.Observe(len(b.events), emitted, queueing, cost)
 }
 
