@@ -114,6 +114,10 @@ func DefaultNodeMemory() int64 {
 	return fallbackNodeMemory
 }
 
+// SystemMemory returns the memory the process may use: the cgroup v2 or
+// v1 limit when one is set, else the machine's memory; 0 when unknown.
+func SystemMemory() int64 { return systemMemory() }
+
 // systemMemory returns the memory the process may use: the cgroup v2 or v1
 // limit when one is set, else MemTotal of /proc/meminfo; 0 when unknown.
 func systemMemory() int64 {

@@ -154,6 +154,9 @@ func serve(ctx context.Context, log io.Writer, cfg node.NodeConfig) error {
 	}
 	e := n.Engine().Config()
 	fmt.Fprintf(log, "cameo node on http://%s (scheduler %s, %d workers)\n", n.Addr(), e.Scheduler, e.Workers)
+	if gc != "" {
+		fmt.Fprintf(log, "collector: %s\n", gc)
+	}
 	if ci, ok := n.Engine().Cluster(); ok {
 		names := make([]string, len(ci.Peers))
 		for i, p := range ci.Peers {
