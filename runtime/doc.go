@@ -235,11 +235,17 @@
 // # Design choices
 //
 //   - Replies are published values read by senders, not messages (above).
-//   - A query has one sink instance; Parallelism applies to the steps. A
-//     sink with one local sender runs its messages inline in that sender's
-//     turn (router.go, inline): the same order, one message less per event.
-//     The sender's measured cost then includes the sink's work; it is the
-//     time its turn takes, which is what the deadlines need.
+//   - A query has one sink instance; Parallelism applies to the steps.
+//   - Operator chaining (router.go, inline and fromSource): the sink or a
+//     stateless step whose only sender is one local instance runs in that
+//     sender's turn, the same order and one message less per hop; its time
+//     is left out of the sender's cost profile (each step's own cost is
+//     what the path costs sum) but counts in the sender's per-event cost
+//     that sizes messages. A source's step, which is not a turn, runs its
+//     first step inline only on a worker, when that step has nothing
+//     queued and the batch is small, and charges the time to the query's
+//     share. Inline hops lend their events instead of copying them: a sink
+//     must not keep the slice it is given (connector.Output).
 //   - Sources are neither goroutines nor actors but timers in the engine's
 //     one actors.Timers (source.go): each read is a step that never blocks
 //     (connectors read without blocking; a broker's client fetches in a
