@@ -205,6 +205,9 @@ func NewDispatcher(opts ...Option) (*Dispatcher, error) {
 		return nil, err
 	}
 	d.headKey.Store(math.MaxInt64)
+	if cfg.Timers != nil {
+		cfg.Timers.addHelper(d.handTimers)
+	}
 	d.workers = make([]*worker, cfg.Workers)
 	for i := range d.workers {
 		d.workers[i] = &worker{d: d, id: i, wake: make(chan struct{}, 1)}
@@ -527,6 +530,20 @@ func (d *Dispatcher) takeParkedLocked() *worker {
 	return w
 }
 
+// handTimers wakes an idle worker to run the timers that are due (it runs
+// them before it parks again); false when every worker is busy (they run
+// them between turns) or the dispatcher stopped.
+func (d *Dispatcher) handTimers() bool {
+	d.mu.Lock()
+	w := d.takeParkedLocked()
+	d.mu.Unlock()
+	if w == nil {
+		return false
+	}
+	w.signal()
+	return true
+}
+
 // readyLocked makes m runnable after a user message was posted. Called with
 // m.mu held; returns a parked worker to signal once the locks are released.
 // A running actor needs nothing: its worker requeues it at the end of the
@@ -704,6 +721,12 @@ func (w *worker) loop() {
 			if ts.Due(now) || d.mu.rq.Len() > 0 || len(d.mu.funcs) > 0 {
 				continue
 			}
+		}
+		if d.mu.stopped {
+			// Stop came while the timers ran unlocked: it woke the workers
+			// parked then, not this one.
+			d.mu.Unlock()
+			return
 		}
 		d.mu.parked = append(d.mu.parked, w)
 		w.parks.Add(1)

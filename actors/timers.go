@@ -13,8 +13,12 @@ import (
 // anything else that acts at known times) arm one Timer each in one
 // priority.TimerQueue, and whoever has a moment runs what is due: a
 // Dispatcher's workers between turns (WithTimers), or the service's own
-// goroutine, which sleeps until the earliest due time when the workers are
-// idle. So an idle query costs nothing between its due times (no polling
+// goroutine, which sleeps until the earliest due time and then wakes an
+// idle worker to run it (a timer's function run on a worker may do a
+// worker's work: a source runs its first step inline, Timer.OnWorker);
+// it runs what is due itself only when no worker was idle and none took
+// it within handGrace. So an idle query costs nothing between its due
+// times (no polling
 // goroutine per query), and a due source does not wait for a Go timer on a
 // P whose thread the OS has descheduled: any running worker takes it at
 // its next turn.
@@ -38,6 +42,46 @@ type Timers struct {
 
 	runs, byWorkers atomic.Uint64
 	lateNs, maxLate atomic.Int64
+	// helpers wake an idle worker of a dispatcher serving ts to run what
+	// is due (Dispatcher.handTimers): true when one was woken. The loop
+	// asks them first, so that due work runs on a worker, where a source
+	// may run its first step inline, rather than on the loop.
+	helpers atomic.Pointer[[]func() bool]
+	handed  atomic.Uint64
+}
+
+// handGrace is how long the loop leaves what is due to a worker it woke
+// before it runs it itself.
+const handGrace = int64(500 * time.Microsecond)
+
+// addHelper adds a way to hand due timers to an idle worker.
+func (ts *Timers) addHelper(h func() bool) {
+	for {
+		old := ts.helpers.Load()
+		var hs []func() bool
+		if old != nil {
+			hs = append(hs, *old...)
+		}
+		hs = append(hs, h)
+		if ts.helpers.CompareAndSwap(old, &hs) {
+			return
+		}
+	}
+}
+
+// hand asks the helpers to run what is due; true when a worker was woken.
+func (ts *Timers) hand() bool {
+	hs := ts.helpers.Load()
+	if hs == nil {
+		return false
+	}
+	for _, h := range *hs {
+		if h() {
+			ts.handed.Add(1)
+			return true
+		}
+	}
+	return false
 }
 
 // Timer is one function armed in a Timers. Its methods are safe for
@@ -227,10 +271,23 @@ func (ts *Timers) loop() {
 	defer close(ts.done)
 	t := time.NewTimer(maxSleep)
 	defer t.Stop()
+	handedAt := Never // the due time last handed to a worker
 	for {
-		ts.RunDue(ts.clock.Now(), 0)
+		now := ts.clock.Now()
 		wait := maxSleep
-		if next := ts.next.Load(); next != Never {
+		next := ts.next.Load()
+		switch {
+		case next > now:
+			// Nothing due.
+		case next != handedAt && ts.hand():
+			// A worker was woken to run it; look again after the grace.
+			handedAt = next
+			wait = time.Duration(handGrace)
+		default:
+			ts.RunDue(now, 0)
+			handedAt = Never
+		}
+		if next = ts.next.Load(); next != Never && next != handedAt {
 			wait = min(wait, time.Duration(next-ts.clock.Now()))
 		}
 		if wait <= 0 {
@@ -286,6 +343,7 @@ type TimerStats struct {
 	Armed     int
 	Runs      uint64 // timer functions run
 	ByWorkers uint64 // of Runs, run by a dispatcher's workers between turns
+	Handed    uint64 // times the loop woke an idle worker to run what was due
 	// LateNs is the summed lateness of the runs (ns after their due time);
 	// MaxLateNs the largest.
 	LateNs, MaxLateNs int64
@@ -296,5 +354,5 @@ func (ts *Timers) Stats() TimerStats {
 	ts.mu.Lock()
 	armed := ts.mu.q.Len()
 	ts.mu.Unlock()
-	return TimerStats{Armed: armed, Runs: ts.runs.Load(), ByWorkers: ts.byWorkers.Load(), LateNs: ts.lateNs.Load(), MaxLateNs: ts.maxLate.Load()}
+	return TimerStats{Armed: armed, Runs: ts.runs.Load(), ByWorkers: ts.byWorkers.Load(), Handed: ts.handed.Load(), LateNs: ts.lateNs.Load(), MaxLateNs: ts.maxLate.Load()}
 }

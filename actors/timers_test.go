@@ -218,3 +218,33 @@ func TestWorkersRunDueTimers(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestLoopHandsDueTimersToAnIdleWorker: with a dispatcher serving the
+// timers and its worker idle, the timers' goroutine wakes the worker to
+// run what is due instead of running it itself.
+func TestLoopHandsDueTimersToAnIdleWorker(t *testing.T) {
+	ts := NewTimers(nil)
+	d, err := NewDispatcher(WithWorkers(1), WithTimers(ts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Start()
+	stop := sync.OnceFunc(func() {
+		ts.Stop()
+		_ = d.Stop(context.Background())
+	})
+	defer stop()
+	ran := make(chan struct{}, 1)
+	tm := ts.New(func(int64) int64 { ran <- struct{}{}; return Never })
+	// Due well after the worker parked with nothing to do.
+	tm.At(time.Now().UnixNano() + int64(50*time.Millisecond))
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the due timer did not run")
+	}
+	stop()
+	if st := ts.Stats(); st.Runs != 1 || st.ByWorkers != 1 || st.Handed == 0 {
+		t.Fatalf("stats %+v: want the run on the worker, handed by the loop", st)
+	}
+}

@@ -17,8 +17,9 @@ import (
 // connector) in batches, stamps their arrival and their source watermark,
 // keys them when they feed a join, and sends them through its router. It
 // has no goroutine of its own: each read is a step of a timer in the
-// engine's shared actors.Timers, run by whichever worker is free (or the
-// timers' goroutine when none is) when the next event is due, when the
+// engine's shared actors.Timers, run by a worker (between its turns, or an
+// idle one the timers' goroutine wakes; the goroutine itself when every
+// worker stays busy) when the next event is due, when the
 // input says it has something, when the query gives credit back, or when
 // the query stops it. Between those times a source costs nothing. When it
 // ends (its input is exhausted, or the query stops it) it sends its final
