@@ -56,8 +56,10 @@ type instance struct {
 	scratch       []query.Event
 	ended         bool
 	// nested is the time the message running here spent in receivers it
-	// ran inline (router.go, inline), left out of its own cost.
-	nested int64
+	// ran inline (router.go, inline), left out of its own cost; lastWhole
+	// is the time the last message run here took with them (0 when it did
+	// not run), which its inline sender reads.
+	nested, lastWhole int64
 	// queued counts the batches a source sent to this instance's mailbox
 	// that it has not finished (router.go, fromSource).
 	queued atomic.Int64
@@ -159,6 +161,7 @@ func (x *instance) Receive(c actor.Context) {
 // sender (inline).
 func (x *instance) deliver(b *batch) {
 	q := x.q
+	x.lastWhole = 0
 	// What the messages x sends while it runs b take their weight from
 	// (Query.charge); the rest is released after.
 	x.carry, x.carryEvents = b.weight, int64(len(b.events))
@@ -218,6 +221,7 @@ func (x *instance) run(b *batch, remote bool) {
 	// senders sizing messages for x the second (what a message to x sets
 	// off in x's turn).
 	whole := max(0, end-start)
+	x.lastWhole = whole
 	cost := max(0, whole-x.nested)
 	x.profile.Observe(cost)
 	if n := int64(len(b.events)); n > 0 {

@@ -56,10 +56,9 @@ func (t inline) send(q *Query, _ string, to *instance, b *batch) {
 	if testHookMessages != nil {
 		testHookMessages(1)
 	}
-	start := q.clock.Now()
 	to.deliver(b)
 	if t.from != nil {
-		t.from.nested += q.clock.Now() - start
+		t.from.nested += to.lastWhole // its run's own clock reads: none more here
 	}
 }
 
@@ -83,10 +82,9 @@ type fromSource struct{ src *source }
 func (t fromSource) send(q *Query, sender string, to *instance, b *batch) {
 	if t.src.timer != nil && t.src.timer.OnWorker() && to.queued.Load() == 0 && !q.eng.cfg.noChain {
 		if per := to.eventCost.Load(); per > 0 && per*int64(max(1, len(b.events))) <= chainWork {
-			start := q.clock.Now()
 			inline{}.send(q, sender, to, b)
 			// Work the receiver's turn would have done: in the query's share.
-			q.eng.sched.Charge(q.group(), q.clock.Now()-start)
+			q.eng.sched.Charge(q.group(), to.lastWhole)
 			return
 		}
 	}
