@@ -60,6 +60,9 @@ type instance struct {
 	// is the time the last message run here took with them (0 when it did
 	// not run), which its inline sender reads.
 	nested, lastWhole int64
+	// closePending: the sink's inputs all closed in the message running
+	// here; the sink closes (and the query ends) after it (closeIfPending).
+	closePending bool
 	// queued counts the batches a source sent to this instance's mailbox
 	// that it has not finished (router.go, fromSource).
 	queued atomic.Int64
@@ -171,8 +174,18 @@ func (x *instance) deliver(b *batch) {
 		}
 		q.release(x.carry, x.carryEvents)
 		x.carry, x.carryEvents = 0, 0
+		x.closeIfPending()
 	}()
 	x.run(b, false)
+}
+
+// closeIfPending closes the sink once its last message has been accounted
+// for (sinkMessage sets closePending).
+func (x *instance) closeIfPending() {
+	if x.closePending {
+		x.closePending = false
+		x.q.closeSink(x.sink, true)
+	}
 }
 
 // receiveRemote runs an envelope from another node and replies to it.
@@ -193,6 +206,7 @@ func (x *instance) receiveRemote(env *actorspb.Envelope) {
 		x.run(b, true)
 	}
 	c.reply(x, env, x.published(), started)
+	x.closeIfPending()
 }
 
 // run processes one message; remote ones have their queueing measured by
@@ -430,7 +444,10 @@ func (x *instance) sinkMessage(b *batch, now int64) int {
 		x.ended = true
 		// Closing flushes what the sink still holds (a webhook's requests in
 		// flight): off the worker, so that a slow endpoint holds no worker.
-		q.closeSink(x.sink, true)
+		// It ends the query, so it starts once this message has given its
+		// weight back (closePending: deliver, receiveRemote): a caller of
+		// Wait then sees nothing in flight.
+		x.closePending = true
 	}
 	return len(b.events)
 }
