@@ -49,18 +49,7 @@ func TestSourceChainsItsFirstStepOnAWorker(t *testing.T) {
 			feed := make(chan query.Event, 1)
 			var results atomic.Int64
 			plan, err := query.NewBuilder("chain").
-				SourceFunc("s", func(ctx context.Context, emit func(query.Event) error) error {
-					for {
-						select {
-						case ev := <-feed:
-							if err := emit(ev); err != nil {
-								return err
-							}
-						case <-ctx.Done():
-							return nil
-						}
-					}
-				}, nil).
+				SourceFunc("s", feedSource(feed), nil).
 				Filter("x > 0").
 				SinkFunc(func(rs []query.Event) error {
 					clk.Advance(int64(10 * time.Microsecond)) // the work this takes (under chainWork)

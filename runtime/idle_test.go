@@ -40,18 +40,7 @@ func TestIdleSourceCostsNothing(t *testing.T) {
 	feed := make(chan query.Event)
 	results := make(chan query.Event, 16)
 	plan, err := query.NewBuilder("idle").
-		SourceFunc("s", func(ctx context.Context, emit func(query.Event) error) error {
-			for {
-				select {
-				case ev := <-feed:
-					if err := emit(ev); err != nil {
-						return err
-					}
-				case <-ctx.Done():
-					return nil
-				}
-			}
-		}, nil).
+		SourceFunc("s", feedSource(feed), nil).
 		KeyBy("key").
 		Tumbling(100*time.Millisecond, query.Aggregate{Name: "n", Func: "count"}).
 		SinkFunc(func(rs []query.Event) error {
@@ -104,5 +93,22 @@ wait:
 	runs(200 * time.Millisecond) // the rest of its span after the event
 	if n := runs(10 * time.Second); n != 0 {
 		t.Fatalf("%d steps in 10 s after the window fired, want none", n)
+	}
+}
+
+// feedSource is a source function that emits what feed carries until its
+// query stops it.
+func feedSource(feed <-chan query.Event) func(context.Context, func(query.Event) error) error {
+	return func(ctx context.Context, emit func(query.Event) error) error {
+		for {
+			select {
+			case ev := <-feed:
+				if err := emit(ev); err != nil {
+					return err
+				}
+			case <-ctx.Done():
+				return nil
+			}
+		}
 	}
 }
