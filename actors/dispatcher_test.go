@@ -449,6 +449,9 @@ func TestConfigValidation(t *testing.T) {
 	for _, opts := range [][]Option{
 		{WithWorkers(-1)},
 		{WithTurn(priority.TurnConfig{Quantum: -5})},
+		{WithSpin(time.Second)},
+		{WithSpinShare(-0.5)},
+		{WithSpinShare(2)},
 	} {
 		if _, err := NewDispatcher(opts...); !errors.Is(err, ErrBadConfig) && !errors.Is(err, priority.ErrBadConfig) {
 			t.Errorf("%v: err = %v", opts, err)
@@ -485,5 +488,74 @@ func TestStopCountsAbandonedMessages(t *testing.T) {
 	err2 := d.Stop(context.Background())
 	if !errors.Is(err2, ErrAbandoned) || !strings.Contains(err2.Error(), "3 messages of 1 actors") {
 		t.Errorf("Stop = %v, want 3 abandoned messages of 1 actor", err2)
+	}
+}
+
+// TestSpinningWorkersLoseNoWakeup plays ping-pong: each sender posts one
+// message and waits for it to run before the next, so the pool goes idle
+// for microseconds between posts and its workers spin (Config.Spin)
+// instead of parking. A post claims a spinner instead of signalling a
+// parked worker; were a claimed spinner to park, or a second post to
+// count on the same spinner, a sender would wait forever. Every round
+// completes, spinning caught work, and with spinning off no worker spins.
+// A spin that earned no time from work (SpinShare) never starts: the
+// spun time stays within the share of the busy time.
+func TestSpinningWorkersLoseNoWakeup(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spin time.Duration
+	}{{"spin", maxSpin}, {"off", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			// SpinShare 1: a worker may spin as long as it worked, 20 µs a
+			// message here.
+			d, err := NewDispatcher(WithWorkers(2), WithSpin(tc.spin), WithSpinShare(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys := NewActorSystem(nil)
+			const senders, rounds = 3, 1000
+			var wg sync.WaitGroup
+			for s := range senders {
+				ran := make(chan struct{}, 1)
+				pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+					return actor.ReceiveFunc(func(c actor.Context) {
+						if _, ok := c.Message().(*actorspb.Envelope); ok {
+							for start := time.Now(); time.Since(start) < 20*time.Microsecond; {
+							}
+							ran <- struct{}{}
+						}
+					})
+				}, d.PropsOptions()...))
+				wg.Go(func() {
+					for i := range rounds {
+						sys.Root.Send(pid, msg("q", int64(i), 0))
+						select {
+						case <-ran:
+						case <-time.After(bound):
+							t.Errorf("sender %d: round %d's message never ran", s, i)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			sys.Shutdown()
+			if err := d.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			st := d.Stats()
+			if st.Messages != senders*rounds {
+				t.Fatalf("%d messages ran, want %d", st.Messages, senders*rounds)
+			}
+			switch {
+			case tc.spin > 0 && st.SpinHits == 0:
+				t.Fatalf("no spin caught work (%d spins, %d parks)", st.Spins, st.Parks)
+			case tc.spin < 0 && (st.Spins != 0 || st.SpinNs != 0):
+				t.Fatalf("spinning off, yet %d spins (%d ns)", st.Spins, st.SpinNs)
+			case st.SpinNs > st.BusyNs+int64(2*senders*maxSpin):
+				// Each worker may overrun its bank by one spin's last round.
+				t.Fatalf("spun %v, more than the %v busy time allows at share 1", time.Duration(st.SpinNs), time.Duration(st.BusyNs))
+			}
+		})
 	}
 }

@@ -47,6 +47,18 @@
 // messages or 500 µs (yieldEvery, yieldInterval), without ending the turn,
 // so that sources and senders get a P while every worker is busy.
 //
+// A worker that runs out of work spins before it parks (Config.Spin,
+// worker.spin): it polls the published head of the run queue and the
+// timers, yielding its P each round, for up to 250 µs, and only while
+// most of its recent idle spells ended that soon and it has spin time
+// banked, earned as half its busy time. A post claims a spinner (under
+// Dispatcher.mu, Dispatcher.mu.spinners) instead of waking a parked
+// worker; a spinner that finds more work than it takes wakes one. What it
+// saves is the wake-up of a parked worker's OS thread, which on a machine
+// whose cores are all busy the kernel may leave queued for a tick: an
+// execution trace of the E4 mix showed a latency-sensitive message
+// waiting 4 ms for it while a P stood idle.
+//
 // # Timers
 //
 // Timers is a process's shared timer service (a priority.TimerQueue behind
@@ -91,9 +103,12 @@
 //
 // # Designs tried and rejected
 //
-//   - Idle workers spinning before they park, to save the futex wake-up:
-//     the spinner steals each hop of a ping-pong from the worker that
-//     posted it, and the idle hop went from 0.4 µs to 1.9 µs.
+//   - Idle workers spinning before they park, ungated, with the spinner
+//     taking work as it saw it: it stole each hop of a ping-pong from the
+//     worker that posted it, and the idle hop went from 0.4 µs to 1.9 µs.
+//     Spinning now claims through the dispatcher's lock and only where
+//     spells are short and work paid for it; BenchmarkIdleHop, FanIn and
+//     Overhead measured unchanged beside the tree without it.
 //   - All posts under the mailbox lock: four senders and the worker
 //     contended for it; the inbox keeps senders off it.
 //   - A goroutine per actor with priorities in the mailbox only: Go's

@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,4 +138,95 @@ func msgCount(e *Engine) uint64 {
 		n += d.Stats().Messages
 	}
 	return n
+}
+
+// TestChainedStepBoundedByMessageWork: a chained step runs in its
+// sender's message only while that message stays within MessageWork with
+// the step's measured work added. The sink here takes 100 µs an event on
+// a manual clock. Its first event runs inline (nothing measured yet); past
+// that, with MessageWork 50 µs every batch goes to the sink's mailbox,
+// with 1 ms it stays inline. Results arrive complete and in order either
+// way.
+func TestChainedStepBoundedByMessageWork(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		work   time.Duration
+		inline bool
+	}{{"over", 50 * time.Microsecond, false}, {"within", time.Millisecond, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := actors.NewManualClock(1e18)
+			e, err := New(WithClock(clk), WithWorkers(1), WithScheduler("cameo"), WithMessageWork(tc.work), func(c *Config) { c.manualTimers = true })
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := make(chan struct{})
+			defer func() {
+				close(stop)
+				stopped := make(chan error, 1)
+				go func() { stopped <- e.Stop(waitCtx(t)) }()
+				for {
+					e.timers.RunDue(clk.Now(), 0)
+					select {
+					case err := <-stopped:
+						if err != nil {
+							t.Errorf("stop: %v", err)
+						}
+						return
+					case <-time.After(time.Millisecond):
+					}
+				}
+			}()
+			feed := make(chan query.Event, 1)
+			var mu sync.Mutex
+			var got []string // each result's x, and whether it ran inline
+			var sink *instance
+			plan, err := query.NewBuilder("bounded").
+				SourceFunc("s", feedSource(feed), nil).
+				Filter("x > 0").
+				SinkFunc(func(rs []query.Event) error {
+					clk.Advance(int64(100*time.Microsecond) * int64(len(rs)))
+					mu.Lock()
+					defer mu.Unlock()
+					for _, r := range rs {
+						// chained is set while the sink runs in its sender's
+						// message (this goroutine's).
+						got = append(got, fmt.Sprintf("%v:%v", r.Fields["x"], sink.chained))
+					}
+					return nil
+				}).Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := e.Submit(context.Background(), plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			sink = q.stages[1].insts[0]
+			mu.Unlock()
+			results := func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(got)
+			}
+			for x := 1; x <= 4; x++ {
+				feed <- query.Event{Key: "k", Fields: map[string]any{"x": x}}
+				for deadline := time.Now().Add(10 * time.Second); results() < x; time.Sleep(100 * time.Microsecond) {
+					e.timers.RunDue(clk.Advance(int64(time.Millisecond)), 0)
+					if time.Now().After(deadline) {
+						t.Fatalf("%d results, want %d", results(), x)
+					}
+				}
+			}
+			want := []string{"1:true"}
+			for x := 2; x <= 4; x++ {
+				want = append(want, fmt.Sprintf("%d:%v", x, tc.inline))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(got, want) {
+				t.Fatalf("results (x:inline) %v, want %v with MessageWork %v", got, want, tc.work)
+			}
+		})
+	}
 }

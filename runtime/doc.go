@@ -241,7 +241,12 @@
 //     sender's turn, the same order and one message less per hop; its time
 //     is left out of the sender's cost profile (each step's own cost is
 //     what the path costs sum) but counts in the sender's per-event cost
-//     that sizes messages. A source's step, which is not a turn, runs its
+//     that sizes messages. A turn is not preempted, so a chained step runs
+//     inline only while the outermost message stays within MessageWork
+//     with the step's measured work added, and while the step has nothing
+//     in its mailbox; past that its batches go to its mailbox, in order
+//     (a window firing 500 results into a 20 µs step was one 10 ms
+//     message). A source's step, which is not a turn, runs its
 //     first step inline only on a worker, when that step has nothing
 //     queued and the batch is small, and charges the time to the query's
 //     share. Inline hops lend their events instead of copying them: a sink

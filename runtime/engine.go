@@ -35,6 +35,9 @@ type Config struct {
 	// Turn bounds a worker's turn on one actor. Default
 	// priority.DefaultTurnConfig().
 	Turn *priority.TurnConfig
+	// Spin is how long an idle worker looks for work before it parks
+	// (actors.Config.Spin). Default actors.DefaultSpin; < 0: never.
+	Spin time.Duration
 	// Clock stamps arrivals and reads emit times. Default wall time.
 	Clock actors.Clock
 	// Logger receives the engine's own log lines (query started, ended,
@@ -170,6 +173,9 @@ func WithScheduler(name string) Option { return func(c *Config) { c.Scheduler = 
 
 // WithTurn sets Config.Turn.
 func WithTurn(t priority.TurnConfig) Option { return func(c *Config) { c.Turn = &t } }
+
+// WithSpin sets Config.Spin.
+func WithSpin(d time.Duration) Option { return func(c *Config) { c.Spin = d } }
 
 // WithClock sets Config.Clock.
 func WithClock(clk actors.Clock) Option { return func(c *Config) { c.Clock = clk } }
@@ -460,6 +466,9 @@ func New(opts ...Option) (*Engine, error) {
 	}
 	if cfg.Turn != nil {
 		dopts = append(dopts, actors.WithTurn(*cfg.Turn))
+	}
+	if cfg.Spin != 0 {
+		dopts = append(dopts, actors.WithSpin(cfg.Spin))
 	}
 	if cfg.Tenants != nil {
 		dopts = append(dopts, actors.WithTenantWeights(cfg.Tenants.Weights(), cfg.Tenants.Default.Weight))

@@ -60,6 +60,10 @@ type instance struct {
 	// is the time the last message run here took with them (0 when it did
 	// not run), which its inline sender reads.
 	nested, lastWhole int64
+	// turnStart is when the outermost message of the chain running here
+	// began: this instance's own, or its inline sender's (chained).
+	turnStart int64
+	chained   bool
 	// closePending: the sink's inputs all closed in the message running
 	// here; the sink closes (and the query ends) after it (closeIfPending).
 	closePending bool
@@ -218,6 +222,9 @@ func (x *instance) run(b *batch, remote bool) {
 	}
 	defer func() { q.recovered(x.st.label, recover()) }()
 	start := q.clock.Now()
+	if !x.chained {
+		x.turnStart = start
+	}
 	x.nested = 0
 	var queueing int64
 	if !remote {

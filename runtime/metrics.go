@@ -754,13 +754,15 @@ var (
 	descQueued  = prometheus.NewDesc("cameo_scheduler_queued", "Actors (and functions) waiting for a worker.", []string{"scheduler"}, nil)
 	descMsgs    = prometheus.NewDesc("cameo_scheduler_messages_total", "Messages the workers ran.", []string{"scheduler"}, nil)
 	descTurns   = prometheus.NewDesc("cameo_scheduler_turns_total", "Turns the workers ran.", []string{"scheduler"}, nil)
+	descParks   = prometheus.NewDesc("cameo_scheduler_parks_total", "Times a worker found no work and parked (woken by the next post or due timer).", []string{"scheduler"}, nil)
+	descSpin    = prometheus.NewDesc("cameo_scheduler_spin_seconds_total", "Wall time idle workers spent looking for work before parking (not busy time).", []string{"scheduler"}, nil)
 )
 
 var _ prometheus.Collector = SchedulerCollector{}
 
 // Describe implements prometheus.Collector.
 func (c SchedulerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWorkers, descBusy, descQueued, descMsgs, descTurns} {
+	for _, d := range []*prometheus.Desc{descWorkers, descBusy, descQueued, descMsgs, descTurns, descParks, descSpin} {
 		ch <- d
 	}
 }
@@ -780,6 +782,8 @@ func (c SchedulerCollector) Collect(ch chan<- prometheus.Metric) {
 		t.Queued += s.Queued
 		t.Messages += s.Messages
 		t.Turns += s.Turns
+		t.Parks += s.Parks
+		t.SpinNs += s.SpinNs
 	}
 	name := c.S.Name()
 	ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(t.Workers), name)
@@ -787,6 +791,8 @@ func (c SchedulerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(t.Queued), name)
 	ch <- prometheus.MustNewConstMetric(descMsgs, prometheus.CounterValue, float64(t.Messages), name)
 	ch <- prometheus.MustNewConstMetric(descTurns, prometheus.CounterValue, float64(t.Turns), name)
+	ch <- prometheus.MustNewConstMetric(descParks, prometheus.CounterValue, float64(t.Parks), name)
+	ch <- prometheus.MustNewConstMetric(descSpin, prometheus.CounterValue, float64(t.SpinNs)/1e9, name)
 }
 
 // MemoryCollector exposes the node's memory budget (Config.NodeMemory)
