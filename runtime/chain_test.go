@@ -32,23 +32,7 @@ func TestSourceChainsItsFirstStepOnAWorker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stop := make(chan struct{})
-			defer func() {
-				close(stop)
-				stopped := make(chan error, 1)
-				go func() { stopped <- e.Stop(waitCtx(t)) }()
-				for {
-					e.timers.RunDue(clk.Now(), 0)
-					select {
-					case err := <-stopped:
-						if err != nil {
-							t.Errorf("stop: %v", err)
-						}
-						return
-					case <-time.After(time.Millisecond):
-					}
-				}
-			}()
+			defer stopRunningTimers(t, e, clk)
 			feed := make(chan query.Event, 1)
 			var results atomic.Int64
 			plan, err := query.NewBuilder("chain").
@@ -159,23 +143,7 @@ func TestChainedStepBoundedByMessageWork(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stop := make(chan struct{})
-			defer func() {
-				close(stop)
-				stopped := make(chan error, 1)
-				go func() { stopped <- e.Stop(waitCtx(t)) }()
-				for {
-					e.timers.RunDue(clk.Now(), 0)
-					select {
-					case err := <-stopped:
-						if err != nil {
-							t.Errorf("stop: %v", err)
-						}
-						return
-					case <-time.After(time.Millisecond):
-					}
-				}
-			}()
+			defer stopRunningTimers(t, e, clk)
 			feed := make(chan query.Event, 1)
 			var mu sync.Mutex
 			var got []string // each result's x, and whether it ran inline

@@ -21,22 +21,7 @@ func TestIdleSourceCostsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		// Stop waits for the source to end: run its steps meanwhile.
-		stopped := make(chan error, 1)
-		go func() { stopped <- e.Stop(waitCtx(t)) }()
-		for {
-			e.timers.RunDue(clk.Now(), 0)
-			select {
-			case err := <-stopped:
-				if err != nil {
-					t.Errorf("stop: %v", err)
-				}
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
+	defer stopRunningTimers(t, e, clk)
 	feed := make(chan query.Event)
 	results := make(chan query.Event, 16)
 	plan, err := query.NewBuilder("idle").
@@ -109,6 +94,25 @@ func feedSource(feed <-chan query.Event) func(context.Context, func(query.Event)
 			case <-ctx.Done():
 				return nil
 			}
+		}
+	}
+}
+
+// stopRunningTimers stops e on a manual clock with manual timers: Stop
+// waits for the sources to end, so it runs their due steps meanwhile.
+func stopRunningTimers(t *testing.T, e *Engine, clk *actors.ManualClock) {
+	t.Helper()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop(waitCtx(t)) }()
+	for {
+		e.timers.RunDue(clk.Now(), 0)
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Errorf("stop: %v", err)
+			}
+			return
+		case <-time.After(time.Millisecond):
 		}
 	}
 }
