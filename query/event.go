@@ -103,6 +103,10 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 				out = append(out, ev)
 				continue
 			}
+			if s.r.ident[0] == "key" { // key_by: key keeps the key, unboxed
+				out = append(out, ev)
+				continue
+			}
 			k, err := s.r.run(s.progs, 0, &ev)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("key_by %q: %w", s.op.KeyBy, err))
@@ -167,19 +171,34 @@ type runner struct {
 	scratch map[string]any
 	env     []bool   // per program: needs the built-in fields
 	ident   []string // per program: the name it is, when it is just a name
+	native  []native // per program: its closures, when it compiles to them (native.go)
+	slot    *Event   // the event the closures read
 }
 
 func newRunner(progs []*vm.Program) runner {
-	r := runner{scratch: map[string]any{}, env: make([]bool, len(progs)), ident: make([]string, len(progs))}
+	r := runner{scratch: map[string]any{}, env: make([]bool, len(progs)), ident: make([]string, len(progs)), native: make([]native, len(progs)), slot: new(Event)}
 	for i, p := range progs {
 		r.env[i] = usesBuiltins(p)
 		if p != nil {
 			if id, ok := p.Node().(*ast.IdentifierNode); ok {
 				r.ident[i] = id.Value
 			}
+			r.native[i] = compileNative(p, r.slot)
 		}
 	}
 	return r
+}
+
+// runNative evaluates f on the event in its slot; ok is false when it
+// panicked, where the VM fails (the caller then runs the VM, for its
+// error).
+func runNative(f native) (v any, ok bool) {
+	defer func() {
+		if recover() != nil {
+			v, ok = nil, false
+		}
+	}()
+	return f(), true
 }
 
 // run evaluates program i of progs on ev. A program that is just a name
@@ -198,11 +217,20 @@ func (r *runner) run(progs []*vm.Program, i int, ev *Event) (any, error) {
 			return v, nil
 		}
 	}
-	env := ev.Fields
-	if r.env[i] {
-		env = ev.Env(r.scratch)
+	var v any
+	var err error
+	ok := false
+	if f := r.native[i]; f != nil {
+		*r.slot = *ev
+		v, ok = runNative(f)
 	}
-	v, err := r.vm.Run(progs[i], env)
+	if !ok {
+		env := ev.Fields
+		if r.env[i] {
+			env = ev.Env(r.scratch)
+		}
+		v, err = r.vm.Run(progs[i], env)
+	}
 	if f, ok := v.(float64); ok && err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
 		return nil, fmt.Errorf("%w: gave %v (a division by zero or an overflow)", ErrNonFinite, f)
 	}
