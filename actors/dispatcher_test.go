@@ -492,9 +492,9 @@ func TestStopCountsAbandonedMessages(t *testing.T) {
 }
 
 // TestSpinningWorkersLoseNoWakeup plays ping-pong: each sender posts one
-// message and waits for it to run before the next, so the pool goes idle
-// for microseconds between posts and its workers spin (Config.Spin)
-// instead of parking. A post claims a spinner instead of signalling a
+// message and waits for it to run before the next, three senders on two
+// workers, then one alone, so the pool goes idle for microseconds between
+// posts and its workers spin (Config.Spin) instead of parking. A post claims a spinner instead of signalling a
 // parked worker; were a claimed spinner to park, or a second post to
 // count on the same spinner, a sender would wait forever. Every round
 // completes, spinning caught work, and with spinning off no worker spins.
@@ -513,11 +513,13 @@ func TestSpinningWorkersLoseNoWakeup(t *testing.T) {
 				t.Fatal(err)
 			}
 			sys := NewActorSystem(nil)
-			const senders, rounds = 3, 1000
-			var wg sync.WaitGroup
+			const senders, rounds, alone = 3, 1000, 2000
+			pids := make([]*actor.PID, senders)
+			rans := make([]chan struct{}, senders)
 			for s := range senders {
 				ran := make(chan struct{}, 1)
-				pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
+				rans[s] = ran
+				pids[s] = sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 					return actor.ReceiveFunc(func(c actor.Context) {
 						if _, ok := c.Message().(*actorspb.Envelope); ok {
 							for start := time.Now(); time.Since(start) < 20*time.Microsecond; {
@@ -526,26 +528,37 @@ func TestSpinningWorkersLoseNoWakeup(t *testing.T) {
 						}
 					})
 				}, d.PropsOptions()...))
-				wg.Go(func() {
-					for i := range rounds {
-						sys.Root.Send(pid, msg("q", int64(i), 0))
-						select {
-						case <-ran:
-						case <-time.After(bound):
-							t.Errorf("sender %d: round %d's message never ran", s, i)
-							return
-						}
+			}
+			pingPong := func(s, rounds int) {
+				for i := range rounds {
+					sys.Root.Send(pids[s], msg("q", int64(i), 0))
+					select {
+					case <-rans[s]:
+					case <-time.After(bound):
+						t.Errorf("sender %d: round %d's message never ran", s, i)
+						return
 					}
-				})
+				}
+			}
+			// More senders than workers: posts race with workers going
+			// idle, claims and wakeups interleave.
+			var wg sync.WaitGroup
+			for s := range senders {
+				wg.Go(func() { pingPong(s, rounds) })
 			}
 			wg.Wait()
+			// One sender: every message leaves both workers idle until the
+			// next, a short idle spell each time, which is where spinning
+			// must catch work (with three senders the workers may find work
+			// waiting every time and never go idle).
+			pingPong(0, alone)
 			sys.Shutdown()
 			if err := d.Stop(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			st := d.Stats()
-			if st.Messages != senders*rounds {
-				t.Fatalf("%d messages ran, want %d", st.Messages, senders*rounds)
+			if st.Messages != senders*rounds+alone {
+				t.Fatalf("%d messages ran, want %d", st.Messages, senders*rounds+alone)
 			}
 			switch {
 			case tc.spin > 0 && st.SpinHits == 0:
