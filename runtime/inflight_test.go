@@ -27,7 +27,7 @@ func TestInFlightBoundHoldsBetweenStages(t *testing.T) {
 name: shuffles
 latency_target: 1s
 parallelism: 8
-sources: [{name: s, generator: {rate: 1000000, duration: 300ms, seed: 1, keys: {count: 1000}}}]
+sources: [{name: s, generator: {rate: 1000000, duration: 100ms, seed: 1, keys: {count: 1000}}}]
 pipeline:
   - key_by: key
   - filter: 'true'
@@ -44,8 +44,8 @@ sink: {discard: {}}
 		t.Fatal(err)
 	}
 	st := q.Stats()
-	if st.EventsIn != 300_000 {
-		t.Fatalf("%d events in, want 300,000", st.EventsIn)
+	if st.EventsIn != 100_000 {
+		t.Fatalf("%d events in, want 100,000", st.EventsIn)
 	}
 	// A message a worker runs has passed its weight on to the messages it
 	// sent: each worker may hold one more.
