@@ -56,7 +56,7 @@ type Output interface {
 	// Write takes one batch of results; an error fails the query. Like
 	// io.Writer's Write, it must not keep the slice after it returns (the
 	// engine reuses it): a sink that holds results copies them. Their
-	// Fields maps are shared and read-only.
+	// Fields are shared and read-only.
 	Write(results []query.Event) error
 	// Close flushes and releases; called once, after the last Write.
 	Close() error

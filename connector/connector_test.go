@@ -55,7 +55,7 @@ func (in *seqInput) Read(_ int64, max int, buf []query.Event) ([]query.Event, bo
 			in.env.Drop(0, fmt.Errorf("seq: record %d is corrupt", n))
 			continue
 		}
-		buf = append(buf, query.Event{Key: "k", Fields: map[string]any{"n": n, "parity": []string{"even", "odd"}[n%2]}})
+		buf = append(buf, query.Event{Key: "k", Fields: query.MakeFields(map[string]any{"n": n, "parity": []string{"even", "odd"}[n%2]})})
 	}
 	return buf, in.next > in.s.To, nil
 }
@@ -167,7 +167,7 @@ sink:
 			wantTotal += n
 		}
 	}
-	if len(got) != 1 || got[0].Fields["count"] != int64(490) || got[0].Fields["total"] != wantTotal {
+	if len(got) != 1 || got[0].Fields.Get("count") != int64(490) || got[0].Fields.Get("total") != wantTotal {
 		t.Fatalf("results %v, want one window of 490 events summing to %d", got, wantTotal)
 	}
 	st := q.Stats()

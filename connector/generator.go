@@ -29,7 +29,18 @@ type Generator struct {
 	choices [][]any     // choice values, boxed once
 	done    bool
 	emitted uint64
+	// The events' shape, where each spec field goes in it, and the values
+	// not yet handed out of the current allocation: events share one
+	// allocation per rowChunk events instead of a map each.
+	names *query.Names
+	pos   []int
+	vals  []any
 }
+
+// rowChunk is how many events' values one allocation holds. A step that
+// keeps an event past its message (a join's buffer, a max_by row) copies
+// its values out, so a chunk lives only as long as its batch.
+const rowChunk = 256
 
 // NewGenerator returns the generator of g starting at start (Unix ns).
 func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
@@ -48,6 +59,15 @@ func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 	}
 	if g.Keys.Distribution == "zipf" && g.Keys.Count > 1 {
 		gen.zipf = rand.NewZipf(gen.rng, g.Keys.ZipfS, 1, uint64(g.Keys.Count-1))
+	}
+	names := make([]string, len(g.Fields))
+	for i, f := range g.Fields {
+		names[i] = f.Name
+	}
+	gen.names = query.NamesOf(names...)
+	gen.pos = make([]int, len(g.Fields))
+	for i, f := range g.Fields {
+		gen.pos[i] = gen.names.Index(f.Name)
 	}
 	gen.cumW = make([][]float64, len(g.Fields))
 	gen.choices = make([][]any, len(g.Fields))
@@ -199,7 +219,12 @@ func (g *Generator) event(at int64) query.Event {
 	} else {
 		k = g.rng.IntN(g.spec.Keys.Count)
 	}
-	fields := make(map[string]any, len(g.spec.Fields))
+	nf := g.names.Len()
+	if len(g.vals) < nf {
+		g.vals = make([]any, nf*rowChunk)
+	}
+	row := g.vals[:nf:nf]
+	g.vals = g.vals[nf:]
 	for i, f := range g.spec.Fields {
 		switch {
 		case f.Choice != nil:
@@ -209,21 +234,21 @@ func (g *Generator) event(at int64) query.Event {
 			for j < len(c)-1 && x >= c[j] {
 				j++
 			}
-			fields[f.Name] = g.choices[i][j]
+			row[g.pos[i]] = g.choices[i][j]
 		case f.Uniform != nil:
 			lo, hi := f.Uniform[0], f.Uniform[1]
 			if f.Type() == "int" { // validation bounds |lo|, |hi| to 2^53: hi-lo+1 fits
-				fields[f.Name] = int(int64(lo) + g.rng.Int64N(int64(hi)-int64(lo)+1))
+				row[g.pos[i]] = int(int64(lo) + g.rng.Int64N(int64(hi)-int64(lo)+1))
 			} else {
-				fields[f.Name] = lo + g.rng.Float64()*(hi-lo)
+				row[g.pos[i]] = lo + g.rng.Float64()*(hi-lo)
 			}
 		case f.Normal != nil:
-			fields[f.Name] = f.Normal[0] + f.Normal[1]*g.rng.NormFloat64()
+			row[g.pos[i]] = f.Normal[0] + f.Normal[1]*g.rng.NormFloat64()
 		default:
-			fields[f.Name] = f.Const
+			row[g.pos[i]] = f.Const
 		}
 	}
-	return query.Event{Arrival: at, EventTime: at, Key: g.key(k), Fields: fields}
+	return query.Event{Arrival: at, EventTime: at, Key: g.key(k), Fields: query.NewFields(g.names, row)}
 }
 
 func init() { registerInput("generator", openGenerator) }

@@ -67,10 +67,10 @@ func TestGeneratorBurstsAndDistributions(t *testing.T) {
 	for _, e := range evs {
 		perSecond[e.Arrival/sec]++
 		keys[e.Key]++
-		if e.Fields["lvl"] == "error" {
+		if e.Fields.Get("lvl") == "error" {
 			errs++
 		}
-		if ms := e.Fields["ms"].(int); ms < 1 || ms > 500 {
+		if ms := e.Fields.Get("ms").(int); ms < 1 || ms > 500 {
 			t.Fatalf("uniform [1, 500] gave %d", ms)
 		}
 	}
@@ -183,7 +183,7 @@ func TestGeneratorAtTheLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ev := range gen.Until(sec, 0, nil) {
-			if x := ev.Fields["x"].(int); x < -1<<53 || x > 1<<53 {
+			if x := ev.Fields.Get("x").(int); x < -1<<53 || x > 1<<53 {
 				t.Fatalf("x = %d outside ±2^53", x)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -19,18 +18,14 @@ import (
 func AppendJSON(buf []byte, ev *query.Event) []byte {
 	buf = append(buf, `{"key":`...)
 	buf = appendString(buf, ev.Key)
-	names := make([]string, 0, len(ev.Fields))
-	for name := range ev.Fields {
-		if name != "key" {
-			names = append(names, name)
+	for name, v := range ev.Fields.All() { // in name order
+		if name == "key" {
+			continue
 		}
-	}
-	slices.Sort(names)
-	for _, name := range names {
 		buf = append(buf, ',')
 		buf = appendString(buf, name)
 		buf = append(buf, ':')
-		buf = appendValue(buf, ev.Fields[name])
+		buf = appendValue(buf, v)
 	}
 	return append(buf, '}', '\n')
 }

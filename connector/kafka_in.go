@@ -295,7 +295,7 @@ func (in *kafkaIn) decode(r *kgo.Record, now int64) (query.Event, int64, bool) {
 			ev.Key = string(r.Key)
 		}
 		if f := in.spec.TimestampField; f != "" {
-			ev.Fields[f] = r.Timestamp.UnixMilli()
+			ev.Fields = ev.Fields.With(f, r.Timestamp.UnixMilli())
 		}
 	}, func() string { return fmt.Sprintf("kafka %s/%d@%d", r.Topic, r.Partition, r.Offset) })
 }

@@ -121,7 +121,7 @@ func TestKafkaSourceCommitsAfterDelivery(t *testing.T) {
 	}
 	got := map[string][2]float64{}
 	for _, ev := range takeCollected("first") {
-		got[ev.Key] = [2]float64{toFloat(ev.Fields["n"]), toFloat(ev.Fields["s"])}
+		got[ev.Key] = [2]float64{toFloat(ev.Fields.Get("n")), toFloat(ev.Fields.Get("s"))}
 	}
 	want := map[string][2]float64{}
 	for i := range n {
@@ -244,8 +244,8 @@ func TestKafkaSourceReadsThroughFetchFaults(t *testing.T) {
 	}
 	var total, sum float64
 	for _, ev := range takeCollected("faults") {
-		total += toFloat(ev.Fields["n"])
-		sum += toFloat(ev.Fields["s"])
+		total += toFloat(ev.Fields.Get("n"))
+		sum += toFloat(ev.Fields.Get("s"))
 	}
 	// v runs 0..n/2-1 twice.
 	if total != n || sum != 2*float64(n/2*(n/2-1)/2) || st.Connectors["source.kafka.records"] != n+2 {
@@ -428,7 +428,7 @@ func TestKafkaSourceGroupFailover(t *testing.T) {
 	var total float64
 	for _, name := range []string{"a", "b"} {
 		for _, ev := range takeCollected(name) {
-			total += toFloat(ev.Fields["n"])
+			total += toFloat(ev.Fields.Get("n"))
 		}
 	}
 	a, b := qa.Stats().EventsIn, qb.Stats().EventsIn

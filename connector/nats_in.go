@@ -382,10 +382,10 @@ func (in *natsIn) decode(m jetstream.Msg, now int64) (query.Event, int64, bool) 
 	}
 	return decodeRecord(in.env, m.Data(), now, func(ev *query.Event) {
 		if f := in.spec.TimestampField; f != "" {
-			ev.Fields[f] = md.Timestamp.UnixMilli()
+			ev.Fields = ev.Fields.With(f, md.Timestamp.UnixMilli())
 		}
 		if f := in.spec.SubjectField; f != "" {
-			ev.Fields[f] = m.Subject()
+			ev.Fields = ev.Fields.With(f, m.Subject())
 		}
 	}, func() string { return fmt.Sprintf("nats %s#%d", in.spec.Stream, md.Sequence.Stream) })
 }

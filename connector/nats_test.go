@@ -367,7 +367,7 @@ func TestNATSSourceAcksAfterDelivery(t *testing.T) {
 	}
 	got := map[string][2]float64{}
 	for _, ev := range takeCollected("first") {
-		got[ev.Key] = [2]float64{toFloat(ev.Fields["n"]), toFloat(ev.Fields["s"])}
+		got[ev.Key] = [2]float64{toFloat(ev.Fields.Get("n")), toFloat(ev.Fields.Get("s"))}
 	}
 	want := map[string][2]float64{}
 	for i := range n {
@@ -477,7 +477,7 @@ func TestNATSSourceSharedConsumer(t *testing.T) {
 	var total float64
 	for _, name := range []string{"a", "b"} {
 		for _, ev := range takeCollected(name) {
-			total += toFloat(ev.Fields["n"])
+			total += toFloat(ev.Fields.Get("n"))
 		}
 	}
 	a, b := qa.Stats().EventsIn, qb.Stats().EventsIn

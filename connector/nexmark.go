@@ -293,7 +293,8 @@ type nexmarkGen struct {
 	end   int64   // due times at or after it are not produced (0: none)
 	n     int64   // the next event number to look at
 	sel   [3]bool
-	nsel  int // how many of the 50 slots are selected
+	nsel  int             // how many of the 50 slots are selected
+	shape [3]query.Shapes // each kind's row shape
 }
 
 func newNexmarkGen(spec *Nexmark, start int64) *nexmarkGen {
@@ -389,7 +390,7 @@ func (g *nexmarkGen) event(n, at int64) query.Event {
 	}
 	f["type"] = nxKindValues[kind]
 	f["date_time"] = ms
-	return query.Event{Arrival: at, EventTime: t, Fields: f}
+	return query.Event{Arrival: at, EventTime: t, Fields: g.shape[kind].Make(f)}
 }
 
 // lastPerson is the last person id (base 0) at event id.

@@ -22,7 +22,7 @@ func perBid(f func(bid map[string]any) map[string]any) func([]query.Event) map[s
 	return func(bids []query.Event) map[string]int {
 		out := map[string]int{}
 		for _, b := range bids {
-			if r := f(b.Fields); r != nil {
+			if r := f(b.Fields.Map()); r != nil {
 				out[canon(r)]++
 			}
 		}
@@ -58,21 +58,21 @@ var nexmarkQueries = []struct {
 		const within = int64(5 * time.Second)
 		persons := map[int]query.Event{}
 		for _, ev := range events {
-			if ev.Fields["type"] == "person" {
-				persons[ev.Fields["id"].(int)] = ev
+			if ev.Fields.Get("type") == "person" {
+				persons[ev.Fields.Get("id").(int)] = ev
 			}
 		}
 		out := map[string]int{}
 		for _, a := range events {
-			if a.Fields["type"] != "auction" || a.Fields["category"] != 10 {
+			if a.Fields.Get("type") != "auction" || a.Fields.Get("category") != 10 {
 				continue
 			}
-			p, ok := persons[a.Fields["seller"].(int)]
+			p, ok := persons[a.Fields.Get("seller").(int)]
 			if d := a.EventTime - p.EventTime; !ok || d > within || -d > within {
 				continue
 			}
-			if st := p.Fields["state"]; st == "OR" || st == "ID" || st == "CA" {
-				out[canon(map[string]any{"name": p.Fields["name"], "city": p.Fields["city"], "state": st, "id": a.Fields["id"]})]++
+			if st := p.Fields.Get("state"); st == "OR" || st == "ID" || st == "CA" {
+				out[canon(map[string]any{"name": p.Fields.Get("name"), "city": p.Fields.Get("city"), "state": st, "id": a.Fields.Get("id")})]++
 			}
 		}
 		return out
@@ -88,7 +88,7 @@ var nexmarkQueries = []struct {
 				if counts[end] == nil {
 					counts[end] = map[int]int{}
 				}
-				counts[end][b.Fields["auction"].(int)]++
+				counts[end][b.Fields.Get("auction").(int)]++
 			}
 		}
 		out := map[string]int{}
@@ -112,9 +112,9 @@ var nexmarkQueries = []struct {
 		for _, b := range bids {
 			w := b.EventTime / size
 			cur, ok := best[w]
-			p, cp := b.Fields["price"].(int), 0
+			p, cp := b.Fields.Get("price").(int), 0
 			if ok {
-				cp = cur.Fields["price"].(int)
+				cp = cur.Fields.Get("price").(int)
 			}
 			if !ok || p > cp || p == cp && b.EventTime < cur.EventTime {
 				best[w] = b
@@ -122,7 +122,7 @@ var nexmarkQueries = []struct {
 		}
 		out := map[string]int{}
 		for w, b := range best {
-			f := b.Fields
+			f := b.Fields.Map()
 			out[canon(map[string]any{"auction": f["auction"], "price": f["price"], "bidder": f["bidder"], "date_time": f["date_time"], "extra": f["extra"], "window_end": (w + 1) * size})]++
 		}
 		return out
@@ -139,11 +139,11 @@ var nexmarkQueries = []struct {
 		sold := map[pw]bool{}
 		for _, ev := range events {
 			w := ev.EventTime / size
-			switch ev.Fields["type"] {
+			switch ev.Fields.Get("type") {
 			case "person":
-				names[pw{ev.Fields["id"].(int), w}] = ev.Fields["name"].(string)
+				names[pw{ev.Fields.Get("id").(int), w}] = ev.Fields.Get("name").(string)
 			case "auction":
-				sold[pw{ev.Fields["seller"].(int), w}] = true
+				sold[pw{ev.Fields.Get("seller").(int), w}] = true
 			}
 		}
 		out := map[string]int{}
@@ -159,7 +159,7 @@ var nexmarkQueries = []struct {
 		// same from run to run.
 		out := map[string]int{}
 		for _, b := range bids {
-			out[canon(map[string]any{"bidder": b.Fields["bidder"]})]++
+			out[canon(map[string]any{"bidder": b.Fields.Get("bidder")})]++
 		}
 		return out
 	}, got: func(r map[string]any) (string, int) {
@@ -171,7 +171,7 @@ var nexmarkQueries = []struct {
 		const gap = int64(10 * time.Second)
 		times := map[int][]int64{}
 		for _, b := range bids {
-			times[b.Fields["bidder"].(int)] = append(times[b.Fields["bidder"].(int)], b.EventTime)
+			times[b.Fields.Get("bidder").(int)] = append(times[b.Fields.Get("bidder").(int)], b.EventTime)
 		}
 		out := map[string]int{}
 		for bidder, ts := range times {
@@ -262,11 +262,11 @@ func TestNexmarkQueriesMatchTheirReferences(t *testing.T) {
 					defer mu.Unlock()
 					for _, r := range results {
 						if qq.got != nil {
-							k, n := qq.got(r.Fields)
+							k, n := qq.got(r.Fields.Map())
 							got[k] += n
 							continue
 						}
-						got[canon(r.Fields)]++
+						got[canon(r.Fields.Map())]++
 					}
 					return nil
 				})}

@@ -44,7 +44,7 @@ func TestNexmarkStream(t *testing.T) {
 	var hotAuction, hotBidder, existing int
 	lastTime := 0
 	for i, ev := range evs {
-		f := ev.Fields
+		f := ev.Fields.Map()
 		kind := f["type"].(string)
 		count[kind]++
 		if ms := f["date_time"].(int); ms < lastTime || int64(ms) != ev.EventTime/1e6 {
@@ -119,7 +119,7 @@ func TestNexmarkDeterministic(t *testing.T) {
 	}
 	var want []query.Event
 	for _, ev := range all {
-		if ev.Fields["type"] == "bid" {
+		if ev.Fields.Get("type") == "bid" {
 			want = append(want, ev)
 		}
 	}

@@ -128,7 +128,7 @@ type accExt struct {
 	t    int64            // first, last, max_by, min_by: its event's time
 	key  string           // max_by, min_by: its event's key
 	by   float64          // max_by, min_by: the row's number
-	row  map[string]any   // max_by, min_by: the row
+	row  Fields           // max_by, min_by: the row
 	set  map[any]struct{} // count_distinct
 	top  []ranked         // top_k: largest first
 	seen bool             // a value was taken
@@ -139,7 +139,7 @@ type ranked struct {
 	x   float64
 	t   int64
 	key string
-	row map[string]any
+	row Fields
 }
 
 // State estimates, beside groupBytes and accBytes: what ext holds.
@@ -196,11 +196,11 @@ func (c *acc) add(kind aggKind, k int, v any, ev *Event) int64 {
 			grew += eventBytes // the row it keeps alive
 		}
 		if !e.seen || before(ranked{x: x, t: ev.EventTime, key: ev.Key}, ranked{x: e.by, t: e.t, key: e.key}) {
-			e.by, e.t, e.key, e.row, e.seen = x, ev.EventTime, ev.Key, ev.Fields, true
+			e.by, e.t, e.key, e.row, e.seen = x, ev.EventTime, ev.Key, ev.Fields.detached(), true
 		}
 	case aggTopK:
 		_, x, _ := number(v)
-		grew += e.insert(ranked{x: x, t: ev.EventTime, key: ev.Key, row: ev.Fields}, k)
+		grew += e.insert(ranked{x: x, t: ev.EventTime, key: ev.Key, row: ev.Fields}, k) // insert detaches what it keeps
 	}
 	return grew
 }
@@ -223,6 +223,7 @@ func (e *accExt) insert(r ranked, k int) int64 {
 		grew = eventBytes
 	}
 	copy(e.top[i+1:], e.top[i:])
+	r.row = r.row.detached()
 	e.top[i] = r
 	return grew
 }
@@ -394,7 +395,7 @@ func (c *acc) held() int64 {
 	for v := range e.set {
 		n += memberBytes(v)
 	}
-	if e.row != nil {
+	if e.row.Len() > 0 {
 		n += eventBytes
 	}
 	return n + int64(len(e.top))*eventBytes
@@ -441,11 +442,11 @@ func (c *acc) result(kind aggKind) any {
 	case aggFirst, aggLast:
 		return e.val
 	case aggMaxBy, aggMinBy:
-		return e.row
+		return e.row.Map()
 	case aggTopK:
 		rows := make([]any, len(e.top))
 		for i, r := range e.top {
-			rows[i] = r.row
+			rows[i] = r.row.Map()
 		}
 		return rows
 	}

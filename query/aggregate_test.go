@@ -28,7 +28,7 @@ pipeline:
 `
 
 func rowEvent(key string, t int64, v int, s string) Event {
-	return Event{Key: key, EventTime: t, Fields: map[string]any{"v": v, "s": s, "t": t}}
+	return Event{Key: key, EventTime: t, Fields: MakeFields(map[string]any{"v": v, "s": s, "t": t})}
 }
 
 // The row aggregates: max_by and min_by give the row, the earliest on a
@@ -58,7 +58,7 @@ func TestRowAggregates(t *testing.T) {
 	if len(out) != 1 {
 		t.Fatalf("results %v", out)
 	}
-	f := out[0].Fields
+	f := out[0].Fields.Map()
 	at := func(name string) any {
 		if r, ok := f[name].(map[string]any); ok {
 			return r["t"]
@@ -108,7 +108,7 @@ func TestSessionAggMatchesReference(t *testing.T) {
 		var events []Event
 		for i := range 60 {
 			events = append(events, rowEvent(fmt.Sprint("k", r.IntN(3)), int64(r.IntN(400)), r.IntN(20), []string{"a", "b", "c", "d"}[r.IntN(4)]))
-			events[i].Fields["i"] = i
+			events[i].Fields = events[i].Fields.With("i", i)
 		}
 		a, err := machineOf[*SessionAgg](plan, 1, 0)
 		if err != nil {
@@ -130,12 +130,12 @@ func TestSessionAggMatchesReference(t *testing.T) {
 				t.Fatalf("round %d key %s: %d sessions, want %d", round, k, len(got[k]), len(sessions))
 			}
 			for i, evs := range sessions {
-				f := got[k][i].Fields
+				f := got[k][i].Fields.Map()
 				var total int64
 				kinds := map[string]bool{}
 				for _, ev := range evs {
-					total += int64(ev.Fields["v"].(int))
-					kinds[ev.Fields["s"].(string)] = true
+					total += int64(ev.Fields.Get("v").(int))
+					kinds[ev.Fields.Get("s").(string)] = true
 				}
 				last := evs[len(evs)-1].EventTime
 				if f["window_start"] != evs[0].EventTime || f["window_end"] != last+10 || f["n"] != int64(len(evs)) || f["total"] != total || f["kinds"] != int64(len(kinds)) {
@@ -165,7 +165,7 @@ func TestSessionAggFiringAndLateness(t *testing.T) {
 		t.Fatal("an event inside an open session was late")
 	}
 	out := a.Advance(15, 7)
-	if len(out) != 1 || out[0].Fields["n"] != int64(3) || out[0].Fields["window_end"] != int64(15) || out[0].Arrival != 7 || out[0].EventTime != 14 {
+	if len(out) != 1 || out[0].Fields.Get("n") != int64(3) || out[0].Fields.Get("window_end") != int64(15) || out[0].Arrival != 7 || out[0].EventTime != 14 {
 		t.Fatalf("fired %v", out)
 	}
 	if late, _ := a.Add(rowEvent("k", 4, 1, "a")); !late || a.Late() != 1 {
@@ -198,9 +198,9 @@ pipeline:
 		t.Fatal(err)
 	}
 	in := []Event{
-		{EventTime: 1, Fields: map[string]any{"a": "x|1", "b": 2}},
-		{EventTime: 2, Fields: map[string]any{"a": "x", "b": "1|2"}},
-		{EventTime: 3, Fields: map[string]any{"a": "x", "b": "1|2"}},
+		{EventTime: 1, Fields: MakeFields(map[string]any{"a": "x|1", "b": 2})},
+		{EventTime: 2, Fields: MakeFields(map[string]any{"a": "x", "b": "1|2"})},
+		{EventTime: 3, Fields: MakeFields(map[string]any{"a": "x", "b": "1|2"})},
 	}
 	keyed, errs := kb.Apply(in, nil)
 	if len(errs) != 0 || keyed[0].Key == keyed[1].Key || keyed[1].Key != keyed[2].Key || keyed[0].Key != `x\|1|2` {
@@ -210,7 +210,7 @@ pipeline:
 		w.Add(ev)
 	}
 	out := w.Advance(10, 0)
-	if len(out) != 2 || out[1].Fields["a"] != "x" || out[1].Fields["b"] != "1|2" || out[1].Fields["n"] != int64(2) || out[0].Fields["a"] != "x|1" || out[0].Fields["b"] != 2 {
+	if len(out) != 2 || out[1].Fields.Get("a") != "x" || out[1].Fields.Get("b") != "1|2" || out[1].Fields.Get("n") != int64(2) || out[0].Fields.Get("a") != "x|1" || out[0].Fields.Get("b") != 2 {
 		t.Fatalf("results %v", out)
 	}
 	if w.StateBytes() != 0 {
@@ -249,14 +249,14 @@ pipeline:
 		t.Fatal(err)
 	}
 	ev := func(k string, at int64, f string, v int) Event {
-		return Event{Key: k, EventTime: at, Arrival: at, Watermark: NoWatermark, Fields: map[string]any{f: v}}
+		return Event{Key: k, EventTime: at, Arrival: at, Watermark: NoWatermark, Fields: MakeFields(map[string]any{f: v})}
 	}
 	out, _, _ := j.Run(0, []Event{ev("x", 100, "v", 1)}, nil)
 	if len(out) != 0 {
 		t.Fatalf("a pair from one event: %v", out)
 	}
 	out, _, _ = j.Run(1, []Event{ev("x", 95, "w", 2), ev("x", 111, "w", 3), ev("y", 100, "w", 4)}, nil)
-	if len(out) != 1 || out[0].Fields["v"] != 1 || out[0].Fields["b"].(map[string]any)["w"] != 2 || out[0].EventTime != 100 {
+	if len(out) != 1 || out[0].Fields.Get("v") != 1 || out[0].Fields.Get("b").(map[string]any)["w"] != 2 || out[0].EventTime != 100 {
 		t.Fatalf("pairs %v, want only (100, 95)", out)
 	}
 	out, _, _ = j.Run(0, []Event{ev("x", 105, "v", 5)}, nil) // meets 95 and 111
@@ -289,7 +289,7 @@ func TestWindowFiringInSlices(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for i := range 500 {
 		ev := rowEvent(fmt.Sprint("k", r.IntN(40)), int64(r.IntN(30)), r.IntN(9), "a")
-		ev.Fields["i"] = i
+		ev.Fields = ev.Fields.With("i", i)
 		whole.Add(ev)
 		sliced.Add(ev)
 	}

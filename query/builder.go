@@ -113,8 +113,9 @@ func (b *Builder) FilterFunc(label string, keep func(Event) bool) *Builder {
 func (b *Builder) Map(fields ...NamedExpr) *Builder { return b.step(Operator{Map: fields}) }
 
 // MapFunc replaces each event by what fn returns; an error drops the event
-// and is counted. Fields maps are shared between events: fn must build a
-// new map rather than write into ev.Fields.
+// and is counted. Fields are shared between events: fn builds new ones
+// (MakeFields, NewFields, ev.Fields.With) rather than write into
+// ev.Fields' values.
 func (b *Builder) MapFunc(label string, fn func(Event) (Event, error)) *Builder {
 	return b.Process(label, func(ev Event, out []Event) ([]Event, error) {
 		ev, err := fn(ev)

@@ -68,9 +68,9 @@ func TestBuilderErrors(t *testing.T) {
 func TestBuilderUserFunctions(t *testing.T) {
 	spec, err := NewBuilder("u").
 		SourceFunc("in", func(ctx context.Context, emit func(Event) error) error { return nil }, nil).
-		FilterFunc("odd", func(ev Event) bool { return ev.Fields["n"].(int)%2 == 1 }).
+		FilterFunc("odd", func(ev Event) bool { return ev.Fields.Get("n").(int)%2 == 1 }).
 		MapFunc("double", func(ev Event) (Event, error) {
-			return Event{Key: ev.Key, Fields: map[string]any{"n": ev.Fields["n"].(int) * 2}}, nil
+			return Event{Key: ev.Key, Fields: MakeFields(map[string]any{"n": ev.Fields.Get("n").(int) * 2})}, nil
 		}).
 		KeyByFunc(func(ev Event) string { return "all" }).
 		Tumbling(time.Second, Count("n"), UserAggregate("last", func() Accumulator { return &lastN{} })).
@@ -87,11 +87,11 @@ func TestBuilderUserFunctions(t *testing.T) {
 		}
 		in := out
 		if in == nil {
-			in = []Event{{Key: "a", Fields: map[string]any{"n": 1}}, {Key: "b", Fields: map[string]any{"n": 2}}, {Key: "c", Fields: map[string]any{"n": 3}}}
+			in = []Event{{Key: "a", Fields: MakeFields(map[string]any{"n": 1})}, {Key: "b", Fields: MakeFields(map[string]any{"n": 2})}, {Key: "c", Fields: MakeFields(map[string]any{"n": 3})}}
 		}
 		out, _ = st.Apply(in, nil)
 	}
-	if len(out) != 2 || out[0].Key != "all" || out[1].Fields["n"] != 6 {
+	if len(out) != 2 || out[0].Key != "all" || out[1].Fields.Get("n") != 6 {
 		t.Fatalf("after filter, map, key_by: %+v", out)
 	}
 	w, err := machineOf[*WindowAgg](spec, 3, 0)
@@ -104,12 +104,12 @@ func TestBuilderUserFunctions(t *testing.T) {
 		}
 	}
 	res := w.Advance(int64(2*time.Second), 0)
-	if len(res) != 1 || res[0].Fields["n"] != int64(2) || res[0].Fields["last"] != 6 {
+	if len(res) != 1 || res[0].Fields.Get("n") != int64(2) || res[0].Fields.Get("last") != 6 {
 		t.Fatalf("window: %+v", res)
 	}
 }
 
 type lastN struct{ n any }
 
-func (l *lastN) Add(ev Event) error { l.n = ev.Fields["n"]; return nil }
+func (l *lastN) Add(ev Event) error { l.n = ev.Fields.Get("n"); return nil }
 func (l *lastN) Result() any        { return l.n }

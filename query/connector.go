@@ -348,7 +348,7 @@ func (f SourceFunc) Check(c *Checker) map[string]string {
 // SinkFunc is a user sink: called with each batch of results, from one
 // goroutine at a time. An error fails the query. The slice is the
 // engine's and is reused once the function returns (as io.Writer's Write
-// must not keep p): copy the results it keeps; their Fields maps are
+// must not keep p): copy the results it keeps; their Fields are
 // shared and read-only. A sink kind of its own ("func", Go only).
 type SinkFunc func(results []Event) error
 

@@ -120,7 +120,9 @@
 // what YAML cannot say: user sources (SourceFunc), user operators (Process,
 // FilterFunc, MapFunc, KeyByFunc), user aggregates (UserAggregate, an
 // Accumulator per window and key) and user sinks (SinkFunc). Events share
-// their Fields maps: code that changes fields builds a new map.
+// their Fields (a shape, Names, and the values in its order; no map per
+// event): code that changes fields builds new ones (MakeFields,
+// NewFields, Fields.With).
 //
 // DecodeLine turns a JSON line into an event (numbers become int when
 // whole, float64 otherwise; "key" becomes the key); it is fuzzed

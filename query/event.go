@@ -24,18 +24,18 @@ type Event struct {
 	// the order in which the scheduler ran operators.
 	Watermark int64
 	Key       string
-	Fields    map[string]any
+	Fields    Fields
 }
 
-// Env is what expressions see of an event: its fields plus key, arrival
-// and event_time, copied into scratch (cleared first), which the caller
-// reuses from event to event. The event's own Fields map is never written:
-// events share their maps (a flat map may emit one event twice, to two
-// instances), so Fields must be treated as read-only everywhere.
+// Env is what expressions on the VM see of an event: its fields plus key,
+// arrival and event_time, copied into scratch (cleared first), which the
+// caller reuses from event to event. The event's own Fields are never
+// written: events share their values (a flat map may emit one event
+// twice, to two instances), so Fields are read-only everywhere.
 func (e *Event) Env(scratch map[string]any) map[string]any {
 	clear(scratch)
-	for k, v := range e.Fields {
-		scratch[k] = v
+	for i, v := range e.Fields.v {
+		scratch[e.Fields.n.names[i]] = v
 	}
 	scratch["key"] = e.Key
 	scratch["arrival"] = e.Arrival
@@ -49,13 +49,29 @@ type Stateless struct {
 	kind  Kind
 	progs []*vm.Program
 	r     runner
+	// A map's output shape, and where each of its expressions' values
+	// goes in it.
+	names *Names
+	pos   []int
 }
 
 // newStateless returns the state machine of a filter, map or key_by step
 // with its compiled expressions (Plan.Machine).
 func newStateless(op *Operator, progs []*vm.Program) (*Stateless, error) {
 	if op.Kind().Stateless() {
-		return &Stateless{op: op, kind: op.Kind(), progs: progs, r: newRunner(progs)}, nil
+		s := &Stateless{op: op, kind: op.Kind(), progs: progs, r: newRunner(progs)}
+		if s.kind == KindMap {
+			names := make([]string, len(op.Map))
+			for i, ne := range op.Map {
+				names[i] = ne.Name
+			}
+			s.names = NamesOf(names...)
+			s.pos = make([]int, len(op.Map))
+			for i, ne := range op.Map {
+				s.pos[i] = s.names.Index(ne.Name)
+			}
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("query: %s is not a stateless step", op.Kind())
 }
@@ -80,6 +96,7 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 		}
 		return out, nil
 	}
+	var vals []any // a map's rows, for the rest of the batch
 	for i := range in {
 		ev := in[i]
 		switch s.kind {
@@ -115,7 +132,13 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 			ev.Key = keyString(k)
 			out = append(out, ev)
 		case KindMap:
-			fields := make(map[string]any, len(s.op.Map))
+			// The batch's rows share one allocation: a map allocates
+			// nothing per event.
+			k := s.names.Len()
+			if len(vals) < k {
+				vals = make([]any, k*(len(in)-i))
+			}
+			row := vals[:k:k]
 			var failed error
 			for j, ne := range s.op.Map {
 				v, err := s.r.run(s.progs, j, &ev)
@@ -123,13 +146,15 @@ func (s *Stateless) Apply(in []Event, out []Event) (_ []Event, errs []error) {
 					failed = fmt.Errorf("map %s = %q: %w", ne.Name, ne.Expr, err)
 					break
 				}
-				fields[ne.Name] = v
+				row[s.pos[j]] = v
 			}
 			if failed != nil {
+				clear(row)
 				errs = append(errs, failed)
 				continue
 			}
-			ev.Fields = fields
+			vals = vals[k:]
+			ev.Fields = NewFields(s.names, row)
 			out = append(out, ev)
 		}
 	}
@@ -143,45 +168,24 @@ func (s *Stateless) label() string {
 	return s.op.Kind().String()
 }
 
-// usesBuiltins reports whether a program reads key, arrival or event_time;
-// one that does not can run on an event's Fields map as it is, without a
-// copy.
-func usesBuiltins(p *vm.Program) bool {
-	if p == nil {
-		return false
-	}
-	v := &builtinVisitor{}
-	node := p.Node()
-	ast.Walk(&node, v)
-	return v.found
-}
-
-type builtinVisitor struct{ found bool }
-
-func (v *builtinVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok && builtin[id.Value] != "" {
-		v.found = true
-	}
-}
-
 // runner evaluates compiled programs on events with one reused VM and
 // scratch environment. Not safe for concurrent use.
 type runner struct {
 	vm      vm.VM
 	scratch map[string]any
-	env     []bool   // per program: needs the built-in fields
-	ident   []string // per program: the name it is, when it is just a name
-	native  []native // per program: its closures, when it compiles to them (native.go)
-	slot    *Event   // the event the closures read
+	ident   []string    // per program: the name it is, when it is just a name
+	refs    []*fieldRef // per program: that name's position, when it is a field's
+	native  []native    // per program: its closures, when it compiles to them (native.go)
+	slot    *Event      // the event the closures read
 }
 
 func newRunner(progs []*vm.Program) runner {
-	r := runner{scratch: map[string]any{}, env: make([]bool, len(progs)), ident: make([]string, len(progs)), native: make([]native, len(progs)), slot: new(Event)}
+	r := runner{scratch: map[string]any{}, ident: make([]string, len(progs)), refs: make([]*fieldRef, len(progs)), native: make([]native, len(progs)), slot: new(Event)}
 	for i, p := range progs {
-		r.env[i] = usesBuiltins(p)
 		if p != nil {
 			if id, ok := p.Node().(*ast.IdentifierNode); ok {
 				r.ident[i] = id.Value
+				r.refs[i] = newFieldRef(id.Value)
 			}
 			r.native[i] = compileNative(p, r.slot)
 		}
@@ -213,7 +217,7 @@ func (r *runner) run(progs []*vm.Program, i int, ev *Event) (any, error) {
 	case "event_time":
 		return ev.EventTime, nil
 	default:
-		if v, ok := ev.Fields[name]; ok {
+		if v, ok := r.refs[i].get(ev.Fields); ok {
 			return v, nil
 		}
 	}
@@ -225,11 +229,7 @@ func (r *runner) run(progs []*vm.Program, i int, ev *Event) (any, error) {
 		v, ok = runNative(f)
 	}
 	if !ok {
-		env := ev.Fields
-		if r.env[i] {
-			env = ev.Env(r.scratch)
-		}
-		v, err = r.vm.Run(progs[i], env)
+		v, err = r.vm.Run(progs[i], ev.Env(r.scratch))
 	}
 	if f, ok := v.(float64); ok && err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
 		return nil, fmt.Errorf("%w: gave %v (a division by zero or an overflow)", ErrNonFinite, f)

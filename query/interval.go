@@ -67,13 +67,14 @@ func (j *IntervalJoin) Run(side int, in, out []Event) ([]Event, []error, []Event
 			if side == 1 {
 				l, r = o, ev
 			}
-			f := make(map[string]any, len(l.Fields)+1)
-			for name, v := range l.Fields {
-				f[name] = v
+			f := l.Fields.Map()
+			if f == nil {
+				f = make(map[string]any, 1)
 			}
-			f[j.with] = r.Fields
-			out = append(out, Event{Key: ev.Key, Arrival: ev.Arrival, EventTime: max(l.EventTime, r.EventTime), Watermark: ev.Watermark, Fields: f})
+			f[j.with] = r.Fields.Map()
+			out = append(out, Event{Key: ev.Key, Arrival: ev.Arrival, EventTime: max(l.EventTime, r.EventTime), Watermark: ev.Watermark, Fields: MakeFields(f)})
 		}
+		ev.Fields = ev.Fields.detached() // held past the message
 		j.sides[side][ev.Key] = append(j.sides[side][ev.Key], ev)
 		j.order = append(j.order, heldRef{t: ev.EventTime, key: ev.Key, side: side})
 		j.held++

@@ -79,6 +79,7 @@ func (j *JoinOp) add(side int, ev Event) bool {
 		keys = map[string][]Event{}
 		j.sides[side][k] = keys
 	}
+	ev.Fields = ev.Fields.detached() // held past the message
 	keys[ev.Key] = append(keys[ev.Key], ev)
 	j.buffered++
 	return false
@@ -140,13 +141,13 @@ func (j *JoinOp) Advance(wm, frontierArrival int64) []Event {
 		for _, key := range keys {
 			for _, l := range left[key] {
 				for _, r := range right[key] {
-					f := make(map[string]any, len(l.Fields)+3)
-					for name, v := range l.Fields {
-						f[name] = v
+					f := l.Fields.Map()
+					if f == nil {
+						f = make(map[string]any, 3)
 					}
-					f[j.with] = r.Fields
+					f[j.with] = r.Fields.Map()
 					f["window_start"], f["window_end"] = k*j.size, (k+1)*j.size
-					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Watermark: NoWatermark, Fields: f})
+					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Watermark: NoWatermark, Fields: MakeFields(f)})
 				}
 			}
 		}

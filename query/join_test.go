@@ -32,7 +32,7 @@ func TestJoinMatchesReference(t *testing.T) {
 			evs := make([]Event, n)
 			for i := range evs {
 				order := fmt.Sprint(r.IntN(6))
-				evs[i] = Event{EventTime: int64(i/3) + r.Int64N(4), Fields: map[string]any{"order": order, "id": fmt.Sprintf("%s%d", side, i)}}
+				evs[i] = Event{EventTime: int64(i/3) + r.Int64N(4), Fields: MakeFields(map[string]any{"order": order, "id": fmt.Sprintf("%s%d", side, i)})}
 				if side == "L" {
 					evs[i].Key = order
 				}
@@ -43,8 +43,8 @@ func TestJoinMatchesReference(t *testing.T) {
 		var want []string
 		for _, l := range left {
 			for _, rt := range right {
-				if l.Key == rt.Fields["order"] && l.EventTime/10 == rt.EventTime/10 {
-					want = append(want, fmt.Sprint(l.Fields["id"], "+", rt.Fields["id"]))
+				if l.Key == rt.Fields.Get("order") && l.EventTime/10 == rt.EventTime/10 {
+					want = append(want, fmt.Sprint(l.Fields.Get("id"), "+", rt.Fields.Get("id")))
 				}
 			}
 		}
@@ -77,7 +77,7 @@ func TestJoinMatchesReference(t *testing.T) {
 		got = append(got, j.Advance(wm.Current(0), 0)...)
 		var gotIDs []string
 		for _, e := range got {
-			gotIDs = append(gotIDs, fmt.Sprint(e.Fields["id"], "+", e.Fields["payments"].(map[string]any)["id"]))
+			gotIDs = append(gotIDs, fmt.Sprint(e.Fields.Get("id"), "+", e.Fields.Get("payments").(map[string]any)["id"]))
 		}
 		slices.Sort(gotIDs)
 		slices.Sort(want)
@@ -90,8 +90,8 @@ func TestJoinMatchesReference(t *testing.T) {
 func TestJoinLateEvents(t *testing.T) {
 	spec := mustParse(t, joinSpec)
 	j, _ := machineOf[*JoinOp](spec, 1, 0)
-	j.AddLeft(Event{Key: "1", EventTime: 3, Fields: map[string]any{"order": "1"}})
-	if late, _ := j.AddRight(Event{EventTime: 4, Fields: map[string]any{"order": "1"}}); late {
+	j.AddLeft(Event{Key: "1", EventTime: 3, Fields: MakeFields(map[string]any{"order": "1"})})
+	if late, _ := j.AddRight(Event{EventTime: 4, Fields: MakeFields(map[string]any{"order": "1"})}); late {
 		t.Fatal("late before any watermark")
 	}
 	if out := j.Advance(10, 77); len(out) != 1 || out[0].Arrival != 77 || out[0].Key != "1" {

@@ -81,9 +81,9 @@ func DecodeLine(line []byte, et *EventTime) (Event, error) {
 		}
 		delete(m, "key")
 	}
-	ev.Fields = m
+	ev.Fields = MakeFields(m)
 	if et != nil {
-		t, err := EventTimeOf(m, et)
+		t, err := EventTimeOf(ev.Fields, et)
 		if err != nil {
 			return ev, fmt.Errorf("%w: %w", ErrBadLine, err)
 		}
@@ -128,7 +128,7 @@ func numbers(v any) any {
 // EventTimeOf reads the event time (Unix ns) of an event from its fields as
 // et says: unix_s, unix_ms and unix_ns take an int or float number,
 // rfc3339 a string.
-func EventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
+func EventTimeOf(fields Fields, et *EventTime) (int64, error) {
 	t, err := eventTimeOf(fields, et)
 	if err == nil {
 		err = CheckEventTime(t)
@@ -158,8 +158,8 @@ func CheckEventTime(t int64) error {
 	return nil
 }
 
-func eventTimeOf(fields map[string]any, et *EventTime) (int64, error) {
-	v, ok := fields[et.Field]
+func eventTimeOf(fields Fields, et *EventTime) (int64, error) {
+	v, ok := fields.Lookup(et.Field)
 	if !ok {
 		return 0, fmt.Errorf("%w: event_time field %q missing", ErrNoEventTime, et.Field)
 	}

@@ -90,7 +90,7 @@ func TestMachineOutput(t *testing.T) {
 	spec := mustParse(t, windowSpec)
 	w, _ := machineOf[*WindowAgg](spec, 1, 0)
 	for i, k := range []string{"a", "b", "a"} {
-		_, _ = w.Add(Event{Key: k, EventTime: int64(i), Watermark: NoWatermark, Fields: map[string]any{"v": 1, "x": 0.5}})
+		_, _ = w.Add(Event{Key: k, EventTime: int64(i), Watermark: NoWatermark, Fields: MakeFields(map[string]any{"v": 1, "x": 0.5})})
 	}
 	// Windows of 30 ns every 10: [−20,10), [−10,20), [0,30) hold t = 0..2.
 	if n, fired := w.Output(1<<40), len(w.Advance(1<<40, 0)); n != int64(fired) || n != 6 {
@@ -101,7 +101,7 @@ func TestMachineOutput(t *testing.T) {
 		j.add(0, Event{Key: "k", EventTime: int64(i)})
 	}
 	for i := range 3 {
-		j.add(1, Event{Key: "k", EventTime: int64(i), Fields: map[string]any{}})
+		j.add(1, Event{Key: "k", EventTime: int64(i), Fields: MakeFields(map[string]any{})})
 	}
 	j.add(1, Event{Key: "other", EventTime: 1})
 	if n, fired := j.Output(100), len(j.Advance(100, 0)); n != 12 || fired != 12 {

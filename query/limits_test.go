@@ -78,7 +78,7 @@ func TestEventTimeRange(t *testing.T) {
 		{"rfc3339", "2200-01-01T00:00:00Z", false},
 		{"rfc3339", "2026-12-02T10:00:00Z", true},
 	} {
-		_, err := EventTimeOf(map[string]any{"ts": tc.v}, &EventTime{Field: "ts", Format: tc.format})
+		_, err := EventTimeOf(MakeFields(map[string]any{"ts": tc.v}), &EventTime{Field: "ts", Format: tc.format})
 		if (err == nil) != tc.ok {
 			t.Errorf("%s %v: err %v, want ok %v", tc.format, tc.v, err, tc.ok)
 		}

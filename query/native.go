@@ -72,7 +72,11 @@ func nativeNode(node ast.Node, ev *Event) native {
 		case "event_time":
 			return func() any { return ev.EventTime }
 		default:
-			return func() any { return ev.Fields[name] }
+			ref := newFieldRef(name)
+			return func() any {
+				v, _ := ref.get(ev.Fields)
+				return v
+			}
 		}
 	case *ast.IntegerNode:
 		v, ok := integerConst(n)

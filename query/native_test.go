@@ -53,7 +53,7 @@ func randEvent(rng *rand.Rand, typed bool) Event {
 			}
 		}
 	}
-	return Event{Arrival: int64(rng.IntN(1000)), EventTime: int64(rng.IntN(1000)), Key: []string{"", "k1", "x"}[rng.IntN(3)], Fields: f}
+	return Event{Arrival: int64(rng.IntN(1000)), EventTime: int64(rng.IntN(1000)), Key: []string{"", "k1", "x"}[rng.IntN(3)], Fields: MakeFields(f)}
 }
 
 // TestNativeMatchesVM checks the closures against the VM they replace:

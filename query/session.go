@@ -204,7 +204,7 @@ func (a *SessionAgg) Advance(wm, frontierArrival int64) []Event {
 			for j, name := range a.keyFields {
 				f[name] = s.keyVals[j]
 			}
-			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(s) - 1, Watermark: NoWatermark, Fields: f})
+			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(s) - 1, Watermark: NoWatermark, Fields: MakeFields(f)})
 			a.groups--
 		}
 	}

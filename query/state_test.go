@@ -37,7 +37,7 @@ pipeline:
 		t.Fatal(err)
 	}
 	for i := range keys {
-		if _, err := w.Add(Event{Key: keys[i], EventTime: 1, Watermark: NoWatermark, Fields: map[string]any{"v": i}}); err != nil {
+		if _, err := w.Add(Event{Key: keys[i], EventTime: 1, Watermark: NoWatermark, Fields: MakeFields(map[string]any{"v": i})}); err != nil {
 			t.Fatal(err)
 		}
 	}

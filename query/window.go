@@ -103,6 +103,7 @@ type WindowAgg struct {
 	aggArgs
 	extra         int64 // state beyond the groups' accumulators (sets, rows, key fields)
 	keyFields     []string
+	res           *resultShape               // set at the first result
 	keyVals       map[string]*keyVals        // key → its fields' values, while a window holds it
 	fire          *windowFiring              // a firing under way (AdvanceSome)
 	open          map[int64]map[string][]acc // window index → key → one acc per aggregate
@@ -313,21 +314,52 @@ func (a *WindowAgg) AdvanceSome(wm, frontierArrival int64, max int) (out []Event
 
 // result is the result of window k's group key, whose state it lets go.
 func (a *WindowAgg) result(k int64, key string, accs []acc, arrival int64) Event {
-	f := map[string]any{"window_start": k * a.slide, "window_end": a.end(k)}
-	for i, ag := range a.aggs {
-		f[ag.Name] = accs[i].result(a.kinds[i])
+	if a.res == nil {
+		a.res = newResultShape(a.aggs, a.keyFields)
+	}
+	f := make([]any, a.res.names.Len())
+	f[a.res.start], f[a.res.end] = k*a.slide, a.end(k)
+	for i := range a.aggs {
+		f[a.res.aggs[i]] = accs[i].result(a.kinds[i])
 		a.extra -= accs[i].held()
 	}
 	if kv := a.keyVals[key]; kv != nil {
-		for j, name := range a.keyFields {
-			f[name] = kv.vals[j]
+		for j := range a.keyFields {
+			f[a.res.keys[j]] = kv.vals[j]
 		}
 		if kv.refs--; kv.refs == 0 {
 			delete(a.keyVals, key)
 			a.extra -= kv.bytes()
 		}
 	}
-	return Event{Key: key, Arrival: arrival, EventTime: a.end(k) - 1, Watermark: NoWatermark, Fields: f}
+	return Event{Key: key, Arrival: arrival, EventTime: a.end(k) - 1, Watermark: NoWatermark, Fields: NewFields(a.res.names, f)}
+}
+
+// resultShape is the shape of a window's results and where each of its
+// parts goes: window_start, window_end, the aggregates, the key fields (a
+// later one of the same name takes the place, as a map's later key
+// would).
+type resultShape struct {
+	names      *Names
+	start, end int
+	aggs, keys []int
+}
+
+func newResultShape(aggs []Aggregate, keyFields []string) *resultShape {
+	names := []string{"window_start", "window_end"}
+	for _, ag := range aggs {
+		names = append(names, ag.Name)
+	}
+	names = append(names, keyFields...)
+	r := &resultShape{names: NamesOf(names...)}
+	r.start, r.end = r.names.Index("window_start"), r.names.Index("window_end")
+	for _, ag := range aggs {
+		r.aggs = append(r.aggs, r.names.Index(ag.Name))
+	}
+	for _, name := range keyFields {
+		r.keys = append(r.keys, r.names.Index(name))
+	}
+	return r
 }
 
 // StateBytes estimates the memory the open groups hold: per (window, key)
@@ -386,10 +418,10 @@ type keyVals struct {
 func (k *keyVals) bytes() int64 { return 48 + 16*int64(len(k.vals)) }
 
 // fieldValues reads names from fields (nil where absent).
-func fieldValues(fields map[string]any, names []string) []any {
+func fieldValues(fields Fields, names []string) []any {
 	out := make([]any, len(names))
 	for i, n := range names {
-		out[i] = fields[n]
+		out[i] = fields.Get(n)
 	}
 	return out
 }

@@ -59,7 +59,7 @@ func referenceWindows(events []Event, size, slide int64) map[group]map[string]an
 		var sum, lo, hi int64
 		var fs float64
 		for i, e := range evs {
-			v := e.Fields["v"].(int)
+			v := e.Fields.Get("v").(int)
 			sum += int64(v)
 			if i == 0 || int64(v) < lo {
 				lo = int64(v)
@@ -67,7 +67,7 @@ func referenceWindows(events []Event, size, slide int64) map[group]map[string]an
 			if i == 0 || int64(v) > hi {
 				hi = int64(v)
 			}
-			fs += e.Fields["x"].(float64)
+			fs += e.Fields.Get("x").(float64)
 		}
 		out[g] = map[string]any{"n": int64(len(evs)), "s": sum, "lo": lo, "hi": hi, "m": float64(sum) / float64(len(evs)), "fs": fs,
 			"window_start": g.k * slide, "window_end": g.k*slide + size}
@@ -81,20 +81,20 @@ func sameResults(t *testing.T, got []Event, want map[group]map[string]any, slide
 		t.Fatalf("%d results, want %d", len(got), len(want))
 	}
 	for _, r := range got {
-		k := r.Fields["window_start"].(int64) / slide
+		k := r.Fields.Get("window_start").(int64) / slide
 		w, ok := want[group{k, r.Key}]
 		if !ok {
 			t.Fatalf("unexpected result %v", r)
 		}
 		for name, v := range w {
 			if f, isF := v.(float64); isF {
-				if g := r.Fields[name].(float64); math.Abs(g-f) > 1e-9*max(1, math.Abs(f)) {
+				if g := r.Fields.Get(name).(float64); math.Abs(g-f) > 1e-9*max(1, math.Abs(f)) {
 					t.Fatalf("window %d key %s: %s = %v, want %v", k, r.Key, name, g, f)
 				}
 				continue
 			}
-			if r.Fields[name] != v { // counts and integer sums: exact
-				t.Fatalf("window %d key %s: %s = %v (%T), want %v (%T)", k, r.Key, name, r.Fields[name], r.Fields[name], v, v)
+			if r.Fields.Get(name) != v { // counts and integer sums: exact
+				t.Fatalf("window %d key %s: %s = %v (%T), want %v (%T)", k, r.Key, name, r.Fields.Get(name), r.Fields.Get(name), v, v)
 			}
 		}
 	}
@@ -111,7 +111,7 @@ func TestWindowAggMatchesReference(t *testing.T) {
 		events := make([]Event, 200+r.IntN(200))
 		for i := range events {
 			events[i] = Event{EventTime: int64(i/2) + r.Int64N(disorder+1), Key: fmt.Sprint("k", r.IntN(4)),
-				Fields: map[string]any{"v": r.IntN(100), "x": r.NormFloat64()}}
+				Fields: MakeFields(map[string]any{"v": r.IntN(100), "x": r.NormFloat64()})}
 			events[i].Arrival = int64(i)
 		}
 		w, err := machineOf[*WindowAgg](spec, 1, 0)
@@ -148,7 +148,7 @@ func TestWindowAggLateness(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := func(t int64) Event {
-		return Event{EventTime: t, Key: "a", Fields: map[string]any{"v": 1, "x": 0.5}}
+		return Event{EventTime: t, Key: "a", Fields: MakeFields(map[string]any{"v": 1, "x": 0.5})}
 	}
 	w.Add(ev(3))
 	if out := w.Advance(14, 100); len(out) != 0 {
@@ -158,7 +158,7 @@ func TestWindowAggLateness(t *testing.T) {
 		t.Fatal("an event within the allowed lateness was late")
 	}
 	out := w.Advance(15, 200)
-	if len(out) != 1 || out[0].Fields["n"] != int64(2) || out[0].Arrival != 200 || out[0].Fields["window_end"] != int64(10) {
+	if len(out) != 1 || out[0].Fields.Get("n") != int64(2) || out[0].Arrival != 200 || out[0].Fields.Get("window_end") != int64(10) {
 		t.Fatalf("fired %v", out)
 	}
 	if late, _ := w.Add(ev(9)); !late || w.Late() != 1 {
@@ -173,7 +173,7 @@ func TestWindowAggBadArgument(t *testing.T) {
 	spec := mustParse(t, strings.Replace(strings.Replace(windowSpec, "generator: {rate: 1, fields: {v: {uniform: [0, 100]}, x: {normal: [0, 1]}}}", "jsonl: {path: x}", 1),
 		"{n: count(), s: sum(v), lo: min(v), hi: max(v), m: avg(v), fs: sum(x)}", "{s: sum(v)}", 1))
 	w, _ := machineOf[*WindowAgg](spec, 1, 0)
-	if _, err := w.Add(Event{Key: "a", Fields: map[string]any{"v": "seven"}}); err == nil || !strings.Contains(err.Error(), `sum(v): seven (string) is not a number`) {
+	if _, err := w.Add(Event{Key: "a", Fields: MakeFields(map[string]any{"v": "seven"})}); err == nil || !strings.Contains(err.Error(), `sum(v): seven (string) is not a number`) {
 		t.Errorf("err = %v", err)
 	}
 	if w.Open() != 0 {
@@ -226,10 +226,10 @@ func TestStatelessSteps(t *testing.T) {
   - key_by: 'lvl + "/" + string(slow)'
 `)
 	in := []Event{
-		{Key: "a", Fields: map[string]any{"level": "error", "ms": 500}},
-		{Key: "b", Fields: map[string]any{"level": "info", "ms": 500}},
-		{Key: "c", Fields: map[string]any{"level": "error", "ms": 5}},
-		{Key: "d", Fields: map[string]any{"level": "error", "ms": 50}},
+		{Key: "a", Fields: MakeFields(map[string]any{"level": "error", "ms": 500})},
+		{Key: "b", Fields: MakeFields(map[string]any{"level": "info", "ms": 500})},
+		{Key: "c", Fields: MakeFields(map[string]any{"level": "error", "ms": 5})},
+		{Key: "d", Fields: MakeFields(map[string]any{"level": "error", "ms": 50})},
 	}
 	evs := in
 	for i := range spec.spec.Pipeline {
@@ -252,7 +252,7 @@ func TestStatelessSteps(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	if _, ok := in[1].Fields["key"]; ok {
+	if _, ok := in[1].Fields.Lookup("key"); ok {
 		t.Error("built-in fields leaked into the event")
 	}
 }
@@ -260,7 +260,7 @@ func TestStatelessSteps(t *testing.T) {
 func TestStatelessEvalErrorsAreReported(t *testing.T) {
 	spec := mustParse(t, "name: q\nlatency_target: 1s\nsources: [{name: s, jsonl: {stdin: true}}]\npipeline:\n  - filter: 'n > 1'\n")
 	s, _ := machineOf[*Stateless](spec, 0, 0)
-	out, errs := s.Apply([]Event{{Fields: map[string]any{"n": "x"}}, {Fields: map[string]any{"n": 2}}}, nil)
+	out, errs := s.Apply([]Event{{Fields: MakeFields(map[string]any{"n": "x"})}, {Fields: MakeFields(map[string]any{"n": 2})}}, nil)
 	if len(out) != 1 || len(errs) != 1 || !strings.Contains(errs[0].Error(), `filter "n > 1"`) {
 		t.Errorf("out %v errs %v", out, errs)
 	}

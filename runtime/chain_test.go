@@ -56,7 +56,7 @@ func TestSourceChainsItsFirstStepOnAWorker(t *testing.T) {
 			step := func(onWorker bool) {
 				t.Helper()
 				in := q.Stats().EventsIn
-				feed <- query.Event{Key: "k", Fields: map[string]any{"x": 1}}
+				feed <- query.Event{Key: "k", Fields: query.MakeFields(map[string]any{"x": 1})}
 				for deadline := time.Now().Add(10 * time.Second); q.Stats().EventsIn == in; {
 					if onWorker {
 						e.timers.RunDueOnWorker(clk.Advance(int64(time.Millisecond)), 0)
@@ -158,7 +158,7 @@ func TestChainedStepBoundedByMessageWork(t *testing.T) {
 					for _, r := range rs {
 						// chained is set while the sink runs in its sender's
 						// message (this goroutine's).
-						got = append(got, fmt.Sprintf("%v:%v", r.Fields["x"], sink.chained))
+						got = append(got, fmt.Sprintf("%v:%v", r.Fields.Get("x"), sink.chained))
 					}
 					return nil
 				}).Build()
@@ -178,7 +178,7 @@ func TestChainedStepBoundedByMessageWork(t *testing.T) {
 				return len(got)
 			}
 			for x := 1; x <= 4; x++ {
-				feed <- query.Event{Key: "k", Fields: map[string]any{"x": x}}
+				feed <- query.Event{Key: "k", Fields: query.MakeFields(map[string]any{"x": x})}
 				for deadline := time.Now().Add(10 * time.Second); results() < x; time.Sleep(100 * time.Microsecond) {
 					e.timers.RunDue(clk.Advance(int64(time.Millisecond)), 0)
 					if time.Now().After(deadline) {

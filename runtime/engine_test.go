@@ -140,7 +140,7 @@ func TestCancelDrains(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, ev := range evs {
-			total += ev.Fields["n"].(int64)
+			total += ev.Fields.Get("n").(int64)
 		}
 		return nil
 	})}
@@ -249,7 +249,7 @@ func TestSinkAndSourceErrorsFail(t *testing.T) {
 	}
 	s = mustSpec(t, small)
 	s.Sources[0] = query.Source{Name: "s", Input: query.SourceFunc(func(ctx context.Context, emit func(query.Event) error) error {
-		_ = emit(query.Event{Fields: map[string]any{"v": 1}})
+		_ = emit(query.Event{Fields: query.MakeFields(map[string]any{"v": 1})})
 		return errors.New("connection reset")
 	})}
 	q, err = e.Submit(context.Background(), mustCompile(t, s))
@@ -452,7 +452,7 @@ sink: {discard: {}}
 	emitThenWait := func(first int64) query.SourceFunc {
 		return func(ctx context.Context, emit func(query.Event) error) error {
 			for i := int64(0); i < 5; i++ {
-				if err := emit(query.Event{Key: "k", Fields: map[string]any{"ts": first + 500*i}}); err != nil {
+				if err := emit(query.Event{Key: "k", Fields: query.MakeFields(map[string]any{"ts": first + 500*i})}); err != nil {
 					return err
 				}
 			}
@@ -470,7 +470,7 @@ sink: {discard: {}}
 	fired := make(chan int64, 16)
 	spec.Sink = query.Sink{Output: query.SinkFunc(func(evs []query.Event) error {
 		for _, ev := range evs {
-			fired <- ev.Fields["window_start"].(int64)
+			fired <- ev.Fields.Get("window_start").(int64)
 		}
 		return nil
 	})}
@@ -542,7 +542,9 @@ func TestProcessingTimeStampClosesByWatermark(t *testing.T) {
 	defer func() { _ = e.Cancel(waitCtx(t), q.ID()) }()
 	hour := int64(time.Hour)
 	rule := q.ruleFor(q.stages[1], q.stages[1].insts[0], 0) // the window's
-	ev := func(at int64) []query.Event { return []query.Event{{Arrival: at, Fields: map[string]any{"key": "a"}}} }
+	ev := func(at int64) []query.Event {
+		return []query.Event{{Arrival: at, Fields: query.MakeFields(map[string]any{"key": "a"})}}
+	}
 	steps := []struct {
 		name    string
 		events  []query.Event
@@ -681,7 +683,7 @@ pipeline:
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range rs {
-			counts[r.Fields["window_start"].(int64)/1e6-s] = r.Fields["n"].(int64)
+			counts[r.Fields.Get("window_start").(int64)/1e6-s] = r.Fields.Get("n").(int64)
 		}
 		return nil
 	})}

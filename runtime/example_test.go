@@ -23,11 +23,11 @@ func Example() {
 
 	orders := func(ctx context.Context, emit func(query.Event) error) error {
 		for i := 0; i < 6; i++ {
-			ev := query.Event{Fields: map[string]any{
+			ev := query.Event{Fields: query.MakeFields(map[string]any{
 				"shop":   []string{"north", "south"}[i%2],
 				"amount": 10 * (i + 1),
 				"ts":     1_700_000_000_000 + 400*i, // event time, ms: 0.4 s apart
-			}}
+			})}
 			if err := emit(ev); err != nil {
 				return err
 			}
@@ -45,7 +45,7 @@ func Example() {
 			defer mu.Unlock()
 			for _, r := range results {
 				lines = append(lines, fmt.Sprintf("%s %d: %d orders, revenue %d",
-					r.Key, r.Fields["window_start"].(int64)/1e9, r.Fields["orders"], r.Fields["revenue"]))
+					r.Key, r.Fields.Get("window_start").(int64)/1e9, r.Fields.Get("orders"), r.Fields.Get("revenue")))
 			}
 			return nil
 		}).

@@ -56,7 +56,7 @@ func TestIdleSourceCostsNothing(t *testing.T) {
 	if n := runs(10 * time.Second); n != 0 {
 		t.Fatalf("%d steps in 10 s of a quiet input, want none", n)
 	}
-	feed <- query.Event{Key: "k", Fields: map[string]any{"x": 1}}
+	feed <- query.Event{Key: "k", Fields: query.MakeFields(map[string]any{"x": 1})}
 	deadline := time.Now().Add(10 * time.Second)
 	var got query.Event
 wait:
@@ -72,7 +72,7 @@ wait:
 		}
 		time.Sleep(time.Millisecond) // the worker runs the messages the steps sent
 	}
-	if got.Fields["n"] != int64(1) && got.Fields["n"] != 1 {
+	if got.Fields.Get("n") != int64(1) && got.Fields.Get("n") != 1 {
 		t.Fatalf("result %v", got.Fields)
 	}
 	runs(200 * time.Millisecond) // the rest of its span after the event

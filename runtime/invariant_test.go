@@ -118,12 +118,12 @@ sink: {discard: {}}
 			// A flat map (events with an even v twice, odd ones dropped), a
 			// key function and a distinct-count aggregate.
 			flat := query.Operator{Label: "twice-even", Process: func(ev query.Event, out []query.Event) ([]query.Event, error) {
-				if ev.Fields["v"].(int)%2 == 1 {
+				if ev.Fields.Get("v").(int)%2 == 1 {
 					return out, nil
 				}
 				return append(out, ev, ev), nil
 			}}
-			s.Pipeline[0] = query.Operator{KeyFunc: func(ev query.Event) string { return fmt.Sprint(ev.Fields["v"].(int) % 4) }}
+			s.Pipeline[0] = query.Operator{KeyFunc: func(ev query.Event) string { return fmt.Sprint(ev.Fields.Get("v").(int) % 4) }}
 			s.Pipeline = append([]query.Operator{flat}, s.Pipeline...)
 			s.Pipeline[2].Window.Aggregates = append(s.Pipeline[2].Window.Aggregates, query.Aggregate{Name: "distinct", Func: "user", User: func() query.Accumulator { return &distinct{} }})
 		}},
@@ -169,7 +169,7 @@ func (d *distinct) Add(ev query.Event) error {
 	if d.seen == nil {
 		d.seen = map[any]bool{}
 	}
-	d.seen[ev.Fields["v"]] = true
+	d.seen[ev.Fields.Get("v")] = true
 	return nil
 }
 func (d *distinct) Result() any { return len(d.seen) }
@@ -435,7 +435,7 @@ func refWindow(op *query.Operator, evs []query.Event, axis func(*query.Event) in
 	for g, members := range groups {
 		f := map[string]any{"window_start": g.k * slide, "window_end": g.k*slide + size}
 		for _, name := range op.Window.KeyFields { // a key_by of a field: its value
-			f[name] = members[0].Fields[name]
+			f[name] = members[0].Fields.Get(name)
 		}
 		for _, a := range op.Window.Aggregates {
 			if a.User != nil {
@@ -453,7 +453,7 @@ func refWindow(op *query.Operator, evs []query.Event, axis func(*query.Event) in
 				if a.Arg == "" { // count
 					continue
 				}
-				v := ev.Fields[a.Arg]
+				v := ev.Fields.Get(a.Arg)
 				switch x := v.(type) {
 				case int:
 					ints = append(ints, int64(x))
@@ -492,7 +492,7 @@ func refWindow(op *query.Operator, evs []query.Event, axis func(*query.Event) in
 				f[a.Name] = float64(s) / float64(len(ints))
 			}
 		}
-		out = append(out, query.Event{Key: g.key, Fields: f})
+		out = append(out, query.Event{Key: g.key, Fields: query.MakeFields(f)})
 	}
 	// Steps after a window see its results in the reference as well.
 	return out, late
@@ -520,12 +520,12 @@ func refJoin(op *query.Operator, left, right []query.Event, lateness int64) (out
 		for _, l := range ls {
 			for _, r := range sides[1][g] {
 				f := map[string]any{}
-				for k, v := range l.Fields {
+				for k, v := range l.Fields.All() {
 					f[k] = v
 				}
-				f[op.Join.With] = r.Fields
+				f[op.Join.With] = r.Fields.Map()
 				f["window_start"], f["window_end"] = g.k*size, (g.k+1)*size
-				out = append(out, query.Event{Key: g.key, EventTime: (g.k+1)*size - 1, Fields: f})
+				out = append(out, query.Event{Key: g.key, EventTime: (g.k+1)*size - 1, Fields: query.MakeFields(f)})
 			}
 		}
 	}

@@ -29,7 +29,7 @@ func TestNodeMemoryBudget(t *testing.T) {
 		spec, err := query.NewBuilder(name).Tenant(tenant).LatencyTarget(time.Second).
 			SourceFunc("s", func(ctx context.Context, emit func(query.Event) error) error {
 				for i := range keys {
-					if err := emit(query.Event{Fields: map[string]any{"k": fmt.Sprint(i)}}); err != nil {
+					if err := emit(query.Event{Fields: query.MakeFields(map[string]any{"k": fmt.Sprint(i)})}); err != nil {
 						return err
 					}
 				}

@@ -28,7 +28,7 @@ func benchEnvelope(b *testing.B) *actorspb.Envelope {
 	events := make([]query.Event, 16)
 	for i := range events {
 		events[i] = query.Event{Arrival: int64(i), EventTime: int64(i), Watermark: query.NoWatermark, Key: "k" + strconv.Itoa(i),
-			Fields: map[string]any{"level": "error", "latency_ms": i * 7, "ratio": 0.5}}
+			Fields: query.MakeFields(map[string]any{"level": "error", "latency_ms": i * 7, "ratio": 0.5})}
 	}
 	c := &cluster{cfg: ClusterConfig{Name: "a"}}
 	env, err := c.envelopeOf(&batch{ctx: priority.PriorityContext{QueryID: "a.q1", Tenant: "t", LatencyTarget: 5e7, Global: 1e9, Local: 1e9}, events: events, wm: 3}, "a.q1/1/0", "a.q1/0/0")

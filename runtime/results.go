@@ -87,7 +87,7 @@ func (q *Query) Results() (*ResultReader, error) {
 }
 
 // publish gives results to the readers and keeps the latest; it costs
-// nothing until a reader asked. Events are shared: their Fields maps are
+// nothing until a reader asked. Events are shared: their Fields are
 // read-only everywhere.
 func (t *resultTap) publish(events []query.Event) {
 	if !t.active.Load() { // the sink's path takes no lock until a reader asked

@@ -20,7 +20,7 @@ func TestResultReaders(t *testing.T) {
 		SourceFunc("in", func(ctx context.Context, out func(query.Event) error) error {
 			for n := range emit {
 				for i := range n {
-					if err := out(query.Event{Key: "k", Fields: map[string]any{"i": i}}); err != nil {
+					if err := out(query.Event{Key: "k", Fields: query.MakeFields(map[string]any{"i": i})}); err != nil {
 						return err
 					}
 				}
@@ -74,7 +74,7 @@ func TestResultReaders(t *testing.T) {
 	if err != nil || ended || len(evs) != readerQueue || skipped != 5010-readerQueue {
 		t.Fatalf("second reader: %d results, %d skipped, ended %v, %v; want %d and %d", len(evs), skipped, ended, err, readerQueue, 5010-readerQueue)
 	}
-	if evs[0].Fields["i"] != 0 || evs[10].Fields["i"] != 0 || evs[11].Fields["i"] != 1 {
+	if evs[0].Fields.Get("i") != 0 || evs[10].Fields.Get("i") != 0 || evs[11].Fields.Get("i") != 1 {
 		t.Fatalf("the kept results first, then the new ones in order: %v %v %v", evs[0].Fields, evs[10].Fields, evs[11].Fields)
 	}
 
@@ -109,7 +109,7 @@ func TestResultReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, _, ended, _ = r3.Next(ctx)
-	if len(evs) != RecentResults || ended || evs[len(evs)-1].Fields["i"] != 4999 {
+	if len(evs) != RecentResults || ended || evs[len(evs)-1].Fields.Get("i") != 4999 {
 		t.Fatalf("after the end: %d results (ended %v), want the last %d", len(evs), ended, RecentResults)
 	}
 	if _, _, ended, _ = r3.Next(ctx); !ended {

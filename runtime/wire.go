@@ -62,9 +62,9 @@ func batchOf(env *actorspb.Envelope) (*batch, error) {
 
 func eventToProto(ev *query.Event) (*actorspb.Event, error) {
 	pe := &actorspb.Event{ArrivalNs: ev.Arrival, EventTimeNs: ev.EventTime, WatermarkNs: ev.Watermark, Key: ev.Key}
-	if len(ev.Fields) > 0 {
-		pe.Fields = make(map[string]*actorspb.Value, len(ev.Fields))
-		for k, v := range ev.Fields {
+	if ev.Fields.Len() > 0 {
+		pe.Fields = make(map[string]*actorspb.Value, ev.Fields.Len())
+		for k, v := range ev.Fields.All() {
 			pv, err := valueToProto(v)
 			if err != nil {
 				return nil, fmt.Errorf("field %q: %w", k, err)
@@ -78,14 +78,15 @@ func eventToProto(ev *query.Event) (*actorspb.Event, error) {
 func eventFromProto(pe *actorspb.Event, ev *query.Event) error {
 	*ev = query.Event{Arrival: pe.GetArrivalNs(), EventTime: pe.GetEventTimeNs(), Watermark: pe.GetWatermarkNs(), Key: pe.GetKey()}
 	if len(pe.GetFields()) > 0 {
-		ev.Fields = make(map[string]any, len(pe.GetFields()))
+		m := make(map[string]any, len(pe.GetFields()))
 		for k, pv := range pe.GetFields() {
 			v, err := valueFromProto(pv)
 			if err != nil {
 				return fmt.Errorf("field %q: %w", k, err)
 			}
-			ev.Fields[k] = v
+			m[k] = v
 		}
+		ev.Fields = query.MakeFields(m)
 	}
 	return nil
 }

@@ -20,8 +20,8 @@ import (
 
 func envelopeSeeds(f *testing.F) {
 	evs := []query.Event{
-		{Arrival: 1, EventTime: 2, Watermark: query.NoWatermark, Key: "k", Fields: map[string]any{"i": 1, "l": int64(2), "f": 1.5, "s": "x", "b": true, "n": nil,
-			"list": []any{1, "a", []any{2.5}}, "map": map[string]any{"z": map[string]any{"y": false}}}},
+		{Arrival: 1, EventTime: 2, Watermark: query.NoWatermark, Key: "k", Fields: query.MakeFields(map[string]any{"i": 1, "l": int64(2), "f": 1.5, "s": "x", "b": true, "n": nil,
+			"list": []any{1, "a", []any{2.5}}, "map": map[string]any{"z": map[string]any{"y": false}}})},
 		{Arrival: math.MaxInt64, EventTime: math.MinInt64, Key: ""},
 	}
 	env := &actorspb.Envelope{Input: 1, Seq: 7, WatermarkNs: math.MinInt64, Idle: true, Closed: true}
