@@ -293,8 +293,42 @@ type nexmarkGen struct {
 	end   int64   // due times at or after it are not produced (0: none)
 	n     int64   // the next event number to look at
 	sel   [3]bool
-	nsel  int             // how many of the 50 slots are selected
-	shape [3]query.Shapes // each kind's row shape
+	nsel  int        // how many of the 50 slots are selected
+	shape [3]nxShape // each kind's row shape
+}
+
+// nxShape lays out one kind's rows: its fields in the order its builder
+// writes them, their places in the row's shape, and the values not yet
+// handed out of the current allocation (one per nxChunk rows).
+type nxShape struct {
+	names *query.Names
+	at    []int
+	vals  []any
+}
+
+const nxChunk = 256
+
+func newNxShape(fields ...string) nxShape {
+	s := nxShape{names: query.NamesOf(fields...)}
+	for _, f := range fields {
+		s.at = append(s.at, s.names.Index(f))
+	}
+	return s
+}
+
+// row returns the fields of vals, given in the order the shape was made
+// with.
+func (s *nxShape) row(vals ...any) query.Fields {
+	n := len(s.at)
+	if len(s.vals) < n {
+		s.vals = make([]any, n*nxChunk)
+	}
+	row := s.vals[:n:n]
+	s.vals = s.vals[n:]
+	for i, v := range vals {
+		row[s.at[i]] = v
+	}
+	return query.NewFields(s.names, row)
 }
 
 func newNexmarkGen(spec *Nexmark, start int64) *nexmarkGen {
@@ -308,6 +342,15 @@ func newNexmarkGen(spec *Nexmark, start int64) *nexmarkGen {
 	for k := range g.sel {
 		g.sel[k] = spec.yields(nxKind(k))
 	}
+	// Each kind's fields in the order its builder (person, auction, bid)
+	// passes them.
+	var extra []string
+	if spec.Extra {
+		extra = []string{"extra"}
+	}
+	g.shape[nxKindPerson] = newNxShape(append([]string{"type", "date_time", "id", "name", "email_address", "credit_card", "city", "state"}, extra...)...)
+	g.shape[nxKindAuction] = newNxShape(append([]string{"type", "date_time", "id", "item_name", "description", "initial_bid", "reserve", "expires", "seller", "category"}, extra...)...)
+	g.shape[nxKindBid] = newNxShape(append([]string{"type", "date_time", "auction", "bidder", "price", "channel", "url"}, extra...)...)
 	for slot := range nxTotal {
 		if g.sel[nxKindOf(int64(slot))] {
 			g.nsel++
@@ -379,18 +422,16 @@ func (g *nexmarkGen) event(n, at int64) query.Event {
 	ms := int(t / 1e6)
 	r := nxSeeded(g.spec.Seed, uint64(id))
 	kind := nxKindOf(id)
-	var f map[string]any
+	var f query.Fields
 	switch kind {
 	case nxKindPerson:
-		f = g.person(id, &r)
+		f = g.person(id, ms, &r)
 	case nxKindAuction:
-		f = g.auction(id, n, t, &r)
+		f = g.auction(id, n, t, ms, &r)
 	default:
-		f = g.bid(id, &r)
+		f = g.bid(id, ms, &r)
 	}
-	f["type"] = nxKindValues[kind]
-	f["date_time"] = ms
-	return query.Event{Arrival: at, EventTime: t, Fields: g.shape[kind].Make(f)}
+	return query.Event{Arrival: at, EventTime: t, Fields: f}
 }
 
 // lastPerson is the last person id (base 0) at event id.
@@ -433,21 +474,21 @@ func nxNextAuction(id int64, r *nxRand) int64 {
 	return lo + r.intn(last-lo+1+nxAuctionLead)
 }
 
-func (g *nexmarkGen) person(id int64, r *nxRand) map[string]any {
+func (g *nexmarkGen) person(id int64, ms int, r *nxRand) query.Fields {
 	name := nxFirstNames[r.intn(int64(len(nxFirstNames)))] + " " + nxLastNames[r.intn(int64(len(nxLastNames)))]
 	email := r.letters(7) + "@" + r.letters(5) + ".com"
 	card := fmt.Sprintf("%04d %04d %04d %04d", r.intn(10000), r.intn(10000), r.intn(10000), r.intn(10000))
 	city, state := nxCities[r.intn(int64(len(nxCities)))], nxStates[r.intn(int64(len(nxStates)))]
-	f := make(map[string]any, 9)
-	f["id"] = int(nxLastPerson(id) + nxFirstPerson)
-	f["name"], f["email_address"], f["credit_card"], f["city"], f["state"] = name, email, card, city, state
+	pid := int(nxLastPerson(id) + nxFirstPerson)
+	sh := &g.shape[nxKindPerson]
 	if g.spec.Extra {
-		f["extra"] = r.extra(8+len(name)+len(email)+len(card)+len(city.(string))+len(state.(string)), nxPersonBytes)
+		extra := r.extra(8+len(name)+len(email)+len(card)+len(city.(string))+len(state.(string)), nxPersonBytes)
+		return sh.row(nxKindValues[nxKindPerson], ms, pid, name, email, card, city, state, extra)
 	}
-	return f
+	return sh.row(nxKindValues[nxKindPerson], ms, pid, name, email, card, city, state)
 }
 
-func (g *nexmarkGen) auction(id, n, t int64, r *nxRand) map[string]any {
+func (g *nexmarkGen) auction(id, n, t int64, ms int, r *nxRand) query.Fields {
 	seller := nxNextPerson(id, r)
 	if r.intn(nxHotSellerRatio) > 0 {
 		seller = nxLastPerson(id) / nxHotBatch * nxHotBatch
@@ -461,18 +502,16 @@ func (g *nexmarkGen) auction(id, n, t int64, r *nxRand) map[string]any {
 	expires := t/1e6 + 1 + r.intn(max(horizon*2, 1))
 	name, desc := r.letters(20), r.letters(100)
 	reserve := initial + r.price()
-	f := make(map[string]any, 11)
-	f["id"] = int(nxLastAuction(id) + nxFirstAuction)
-	f["item_name"], f["description"] = name, desc
-	f["initial_bid"], f["reserve"] = initial, reserve
-	f["expires"], f["seller"], f["category"] = int(expires), int(seller+nxFirstPerson), int(category)
+	aid := int(nxLastAuction(id) + nxFirstAuction)
+	sh := &g.shape[nxKindAuction]
 	if g.spec.Extra {
-		f["extra"] = r.extra(8+len(name)+len(desc)+40, nxAuctionBytes)
+		extra := r.extra(8+len(name)+len(desc)+40, nxAuctionBytes)
+		return sh.row(nxKindValues[nxKindAuction], ms, aid, name, desc, initial, reserve, int(expires), int(seller+nxFirstPerson), int(category), extra)
 	}
-	return f
+	return sh.row(nxKindValues[nxKindAuction], ms, aid, name, desc, initial, reserve, int(expires), int(seller+nxFirstPerson), int(category))
 }
 
-func (g *nexmarkGen) bid(id int64, r *nxRand) map[string]any {
+func (g *nexmarkGen) bid(id int64, ms int, r *nxRand) query.Fields {
 	var auction, bidder int64
 	if r.intn(nxHotAuctionRatio) > 0 {
 		auction = nxLastAuction(id) / nxHotBatch * nxHotBatch
@@ -494,13 +533,11 @@ func (g *nexmarkGen) bid(id int64, r *nxRand) map[string]any {
 	} else {
 		channel, url = nxChannel(int(r.intn(nxChannels)))
 	}
-	f := make(map[string]any, 8)
-	f["auction"], f["bidder"], f["price"] = int(auction+nxFirstAuction), int(bidder+nxFirstPerson), price
-	f["channel"], f["url"] = channel, url
+	sh := &g.shape[nxKindBid]
 	if g.spec.Extra {
-		f["extra"] = r.extra(32, nxBidBytes)
+		return sh.row(nxKindValues[nxKindBid], ms, int(auction+nxFirstAuction), int(bidder+nxFirstPerson), price, channel, url, r.extra(32, nxBidBytes))
 	}
-	return f
+	return sh.row(nxKindValues[nxKindBid], ms, int(auction+nxFirstAuction), int(bidder+nxFirstPerson), price, channel, url)
 }
 
 func openNexmark(spec query.InputSpec, env *Env) (Input, error) {
