@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"math/bits"
+	"sync"
+
 	"github.com/cameo-go/cameo/actors"
 	"github.com/cameo-go/cameo/priority"
 	"github.com/cameo-go/cameo/query"
@@ -32,6 +35,10 @@ type batch struct {
 	resume bool
 	// counted: its receiver's queued count took it (fromSource).
 	counted bool
+	// pooled: events came from eventSlices and go back once the receiver
+	// ran the batch (instance.deliver); a lent batch's events are its
+	// sender's.
+	pooled bool
 }
 
 var _ actors.Prioritized = (*batch)(nil)
@@ -41,9 +48,46 @@ var _ actors.Prioritized = (*batch)(nil)
 func (b *batch) own() *batch {
 	c := *b
 	if len(b.events) > 0 {
-		c.events = append(make([]query.Event, 0, len(b.events)), b.events...)
+		c.events, c.pooled = append(getEvents(len(b.events)), b.events...), true
 	}
 	return &c
+}
+
+// Event slices of messages are recycled: a message's events are copied out
+// of the sender's buffer into a slice from these pools and handed back,
+// cleared, once the receiver ran the message. No receiver keeps the slice
+// (the state machines copy the events they keep, sinks must not keep what
+// Write was given), so a message allocates nothing per event once the
+// pools are warm. One pool per power of two from 16 to 4,096 events;
+// larger messages allocate.
+var eventSlices [9]sync.Pool
+
+const minPooled, maxPooled = 16, 4096
+
+func poolClass(n int) int { return bits.Len(uint(max(n, minPooled)-1)) - 4 }
+
+// getEvents returns an empty slice with room for n events.
+func getEvents(n int) []query.Event {
+	if n > maxPooled {
+		return make([]query.Event, 0, n)
+	}
+	c := poolClass(n)
+	if p, _ := eventSlices[c].Get().(*[]query.Event); p != nil {
+		return (*p)[:0]
+	}
+	return make([]query.Event, 0, minPooled<<c)
+}
+
+// putEvents hands s back, cleared so that it holds nothing alive.
+func putEvents(s []query.Event) {
+	n := cap(s)
+	if n < minPooled || n > maxPooled || n&(n-1) != 0 {
+		return
+	}
+	s = s[:n]
+	clear(s)
+	s = s[:0]
+	eventSlices[poolClass(n)].Put(&s)
 }
 
 // Priorities implements actors.Prioritized.

@@ -179,6 +179,10 @@ func (x *instance) deliver(b *batch) {
 		q.release(x.carry, x.carryEvents)
 		x.carry, x.carryEvents = 0, 0
 		x.closeIfPending()
+		if b.pooled {
+			putEvents(b.events)
+			b.events, b.pooled = nil, false
+		}
 	}()
 	x.run(b, false)
 }

@@ -366,7 +366,7 @@ func (r *router) post(now int64, e *edge, in priority.PriorityContext, events []
 	} else {
 		b = &batch{ctx: ctx, input: e.input, seq: e.seq, wm: m.wm, idle: m.idle, closed: m.closed, sent: now}
 		if len(events) > 0 {
-			b.events = append(make([]query.Event, 0, len(events)), events...)
+			b.events, b.pooled = append(getEvents(len(events)), events...), !e.to.elsewhere
 		}
 	}
 	e.seq++
