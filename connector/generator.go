@@ -35,7 +35,18 @@ type Generator struct {
 	names *query.Names
 	pos   []int
 	vals  []any
+	kinds []genKind // each field's distribution, resolved once
 }
+
+type genKind uint8
+
+const (
+	genConst genKind = iota
+	genChoice
+	genUniformInt
+	genUniformFloat
+	genNormal
+)
 
 // rowChunk is how many events' values one allocation holds. A step that
 // keeps an event past its message (a join's buffer, a max_by row) copies
@@ -66,8 +77,19 @@ func NewGenerator(g *query.Generator, start int64) (*Generator, error) {
 	}
 	gen.names = query.NamesOf(names...)
 	gen.pos = make([]int, len(g.Fields))
+	gen.kinds = make([]genKind, len(g.Fields))
 	for i, f := range g.Fields {
 		gen.pos[i] = gen.names.Index(f.Name)
+		switch {
+		case f.Choice != nil:
+			gen.kinds[i] = genChoice
+		case f.Uniform != nil && f.Type() == "int":
+			gen.kinds[i] = genUniformInt
+		case f.Uniform != nil:
+			gen.kinds[i] = genUniformFloat
+		case f.Normal != nil:
+			gen.kinds[i] = genNormal
+		}
 	}
 	gen.cumW = make([][]float64, len(g.Fields))
 	gen.choices = make([][]any, len(g.Fields))
@@ -225,9 +247,10 @@ func (g *Generator) event(at int64) query.Event {
 	}
 	row := g.vals[:nf:nf]
 	g.vals = g.vals[nf:]
-	for i, f := range g.spec.Fields {
-		switch {
-		case f.Choice != nil:
+	for i := range g.spec.Fields {
+		f := &g.spec.Fields[i]
+		switch g.kinds[i] {
+		case genChoice:
 			c := g.cumW[i]
 			x := g.rng.Float64() * c[len(c)-1]
 			j := 0
@@ -235,14 +258,13 @@ func (g *Generator) event(at int64) query.Event {
 				j++
 			}
 			row[g.pos[i]] = g.choices[i][j]
-		case f.Uniform != nil:
+		case genUniformInt: // validation bounds |lo|, |hi| to 2^53: hi-lo+1 fits
+			lo, hi := int64(f.Uniform[0]), int64(f.Uniform[1])
+			row[g.pos[i]] = int(lo + g.rng.Int64N(hi-lo+1))
+		case genUniformFloat:
 			lo, hi := f.Uniform[0], f.Uniform[1]
-			if f.Type() == "int" { // validation bounds |lo|, |hi| to 2^53: hi-lo+1 fits
-				row[g.pos[i]] = int(int64(lo) + g.rng.Int64N(int64(hi)-int64(lo)+1))
-			} else {
-				row[g.pos[i]] = lo + g.rng.Float64()*(hi-lo)
-			}
-		case f.Normal != nil:
+			row[g.pos[i]] = lo + g.rng.Float64()*(hi-lo)
+		case genNormal:
 			row[g.pos[i]] = f.Normal[0] + f.Normal[1]*g.rng.NormFloat64()
 		default:
 			row[g.pos[i]] = f.Const
