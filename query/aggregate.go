@@ -196,7 +196,7 @@ func (c *acc) add(kind aggKind, k int, v any, ev *Event) int64 {
 			grew += eventBytes // the row it keeps alive
 		}
 		if !e.seen || before(ranked{x: x, t: ev.EventTime, key: ev.Key}, ranked{x: e.by, t: e.t, key: e.key}) {
-			e.by, e.t, e.key, e.row, e.seen = x, ev.EventTime, ev.Key, ev.Fields.detached(), true
+			e.by, e.t, e.key, e.row, e.seen = x, ev.EventTime, ev.Key, ev.Fields.Clone(), true
 		}
 	case aggTopK:
 		_, x, _ := number(v)
@@ -223,7 +223,7 @@ func (e *accExt) insert(r ranked, k int) int64 {
 		grew = eventBytes
 	}
 	copy(e.top[i+1:], e.top[i:])
-	r.row = r.row.detached()
+	r.row = r.row.Clone()
 	e.top[i] = r
 	return grew
 }

@@ -309,10 +309,11 @@ func (r *fieldRef) get(f Fields) (any, bool) {
 	return f.v[r.i], true
 }
 
-// detached returns f with values of its own: for state kept past the
-// message (a window's max_by row, a join's buffered side), so that it does
-// not hold a batch's shared allocation of rows alive.
-func (f Fields) detached() Fields {
+// Clone returns f with values of its own. Rows of a batch share one
+// allocation, so code that keeps an event long after its message (a
+// window's max_by row, a join's buffered side, a user function's cache)
+// clones its fields, lest one kept row hold the whole batch's alive.
+func (f Fields) Clone() Fields {
 	if len(f.v) == 0 {
 		return Fields{}
 	}

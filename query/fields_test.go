@@ -31,6 +31,9 @@ func TestFields(t *testing.T) {
 	if !f.Equal(MakeFields(map[string]any{"a": "x", "b": 2})) || f.Equal(g) {
 		t.Fatal("Equal")
 	}
+	if c := g.Clone(); !c.Equal(g) || &c.v[0] == &g.v[0] {
+		t.Fatal("Clone shares the values or differs")
+	}
 	b, err := json.Marshal(g)
 	if err != nil || string(b) != `{"a":"x","b":3,"c":true}` {
 		t.Fatalf("JSON %s %v", b, err)

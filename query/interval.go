@@ -74,7 +74,7 @@ func (j *IntervalJoin) Run(side int, in, out []Event) ([]Event, []error, []Event
 			f[j.with] = r.Fields.Map()
 			out = append(out, Event{Key: ev.Key, Arrival: ev.Arrival, EventTime: max(l.EventTime, r.EventTime), Watermark: ev.Watermark, Fields: MakeFields(f)})
 		}
-		ev.Fields = ev.Fields.detached() // held past the message
+		ev.Fields = ev.Fields.Clone() // held past the message
 		j.sides[side][ev.Key] = append(j.sides[side][ev.Key], ev)
 		j.order = append(j.order, heldRef{t: ev.EventTime, key: ev.Key, side: side})
 		j.held++

@@ -79,7 +79,7 @@ func (j *JoinOp) add(side int, ev Event) bool {
 		keys = map[string][]Event{}
 		j.sides[side][k] = keys
 	}
-	ev.Fields = ev.Fields.detached() // held past the message
+	ev.Fields = ev.Fields.Clone() // held past the message
 	keys[ev.Key] = append(keys[ev.Key], ev)
 	j.buffered++
 	return false

@@ -277,3 +277,33 @@ sink: {discard: {}}
 		t.Fatalf("30 × 30 on one key: %d results, want 900", st.Results)
 	}
 }
+
+// A source faster than its query waits while its queued events would take
+// more than half of what the memory budget leaves (Query.eventsFit), instead
+// of filling the in-flight bound's worth of messages (4,096 of up to 1,024
+// events here, about 1 GiB by the estimate) and failing the query by its
+// budget: every event is read and counted, and the query completes.
+func TestQueuedEventsStayWithinTheBudget(t *testing.T) {
+	e := newEngine(t, WithUnpacedSources(), WithQueryMemory(4<<20), WithWorkers(2))
+	const n = 200_000
+	s, err := query.NewBuilder("slow").Tenant("t").LatencyTarget(time.Second).
+		Generator("in", query.Generator{Rate: 1_000_000, Duration: n * time.Microsecond, Seed: 1, Keys: query.Keys{Count: 10}}).
+		Process("slow", func(ev query.Event, out []query.Event) ([]query.Event, error) {
+			for start := time.Now(); time.Since(start) < time.Microsecond; {
+			}
+			return append(out, ev), nil
+		}).KeyBy("key").Tumbling(time.Hour, query.Count("n")).Discard().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := e.Submit(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Wait(waitCtx(t)); err != nil {
+		t.Fatalf("%v: the source should have waited for its queued events", err)
+	}
+	if st := q.Stats(); st.EventsIn != n || st.Results != 10 {
+		t.Fatalf("%d events in, %d results, want %d and 10", st.EventsIn, st.Results, n)
+	}
+}

@@ -44,7 +44,12 @@
 //
 // A message (batch) holds events of one query for one instance. A sender
 // cuts its output where the receiving window's earliest window changes, so
-// a batch never straddles a window boundary. Each message's
+// a batch never straddles a window boundary. Events travel by value: their
+// fields are a shared shape and a slice of values (query.Fields), so a
+// message is one slice of events. That slice comes from a pool per size
+// and goes back, cleared, once the receiver ran the message: no receiver
+// keeps it (state machines copy what they keep, sinks must not keep what
+// Write was given), so a message allocates nothing per event. Each message's
 // context is stamped by the query's policy: BuildAtSource at sources,
 // BuildAtOperator at operators, with the receiver's frontier rule
 // (priority.Stateless, WindowFrontier, EventTimeFrontier, or a JoinFrontier

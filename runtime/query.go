@@ -393,24 +393,49 @@ func (q *Query) release(w, n int64) {
 	}
 	if w > 0 && q.inflight.Add(-w) < int64(q.eng.cfg.MaxInFlight/2) {
 		q.wakeSources()
+	} else if n > 0 && q.creditWait.Load() && q.eventsFit(2) {
+		q.wakeSources()
 	}
 }
 
+// eventsFit reports whether the events queued, with a batch more, take at
+// most 1/(2·slack) of what the query's memory budget leaves beside its
+// state and its connectors' holdings. The in-flight bound counts messages,
+// and a message holds up to MaxBatch events: 4,096 messages of 1,024
+// events are 4 M events, about 1 GiB by the estimate. A source faster
+// than its query (an unpaced one, a broker's backlog) would fill that and
+// fail the query by its budget; so a source also waits while the queued
+// events would take more than half of the room (slack 1), and is woken
+// when they fell to a quarter (slack 2). With nothing queued a batch
+// always goes, so a query whose state nearly fills its budget still moves.
+func (q *Query) eventsFit(slack int64) bool {
+	b := q.eng.cfg.QueryMemory
+	if b <= 0 {
+		return true
+	}
+	queued := q.backlogEvents.Load()
+	if queued == 0 {
+		return true
+	}
+	room := (b - q.stateBytes.Load() - q.connBytes.Load()) / (2 * slack)
+	return (queued+int64(q.eng.cfg.MaxBatch))*queuedEventBytes <= room
+}
+
 // hasCredit reports whether a batch of weight w fits under the query's
-// in-flight bound. When it does not, the query's sources are woken once
+// in-flight bound, and its events beside those queued (eventsFit). When it does not, the query's sources are woken once
 // the count falls below half the bound (wakeSources). In a cluster the
 // count includes what the peers last reported of their parts (every
 // heartbeat).
 func (q *Query) hasCredit(w int64) bool {
 	bound := int64(q.eng.cfg.MaxInFlight)
 	w = min(w, bound) // a batch over the bound goes alone (checkFanOut refuses such specs on one node)
-	if q.inflight.Load()+q.backlog.sum.Load()+w <= bound {
+	if q.inflight.Load()+q.backlog.sum.Load()+w <= bound && q.eventsFit(1) {
 		return true
 	}
 	q.creditWait.Store(true)
 	// Look again: a release between the first look and the flag saw no
 	// waiter.
-	if q.inflight.Load()+q.backlog.sum.Load()+w <= bound {
+	if q.inflight.Load()+q.backlog.sum.Load()+w <= bound && q.eventsFit(1) {
 		return true
 	}
 	return false

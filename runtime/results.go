@@ -96,6 +96,7 @@ func (t *resultTap) publish(events []query.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, ev := range events {
+		ev.Fields = ev.Fields.Clone() // kept: not the batch's rows
 		t.recent[t.next] = ev
 		t.next = (t.next + 1) % len(t.recent)
 		t.kept = min(t.kept+1, len(t.recent))
@@ -124,7 +125,10 @@ func (r *ResultReader) push(events []query.Event) {
 	r.mu.Lock()
 	room := readerQueue - len(r.queue)
 	n := min(room, len(events))
-	r.queue = append(r.queue, events[:n]...)
+	for _, ev := range events[:n] {
+		ev.Fields = ev.Fields.Clone() // queued for a reader: not the batch's rows
+		r.queue = append(r.queue, ev)
+	}
 	r.skipped += uint64(len(events) - n)
 	r.mu.Unlock()
 	r.signal()
