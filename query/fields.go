@@ -319,3 +319,43 @@ func (f Fields) Clone() Fields {
 	}
 	return Fields{n: f.n, v: slices.Clone(f.v)}
 }
+
+// joinShape lays out a join's output rows: the left row's fields, the
+// right row (a map, for expressions such as with.field) under the join's
+// name, then extra fields (a window join's window_start and window_end).
+// A name given twice keeps the later value, as a map's later key would.
+// The output shape is built once per left shape it meets. Not safe for
+// concurrent use.
+type joinShape struct {
+	with  string
+	extra []string
+	in    *Names // the left shape out was built for
+	built bool
+	out   *Names
+	left  []int // where each left field goes
+	at    []int // where the right row, then each extra, goes
+}
+
+func (s *joinShape) row(l Fields, right any, extra ...any) Fields {
+	if !s.built || l.n != s.in {
+		names := append(append(slices.Clone(l.n.namesOrNil()), s.with), s.extra...)
+		s.in, s.built, s.out = l.n, true, NamesOf(names...)
+		s.left = s.left[:0]
+		for _, name := range l.n.namesOrNil() {
+			s.left = append(s.left, s.out.Index(name))
+		}
+		s.at = s.at[:0]
+		for _, name := range append([]string{s.with}, s.extra...) {
+			s.at = append(s.at, s.out.Index(name))
+		}
+	}
+	vals := make([]any, s.out.Len())
+	for i, v := range l.v {
+		vals[s.left[i]] = v
+	}
+	vals[s.at[0]] = right
+	for i, v := range extra {
+		vals[s.at[1+i]] = v
+	}
+	return Fields{n: s.out, v: vals}
+}

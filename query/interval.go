@@ -26,6 +26,7 @@ type IntervalJoin struct {
 	wm               int64
 	late             uint64
 	held             int
+	shape            joinShape
 }
 
 // heldRef is an event held, in order: its time, key and side.
@@ -39,7 +40,7 @@ func newIntervalJoin(op *Operator, _ []*vm.Program, allowedLateness time.Duratio
 	if op.Join == nil || op.Join.Within <= 0 {
 		return nil, fmt.Errorf("query: %s is not an interval join", op.Kind())
 	}
-	j := &IntervalJoin{within: int64(op.Join.Within), lateness: int64(allowedLateness), with: op.Join.With, wm: NoWatermark}
+	j := &IntervalJoin{within: int64(op.Join.Within), lateness: int64(allowedLateness), with: op.Join.With, wm: NoWatermark, shape: joinShape{with: op.Join.With}}
 	for i := range j.sides {
 		j.sides[i] = map[string][]Event{}
 	}
@@ -67,12 +68,7 @@ func (j *IntervalJoin) Run(side int, in, out []Event) ([]Event, []error, []Event
 			if side == 1 {
 				l, r = o, ev
 			}
-			f := l.Fields.Map()
-			if f == nil {
-				f = make(map[string]any, 1)
-			}
-			f[j.with] = r.Fields.Map()
-			out = append(out, Event{Key: ev.Key, Arrival: ev.Arrival, EventTime: max(l.EventTime, r.EventTime), Watermark: ev.Watermark, Fields: MakeFields(f)})
+			out = append(out, Event{Key: ev.Key, Arrival: ev.Arrival, EventTime: max(l.EventTime, r.EventTime), Watermark: ev.Watermark, Fields: j.shape.row(l.Fields, r.Fields.Map())})
 		}
 		ev.Fields = ev.Fields.Clone() // held past the message
 		j.sides[side][ev.Key] = append(j.sides[side][ev.Key], ev)

@@ -25,6 +25,7 @@ type JoinOp struct {
 	buffered       int // events held in open windows
 	progs          []*vm.Program
 	r              runner
+	shape          joinShape
 }
 
 // newJoinOp returns the state machine of a join step with its compiled
@@ -138,16 +139,21 @@ func (j *JoinOp) Advance(wm, frontierArrival int64) []Event {
 			}
 		}
 		slices.Sort(keys)
+		if j.shape.extra == nil {
+			j.shape = joinShape{with: j.with, extra: []string{"window_start", "window_end"}}
+		}
+		start, end := any(k*j.size), any((k+1)*j.size)
+		var rows []any
 		for _, key := range keys {
+			// Each right row as the map expressions read, once per key:
+			// the outputs of one right event share it (read-only).
+			rows = rows[:0]
+			for _, r := range right[key] {
+				rows = append(rows, r.Fields.Map())
+			}
 			for _, l := range left[key] {
-				for _, r := range right[key] {
-					f := l.Fields.Map()
-					if f == nil {
-						f = make(map[string]any, 3)
-					}
-					f[j.with] = r.Fields.Map()
-					f["window_start"], f["window_end"] = k*j.size, (k+1)*j.size
-					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Watermark: NoWatermark, Fields: MakeFields(f)})
+				for i := range right[key] {
+					out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: (k+1)*j.size - 1, Watermark: NoWatermark, Fields: j.shape.row(l.Fields, rows[i], start, end)})
 				}
 			}
 		}

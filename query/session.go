@@ -23,6 +23,7 @@ type SessionAgg struct {
 	gap, lateness int64
 	aggArgs
 	keyFields []string
+	shapes    Shapes                // the results' shape, reused
 	open      map[string][]*session // key → its sessions, by start
 	due       sessionHeap           // sessions by end (stale entries skipped)
 	wm        int64
@@ -204,7 +205,7 @@ func (a *SessionAgg) Advance(wm, frontierArrival int64) []Event {
 			for j, name := range a.keyFields {
 				f[name] = s.keyVals[j]
 			}
-			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(s) - 1, Watermark: NoWatermark, Fields: MakeFields(f)})
+			out = append(out, Event{Key: key, Arrival: frontierArrival, EventTime: a.end(s) - 1, Watermark: NoWatermark, Fields: a.shapes.Make(f)})
 			a.groups--
 		}
 	}
