@@ -37,8 +37,14 @@ type Timers struct {
 	// without the lock by workers deciding whether to look.
 	next atomic.Int64
 	kick chan struct{} // one slot: the loop's sleep may be too long now
-	stop chan struct{}
-	done chan struct{}
+	// sleepUntil is when the sleeping loop means to look next (0 while it
+	// looks). Whoever arms a timer earlier than it kicks the loop; the loop
+	// stores it before it reads next for the last time, so that one of the
+	// two sees the other (see sleep).
+	sleepUntil atomic.Int64
+	maxSleep   time.Duration // defaultMaxSleep; tests make it long
+	stop       chan struct{}
+	done       chan struct{}
 
 	runs, byWorkers atomic.Uint64
 	lateNs, maxLate atomic.Int64
@@ -111,7 +117,7 @@ func NewTimers(clock Clock) *Timers {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	ts := &Timers{clock: clock, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	ts := &Timers{clock: clock, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), maxSleep: defaultMaxSleep}
 	ts.next.Store(Never)
 	return ts
 }
@@ -168,9 +174,9 @@ func (ts *Timers) publishLocked() {
 }
 
 // poke tells the loop that a timer is now due at at, in case it sleeps
-// longer. Called without the lock.
+// longer. Called without the lock, after at was published in next.
 func (ts *Timers) poke(at int64) {
-	if at <= ts.next.Load() {
+	if at < ts.sleepUntil.Load() {
 		select {
 		case ts.kick <- struct{}{}:
 		default:
@@ -225,11 +231,18 @@ func (ts *Timers) runDue(now int64, max int, worker bool) int {
 		t.running = false
 		next = min(next, t.again)
 		t.again = Never
-		if next != Never && !t.stopped && !ts.mu.stopped {
+		armed := next != Never && !t.stopped && !ts.mu.stopped
+		if armed {
 			ts.mu.q.Arm(t.e, next)
 			ts.publishLocked()
 		}
 		ts.mu.Unlock()
+		if armed {
+			// The loop may have gone to sleep while this ran (with nothing
+			// armed, for maxSleep): a worker that runs a source's step and
+			// then parks would otherwise leave its next read to that sleep.
+			ts.poke(next)
+		}
 		n++
 		now = ts.clock.Now()
 	}
@@ -251,9 +264,11 @@ func (ts *Timers) runByWorker(now int64) {
 // worker free or to the loop.
 const timersPerTurn = 8
 
-// maxSleep bounds the loop's sleep, so that a clock the service does not
-// drive itself (a manual clock in tests) is looked at now and then.
-const maxSleep = 100 * time.Millisecond
+// defaultMaxSleep bounds the loop's sleep, so that a clock the service
+// does not drive itself (a manual clock in tests) is looked at now and
+// then. Nothing due waits for it: arming a timer earlier than the loop's
+// planned wake kicks the loop.
+const defaultMaxSleep = 100 * time.Millisecond
 
 // Start starts the service's goroutine; Stop ends it. A Start after Stop
 // does nothing.
@@ -269,12 +284,12 @@ func (ts *Timers) Start() {
 
 func (ts *Timers) loop() {
 	defer close(ts.done)
-	t := time.NewTimer(maxSleep)
+	t := time.NewTimer(ts.maxSleep)
 	defer t.Stop()
 	handedAt := Never // the due time last handed to a worker
 	for {
 		now := ts.clock.Now()
-		wait := maxSleep
+		wait := ts.maxSleep
 		next := ts.next.Load()
 		switch {
 		case next > now:
@@ -290,7 +305,16 @@ func (ts *Timers) loop() {
 		if next = ts.next.Load(); next != Never && next != handedAt {
 			wait = min(wait, time.Duration(next-ts.clock.Now()))
 		}
+		if wait > 0 {
+			// Announce the sleep, then look at next once more: a timer
+			// armed earlier meanwhile is either seen here or kicks.
+			ts.sleepUntil.Store(priority.AddSat(ts.clock.Now(), int64(wait)))
+			if next = ts.next.Load(); next != handedAt && next < ts.sleepUntil.Load() {
+				wait = min(wait, time.Duration(next-ts.clock.Now()))
+			}
+		}
 		if wait <= 0 {
+			ts.sleepUntil.Store(0)
 			select {
 			case <-ts.stop:
 				return
@@ -305,6 +329,7 @@ func (ts *Timers) loop() {
 		case <-ts.kick:
 		case <-t.C:
 		}
+		ts.sleepUntil.Store(0)
 		if !t.Stop() {
 			select {
 			case <-t.C:

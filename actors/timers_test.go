@@ -248,3 +248,44 @@ func TestLoopHandsDueTimersToAnIdleWorker(t *testing.T) {
 		t.Fatalf("stats %+v: want the run on the worker, handed by the loop", st)
 	}
 }
+
+// TestLoopSeesATimerRearmedByAWorker: a timer that a worker ran and
+// re-armed for soon is run by the loop at that time even when the loop
+// had gone to sleep for long (what it saw armed then was later, or
+// nothing: the timer was running). A worker that then parks leaves the
+// timer to the loop; before the fix, a source's next read waited for the
+// loop's longest sleep (100 ms): NEXMark q0 at 10 % load had p99 99 ms.
+func TestLoopSeesATimerRearmedByAWorker(t *testing.T) {
+	ts := NewTimers(nil)
+	ts.maxSleep = 2 * time.Hour // without the kick, the test would wait this
+	ts.Start()
+	defer ts.Stop()
+	ran := make(chan struct{}, 1)
+	runs := 0
+	tm := ts.New(func(int64) int64 {
+		runs++
+		if runs == 1 {
+			return time.Now().UnixNano() + int64(time.Millisecond)
+		}
+		ran <- struct{}{}
+		return Never
+	})
+	start := time.Now().UnixNano()
+	tm.At(start + int64(time.Hour)) // the loop sleeps for an hour
+	for deadline := time.Now().Add(10 * time.Second); ts.sleepUntil.Load() < start+int64(30*time.Minute); {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop did not go to sleep until the timer")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	// A worker runs it now (its clock may be ahead of the timer: a worker
+	// passes the time it read) and it asks to run again in 1 ms.
+	if n := ts.RunDueOnWorker(start+int64(2*time.Hour), 1); n != 1 {
+		t.Fatalf("ran %d timers", n)
+	}
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not run the re-armed timer: it slept through it")
+	}
+}
