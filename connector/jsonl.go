@@ -42,6 +42,7 @@ type jsonlInput struct {
 	lines   chan lineChunk // nil once the reader closed it
 	ready   chan struct{}
 	pending []lineChunk
+	dec     query.LineDecoder
 }
 
 func (in *jsonlInput) Ready() <-chan struct{} { return in.ready }
@@ -62,7 +63,7 @@ func (in *jsonlInput) Read(now int64, max int, events []query.Event) ([]query.Ev
 			if size, over := c.over[c.first]; over {
 				err = query.LineTooLong(size)
 			} else {
-				ev, err = query.DecodeLine(c.lines[0], in.env.EventTime)
+				ev, err = in.dec.Decode(c.lines[0], in.env.EventTime)
 			}
 			if err != nil {
 				in.env.Drop(c.first, fmt.Errorf("%s:%d: %w", in.name, c.first, err))

@@ -129,6 +129,7 @@ type pendingRecord struct {
 
 type kafkaIn struct {
 	spec  *KafkaIn
+	dec   query.LineDecoder // Read's: one goroutine at a time
 	env   *Env
 	cl    *kgo.Client
 	batch chan []*kgo.Record
@@ -290,7 +291,7 @@ func (in *kafkaIn) Read(now int64, max int, events []query.Event) ([]query.Event
 // with (its arrival, now, under processing time; its event time under
 // event time). ok false: the record made no event (dropped and counted).
 func (in *kafkaIn) decode(r *kgo.Record, now int64) (query.Event, int64, bool) {
-	return decodeRecord(in.env, r.Value, now, func(ev *query.Event) {
+	return decodeRecord(in.env, &in.dec, r.Value, now, func(ev *query.Event) {
 		if ev.Key == "" {
 			ev.Key = string(r.Key)
 		}

@@ -157,6 +157,7 @@ var (
 
 type natsIn struct {
 	spec  *NATSIn
+	dec   query.LineDecoder // Read's: one goroutine at a time
 	env   *Env
 	msgs  chan jetstream.Msg // fetched, not yet read
 	ready chan struct{}
@@ -380,7 +381,7 @@ func (in *natsIn) decode(m jetstream.Msg, now int64) (query.Event, int64, bool) 
 	if md.NumDelivered > 1 {
 		in.env.Count("source.nats.redelivered", 1)
 	}
-	return decodeRecord(in.env, m.Data(), now, func(ev *query.Event) {
+	return decodeRecord(in.env, &in.dec, m.Data(), now, func(ev *query.Event) {
 		if f := in.spec.TimestampField; f != "" {
 			ev.Fields = ev.Fields.With(f, md.Timestamp.UnixMilli())
 		}

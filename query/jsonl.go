@@ -45,6 +45,22 @@ func LineTooLong(n int) error {
 // fields of a record. When et is set, the event time is read from its
 // field. Arrival and Watermark are the caller's to stamp.
 func DecodeLine(line []byte, et *EventTime) (Event, error) {
+	var d LineDecoder
+	return d.Decode(line, et)
+}
+
+// LineDecoder decodes JSON lines as DecodeLine does, keeping what the
+// lines of one input share: the map a line is read into, and the shape of
+// its fields (an input's records mostly have the same names, which are then
+// neither sorted nor looked up again). The zero value is ready; it is not
+// safe for concurrent use.
+type LineDecoder struct {
+	shapes Shapes
+	m      map[string]any
+}
+
+// Decode is DecodeLine with d's map and shapes.
+func (d *LineDecoder) Decode(line []byte, et *EventTime) (Event, error) {
 	var ev Event
 	line = bytes.TrimSpace(line)
 	if len(line) > MaxLineBytes {
@@ -55,7 +71,11 @@ func DecodeLine(line []byte, et *EventTime) (Event, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
-	var m map[string]any
+	if d.m == nil {
+		d.m = make(map[string]any)
+	}
+	m := d.m
+	clear(m)
 	if err := dec.Decode(&m); err != nil {
 		return ev, fmt.Errorf("%w: %v", ErrBadLine, err)
 	}
@@ -81,7 +101,7 @@ func DecodeLine(line []byte, et *EventTime) (Event, error) {
 		}
 		delete(m, "key")
 	}
-	ev.Fields = MakeFields(m)
+	ev.Fields = d.shapes.Make(m)
 	if et != nil {
 		t, err := EventTimeOf(ev.Fields, et)
 		if err != nil {

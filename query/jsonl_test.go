@@ -100,3 +100,68 @@ func TestEventTimeOfGoTypes(t *testing.T) {
 		t.Errorf("overflow: %v", err)
 	}
 }
+
+// TestLineDecoderMatchesDecodeLine: one decoder over lines of changing
+// shapes, bad lines among them, gives what DecodeLine gives each line,
+// and an event it returned is not changed by the lines decoded after it.
+func TestLineDecoderMatchesDecodeLine(t *testing.T) {
+	lines := []string{
+		`{"a":1,"b":"x"}`,
+		`{"a":2,"b":"y"}`,
+		`{"b":"z","a":3}`,
+		`{"a":4}`,
+		`{"a":5,"b":"w","c":[1,{"d":2}]}`,
+		`{"a":6,"b":`, // cut: its partial fields must not leak into the next
+		`{"key":7,"a":8}`,
+		`{"a":9,"b":"v"} {"a":10}`,
+		`{"a":11,"arrival":1}`,
+		`{"a":12,"b":"u"}`,
+		`{}`,
+		`{"a":13,"b":"t"}`,
+	}
+	var d LineDecoder
+	var kept []Event
+	for i, l := range lines {
+		want, werr := DecodeLine([]byte(l), nil)
+		got, gerr := d.Decode([]byte(l), nil)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Fatalf("line %d: error %v, DecodeLine %v", i, gerr, werr)
+		}
+		if got.Key != want.Key || !got.Fields.Equal(want.Fields) {
+			t.Fatalf("line %d: %q %v, DecodeLine %q %v", i, got.Key, got.Fields, want.Key, want.Fields)
+		}
+		if gerr == nil {
+			kept = append(kept, got)
+		}
+	}
+	for _, ev := range kept {
+		if a, ok := ev.Fields.Lookup("a"); ok && a == 13 && ev.Fields.Get("b") != "t" {
+			t.Fatalf("last event changed: %v", ev.Fields)
+		}
+	}
+	if kept[0].Fields.String() != `map[a:1 b:x]` {
+		t.Fatalf("first event changed by later lines: %v", kept[0].Fields)
+	}
+}
+
+func BenchmarkDecodeLine(b *testing.B) {
+	line := []byte(`{"key":"k17","user":"u123","page":"/a/b","ms":17,"price":3.25,"ts":1700000000123}`)
+	et := &EventTime{Field: "ts", Format: "unix_ms"}
+	b.Run("func", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeLine(line, et); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decoder", func(b *testing.B) {
+		b.ReportAllocs()
+		var d LineDecoder
+		for b.Loop() {
+			if _, err := d.Decode(line, et); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
