@@ -40,7 +40,7 @@ type Timers struct {
 	// sleepUntil is when the sleeping loop means to look next (0 while it
 	// looks). Whoever arms a timer earlier than it kicks the loop; the loop
 	// stores it before it reads next for the last time, so that one of the
-	// two sees the other (see sleep).
+	// two sees the other (loop).
 	sleepUntil atomic.Int64
 	maxSleep   time.Duration // defaultMaxSleep; tests make it long
 	stop       chan struct{}

@@ -135,9 +135,9 @@ func (l *LineWriter) Close() error {
 }
 
 // decodeRecord makes the event of a broker's record whose value is a JSON
-// object (decoded as a JSON line by the input's dec): with what the broker adds (its key, its
-// time as a field: add), and its event time when the source has event
-// time. It returns the time the engine stamps the event with (its
+// object (decoded as a JSON line by the input's dec): with what the broker
+// adds (its key, its time as a field: add), and its event time when the
+// source has event time. It returns the time the engine stamps the event with (its
 // arrival, now, or its event time); ok false: the record made no event,
 // and was dropped and counted with where it was (where).
 func decodeRecord(env *Env, dec *query.LineDecoder, value []byte, now int64, add func(*query.Event), where func() string) (ev query.Event, t int64, ok bool) {
