@@ -352,7 +352,10 @@ func e3(ctx context.Context, o Options) (*Report, error) {
 			if s != "protoactor" {
 				util = fmt.Sprintf("%.0f %%", 100*r.Utilisation)
 			}
-			rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("load %.2f, %s: p50 / p99 / met, utilisation", l, s),
+			if r.ProcessCores >= 0 {
+				util += fmt.Sprintf(", process %.2f cores", r.ProcessCores)
+			}
+			rep.Findings = append(rep.Findings, Finding{Metric: fmt.Sprintf("load %.2f, %s: p50 / p99 / met, utilisation, process CPU", l, s),
 				Ours: fmt.Sprintf("%.1f / %.1f ms / %.1f %%, %s", p(h, 50), v, 100*r.Queries[0].Stats.MetRatio, util)})
 			if l == loads[len(loads)-1] {
 				at85[s] = v

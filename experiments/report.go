@@ -27,6 +27,7 @@ type Row struct {
 	MetRatio                       float64
 	EventsPerSec                   float64
 	Utilisation                    float64
+	ProcessCores                   float64            // 0 or less: not measured (an empty cell)
 	Extra                          map[string]float64 // experiment-specific columns
 }
 
@@ -36,7 +37,7 @@ func RowsOf(exp string, r *RunResult) []Row {
 	for _, q := range r.Queries {
 		row := Row{Experiment: exp, Variant: r.Scenario.Variant, Scheduler: r.Scenario.Scheduler,
 			Query: q.Spec.Name, Tenant: q.Spec.Tenant, Class: q.Spec.Class, TargetMs: float64(q.Spec.Target) / 1e6,
-			EventsIn: q.Stats.EventsIn, Results: q.Stats.Results, Utilisation: r.Utilisation,
+			EventsIn: q.Stats.EventsIn, Results: q.Stats.Results, Utilisation: r.Utilisation, ProcessCores: r.ProcessCores,
 			EventsPerSec: float64(q.Stats.EventsIn) / r.Elapsed.Seconds(),
 			P50Ms:        q.Stats.P50Ms, P99Ms: q.Stats.P99Ms, MaxMs: q.Stats.MaxMs, MetRatio: q.Stats.MetRatio}
 		rows = append(rows, row)
@@ -53,13 +54,19 @@ func WriteCSV(path string, rows []Row, extra ...string) error {
 	}
 	w := csv.NewWriter(f)
 	head := []string{"experiment", "variant", "scheduler", "query", "tenant", "class", "target_ms", "events_in", "results",
-		"p50_ms", "p99_ms", "max_ms", "met_ratio", "events_per_s", "utilisation"}
+		"p50_ms", "p99_ms", "max_ms", "met_ratio", "events_per_s", "utilisation", "process_cores"}
 	_ = w.Write(append(head, extra...))
 	ff := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	cores := func(v float64) string {
+		if v <= 0 {
+			return ""
+		}
+		return ff(v)
+	}
 	for _, r := range rows {
 		rec := []string{r.Experiment, r.Variant, r.Scheduler, r.Query, r.Tenant, r.Class, ff(r.TargetMs),
 			strconv.FormatUint(r.EventsIn, 10), strconv.FormatUint(r.Results, 10),
-			ff(r.P50Ms), ff(r.P99Ms), ff(r.MaxMs), ff(r.MetRatio), ff(r.EventsPerSec), ff(r.Utilisation)}
+			ff(r.P50Ms), ff(r.P99Ms), ff(r.MaxMs), ff(r.MetRatio), ff(r.EventsPerSec), ff(r.Utilisation), cores(r.ProcessCores)}
 		for _, k := range extra {
 			rec = append(rec, ff(r.Extra[k]))
 		}

@@ -52,9 +52,15 @@ type RunResult struct {
 	Scenario Scenario
 	Queries  []QueryResult
 	Elapsed  time.Duration
-	// Utilisation is the workers' busy time over their capacity.
-	Utilisation float64
-	Messages    uint64
+	// Utilisation is the workers' busy time over their capacity. It is
+	// wall time inside turns, so it also counts time a worker's thread was
+	// descheduled; ProcessCores is what the OS says the whole process
+	// (workers, sources, sinks, collector) used: its user and system CPU
+	// time over the run, in cores (-1 where the system does not say).
+	// Beside each other they tell an overloaded machine from a busy pool.
+	Utilisation  float64
+	ProcessCores float64
+	Messages     uint64
 	// OverheadNs is the workers' busy time not spent in operators, per
 	// message: the dispatcher's and mailbox's cost.
 	OverheadNs float64
@@ -159,7 +165,7 @@ func Run(ctx context.Context, sc Scenario, progress io.Writer) (*RunResult, erro
 	}
 	resetPeakRSS()
 	peakHeap := heapBytes()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	busy0, msgs0, ops0 := schedBusy(eng)
 	tick := time.NewTicker(sc.Sample)
 	defer tick.Stop()
@@ -213,7 +219,7 @@ loop:
 			}
 		}
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu1 := time.Since(start), processCPU()
 	busy1, msgs1, ops1 := schedBusy(eng)
 	rss := peakRSS()
 	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -225,7 +231,10 @@ loop:
 	if progress != nil {
 		fmt.Fprintf(progress, "\r%60s\r", "")
 	}
-	out := &RunResult{Scenario: sc, Elapsed: elapsed, Messages: msgs1 - msgs0, PeakRSS: rss, PeakHeap: peakHeap}
+	out := &RunResult{Scenario: sc, Elapsed: elapsed, Messages: msgs1 - msgs0, PeakRSS: rss, PeakHeap: peakHeap, ProcessCores: -1}
+	if cpu0 >= 0 && cpu1 >= 0 {
+		out.ProcessCores = float64(cpu1-cpu0) / float64(elapsed.Nanoseconds())
+	}
 	if w := eng.Config().Workers; w > 0 {
 		out.Utilisation = float64(busy1-busy0) / (float64(elapsed.Nanoseconds()) * float64(w))
 	}
