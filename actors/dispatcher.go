@@ -525,7 +525,12 @@ type Stats struct {
 	// SpinNs the wall time spent spinning (not in BusyNs).
 	Spins, SpinHits uint64
 	SpinNs          int64
-	Queued          int // actors and functions waiting now
+	// YieldNs is the wall time workers gave back to Go's scheduler in the
+	// middle of long turns (every yieldEvery messages or yieldInterval),
+	// until they ran again; it is not in BusyNs and not charged to the
+	// turn's group.
+	YieldNs int64
+	Queued  int // actors and functions waiting now
 	// BusyNs is the time workers spent running turns and functions; its
 	// rate over Workers is the pool's utilisation.
 	BusyNs int64
@@ -546,6 +551,7 @@ func (d *Dispatcher) Stats() Stats {
 		s.Spins += w.spins.Load()
 		s.SpinHits += w.spinHits.Load()
 		s.SpinNs += w.spinNs.Load()
+		s.YieldNs += w.yieldNs.Load()
 		s.BusyNs += w.busy.Load()
 		s.DeferredNs += w.deferred.Load()
 		for i := range w.yields {
@@ -712,6 +718,7 @@ type worker struct {
 	messages, funcs, turns, parks atomic.Uint64
 	spins, spinHits               atomic.Uint64
 	spinNs                        atomic.Int64
+	yieldNs                       atomic.Int64 // wall time of in-turn yields to Go's scheduler, not in busy
 	// hits is the moving share of idle spells that ended within
 	// Config.Spin (spin); only the worker's goroutine touches it.
 	hits float64
@@ -948,6 +955,15 @@ func (w *worker) turn(m *Mailbox, keyed bool, budget int64, limited bool, now in
 				start, now = start+ns, now+ns // not the actor's time
 			}
 			runtime.Gosched() // a long turn, too, lets the goroutines it woke run
+			// What ran on this P meanwhile (the goroutines it woke, a
+			// spinning worker handed the P, the collector) is neither the
+			// actor's time nor the pool's work: left in, it made the
+			// workers' busy time read higher than their demand and charged
+			// the actor's group for others' CPU.
+			if after := d.cfg.Clock.Now(); after > now {
+				w.yieldNs.Add(after - now)
+				start, now = start+(after-now), after
+			}
 			lastYield = now
 		}
 		m.mu.Lock()

@@ -756,13 +756,14 @@ var (
 	descTurns   = prometheus.NewDesc("cameo_scheduler_turns_total", "Turns the workers ran.", []string{"scheduler"}, nil)
 	descParks   = prometheus.NewDesc("cameo_scheduler_parks_total", "Times a worker found no work and parked (woken by the next post or due timer).", []string{"scheduler"}, nil)
 	descSpin    = prometheus.NewDesc("cameo_scheduler_spin_seconds_total", "Wall time idle workers spent looking for work before parking (not busy time).", []string{"scheduler"}, nil)
+	descYield   = prometheus.NewDesc("cameo_scheduler_yield_seconds_total", "Wall time busy workers gave back to Go's scheduler inside long turns, until they ran again (not busy time).", []string{"scheduler"}, nil)
 )
 
 var _ prometheus.Collector = SchedulerCollector{}
 
 // Describe implements prometheus.Collector.
 func (c SchedulerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWorkers, descBusy, descQueued, descMsgs, descTurns, descParks, descSpin} {
+	for _, d := range []*prometheus.Desc{descWorkers, descBusy, descQueued, descMsgs, descTurns, descParks, descSpin, descYield} {
 		ch <- d
 	}
 }
@@ -784,6 +785,7 @@ func (c SchedulerCollector) Collect(ch chan<- prometheus.Metric) {
 		t.Turns += s.Turns
 		t.Parks += s.Parks
 		t.SpinNs += s.SpinNs
+		t.YieldNs += s.YieldNs
 	}
 	name := c.S.Name()
 	ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(t.Workers), name)
@@ -793,6 +795,7 @@ func (c SchedulerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descTurns, prometheus.CounterValue, float64(t.Turns), name)
 	ch <- prometheus.MustNewConstMetric(descParks, prometheus.CounterValue, float64(t.Parks), name)
 	ch <- prometheus.MustNewConstMetric(descSpin, prometheus.CounterValue, float64(t.SpinNs)/1e9, name)
+	ch <- prometheus.MustNewConstMetric(descYield, prometheus.CounterValue, float64(t.YieldNs)/1e9, name)
 }
 
 // MemoryCollector exposes the node's memory budget (Config.NodeMemory)
