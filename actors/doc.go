@@ -66,8 +66,11 @@
 // WithTimers runs up to eight due timers between turns (and at the yields
 // inside long turns), before it takes the next actor; their time counts as
 // busy and is charged to no group. The service's own goroutine sleeps
-// until the earliest due time and runs what the workers left, which is
-// everything when the pool is idle. A timer function runs on one goroutine
+// until the earliest due time, wakes an idle worker to run it, and runs
+// what is due itself only when no worker ran any of it for 500 µs (or no
+// dispatcher serves it): while the workers are busy and serve the timers
+// between turns it leaves them the timers, so that a node's sources never
+// take a P from its workers. A timer function runs on one goroutine
 // at a time; At and Wake while it runs are honoured when it returns.
 //
 // # Schedulers by name (NewScheduler)

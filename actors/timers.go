@@ -16,12 +16,17 @@ import (
 // goroutine, which sleeps until the earliest due time and then wakes an
 // idle worker to run it (a timer's function run on a worker may do a
 // worker's work: a source runs its first step inline, Timer.OnWorker);
-// it runs what is due itself only when no worker was idle and none took
-// it within handGrace. So an idle query costs nothing between its due
-// times (no polling
-// goroutine per query), and a due source does not wait for a Go timer on a
-// P whose thread the OS has descheduled: any running worker takes it at
-// its next turn.
+// it runs what is due itself only when no dispatcher serves it, or when
+// the workers ran none of it within handGrace (a woken worker that did not
+// come, busy workers held in long turns). While every worker is busy and
+// they run due timers between turns, the loop leaves the timers to them:
+// run beside them it took a P from a worker at each of its yields, and on
+// a node that had fallen behind (every source overdue) the sources got a
+// third of two cores to feed a backlog. So an idle query costs nothing
+// between its due times (no polling goroutine per query), a due source does
+// not wait for a Go timer on a P whose thread the OS has descheduled (any
+// running worker takes it at its next turn), and the sources' share of a
+// busy pool is the workers' to give: up to eight timers between two turns.
 //
 // A timer's function runs on one goroutine at a time and must not block:
 // it does its work and returns when it wants to run next.
@@ -54,10 +59,13 @@ type Timers struct {
 	// may run its first step inline, rather than on the loop.
 	helpers atomic.Pointer[[]func() bool]
 	handed  atomic.Uint64
+	// grace is how long the loop leaves what is due to the workers, woken
+	// or busy, before it runs it itself (handGrace; tests change it).
+	grace int64
 }
 
-// handGrace is how long the loop leaves what is due to a worker it woke
-// before it runs it itself.
+// handGrace is how long the loop leaves what is due to a worker it woke,
+// or to busy workers that run none of it, before it runs it itself.
 const handGrace = int64(500 * time.Microsecond)
 
 // addHelper adds a way to hand due timers to an idle worker.
@@ -117,7 +125,7 @@ func NewTimers(clock Clock) *Timers {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	ts := &Timers{clock: clock, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), maxSleep: defaultMaxSleep}
+	ts := &Timers{clock: clock, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), maxSleep: defaultMaxSleep, grace: handGrace}
 	ts.next.Store(Never)
 	return ts
 }
@@ -250,6 +258,18 @@ func (ts *Timers) runDue(now int64, max int, worker bool) int {
 	return n
 }
 
+// workersServe reports whether the workers ran a due timer within the
+// grace before now: what they had run (byWorkers) moved since the loop
+// last looked, or moved less than the grace ago. Only the loop calls it,
+// with its own record of the two.
+func (ts *Timers) workersServe(runs *uint64, seen *int64, now int64) bool {
+	if n := ts.byWorkers.Load(); n != *runs {
+		*runs, *seen = n, now
+		return true
+	}
+	return now-*seen < ts.grace
+}
+
 // runByWorker is RunDue for a dispatcher's worker: a few at a time, so
 // that a burst of due timers does not hold one worker from its actors.
 func (ts *Timers) runByWorker(now int64) {
@@ -286,7 +306,10 @@ func (ts *Timers) loop() {
 	defer close(ts.done)
 	t := time.NewTimer(ts.maxSleep)
 	defer t.Stop()
-	handedAt := Never // the due time last handed to a worker
+	handedAt := Never // the due time last left to the workers
+	// What the workers had run of the timers when the loop last saw them
+	// run any, and when that was.
+	workerRuns, workersSeen := ^uint64(0), int64(0)
 	for {
 		now := ts.clock.Now()
 		wait := ts.maxSleep
@@ -297,8 +320,19 @@ func (ts *Timers) loop() {
 		case next != handedAt && ts.hand():
 			// A worker was woken to run it; look again after the grace.
 			handedAt = next
-			wait = time.Duration(handGrace)
+			wait = time.Duration(ts.grace)
+		case ts.helpers.Load() != nil && ts.workersServe(&workerRuns, &workersSeen, now):
+			// No worker is idle, and the busy ones run due timers between
+			// their turns, a few at a time. Running them here as well
+			// would take a P from them whenever one yields: a source's
+			// steps, all overdue once the node is behind, would get a
+			// third of two cores and feed a backlog the workers then have
+			// less time to drain (10,000 small queries on 2 workers).
+			handedAt = next
+			wait = time.Duration(ts.grace)
 		default:
+			// No dispatcher serves the timers, or its workers ran none of
+			// them for the grace (stopped, or held in long turns).
 			ts.RunDue(now, 0)
 			handedAt = Never
 		}

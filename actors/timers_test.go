@@ -289,3 +289,75 @@ func TestLoopSeesATimerRearmedByAWorker(t *testing.T) {
 		t.Fatal("the loop did not run the re-armed timer: it slept through it")
 	}
 }
+
+// TestLoopLeavesTimersToBusyWorkers: while no worker is idle and the busy
+// workers run due timers between their turns, the loop runs none itself
+// (it would take a P from them); when they run none, it does, after the
+// grace.
+func TestLoopLeavesTimersToBusyWorkers(t *testing.T) {
+	const n = 40
+	// start returns a started service whose only dispatcher has no idle
+	// worker, with n overdue timers counting where they ran.
+	start := func(grace time.Duration) (ts *Timers, onLoop, onWorker *atomic.Int64, ran chan struct{}) {
+		ts = NewTimers(nil)
+		ts.grace = int64(grace)
+		ts.addHelper(func() bool { return false })
+		ts.Start()
+		onLoop, onWorker, ran = new(atomic.Int64), new(atomic.Int64), make(chan struct{}, n)
+		now := time.Now().UnixNano()
+		for range n {
+			var tm *Timer
+			tm = ts.New(func(int64) int64 {
+				if tm.OnWorker() {
+					onWorker.Add(1)
+				} else {
+					onLoop.Add(1)
+				}
+				ran <- struct{}{}
+				return Never
+			})
+			tm.At(now - int64(time.Millisecond))
+		}
+		return ts, onLoop, onWorker, ran
+	}
+
+	// A busy worker runs a few at each turn's end; the grace is long
+	// enough that the workers never look stuck.
+	armed := time.Now().UnixNano()
+	ts, onLoop, onWorker, ran := start(time.Hour)
+	// The loop, kicked by the arming, has looked and gone back to sleep
+	// (for the grace: it leaves them to the workers), or ran them itself.
+	for deadline := time.Now().Add(10 * time.Second); ts.sleepUntil.Load() < armed+int64(30*time.Minute) && onLoop.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop neither ran the due timers nor went to sleep")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	for done := 0; done < n && onLoop.Load() == 0; {
+		ts.runByWorker(time.Now().UnixNano())
+		for len(ran) > 0 {
+			<-ran
+			done++
+		}
+	}
+	ts.Stop()
+	if l, w := onLoop.Load(), onWorker.Load(); l != 0 || w != n {
+		t.Fatalf("busy workers: %d ran on the loop and %d on the worker, want 0 and %d", l, w, n)
+	}
+
+	// Workers that run none (stuck in long turns, or stopped): after the
+	// grace the loop runs what is due.
+	ts, onLoop, _, ran = start(time.Millisecond)
+	defer ts.Stop()
+	deadline := time.After(10 * time.Second)
+	for done := 0; done < n; done++ {
+		select {
+		case <-ran:
+		case <-deadline:
+			t.Fatalf("the loop ran %d of the %d due timers the workers left", onLoop.Load(), n)
+		}
+	}
+	if l := onLoop.Load(); l != n {
+		t.Fatalf("idle-less workers that run none: %d ran on the loop, want %d", l, n)
+	}
+}
