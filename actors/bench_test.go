@@ -199,6 +199,52 @@ func BenchmarkFanIn(b *testing.B) {
 	}
 }
 
+// BenchmarkFanInBounded is BenchmarkFanIn with at most inFlight messages
+// posted and not yet run, as the engine bounds a query's messages
+// (Config.MaxInFlight): senders wait for the actor. BenchmarkFanIn lets
+// the backlog grow to b.N messages, so its ns/op is mostly growing and
+// collecting that backlog; this one is the mailbox's and dispatcher's cost
+// per message with four senders contending.
+func BenchmarkFanInBounded(b *testing.B) {
+	const senders, inFlight = 4, 1024
+	for _, name := range benchSchedulers {
+		b.Run("senders=4/sched="+name, func(b *testing.B) {
+			s, sys := newBenchScheduler(b, name)
+			done := make(chan struct{})
+			slots := make(chan struct{}, inFlight)
+			var got atomic.Int64
+			n := int64(b.N/senders) * senders
+			if n == 0 {
+				n = senders
+			}
+			sink := spawnOn(b, s, sys, func(c actor.Context) {
+				if _, ok := c.Message().(*actorspb.Envelope); ok {
+					<-slots
+					if got.Add(1) == n {
+						close(done)
+					}
+				}
+			})
+			msgs := make([]*actorspb.Envelope, senders)
+			for i := range msgs {
+				msgs[i] = envAt(int64(i))
+			}
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i := range senders {
+				wg.Go(func() {
+					for range n / senders {
+						slots <- struct{}{}
+						sys.Root.Send(sink, msgs[i])
+					}
+				})
+			}
+			wg.Wait()
+			<-done
+		})
+	}
+}
+
 // BenchmarkOverhead: one sender posts no-op messages round-robin to many
 // actors; ns/op is the scheduling cost of one message end to end.
 func BenchmarkOverhead(b *testing.B) {
