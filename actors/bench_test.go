@@ -163,55 +163,28 @@ func BenchmarkIdleHop(b *testing.B) {
 }
 
 // BenchmarkFanIn: four sender goroutines post to one actor; ns/op is per
-// message delivered and run.
-func BenchmarkFanIn(b *testing.B) {
+// message delivered and run. The backlog grows to b.N messages, so ns/op
+// is mostly the growth and collection of that backlog.
+func BenchmarkFanIn(b *testing.B) { benchFanIn(b, 0) }
+
+// BenchmarkFanInBounded is BenchmarkFanIn with at most 1,024 messages
+// posted and not yet run, as the engine bounds a query's messages
+// (Config.MaxInFlight): senders wait for the actor. It is the mailbox's and
+// dispatcher's cost per message with four senders contending.
+func BenchmarkFanInBounded(b *testing.B) { benchFanIn(b, 1024) }
+
+// benchFanIn runs four senders into one actor under every scheduler, with
+// at most inFlight messages posted and not yet run (0: no bound).
+func benchFanIn(b *testing.B, inFlight int) {
 	const senders = 4
 	for _, name := range benchSchedulers {
 		b.Run("senders=4/sched="+name, func(b *testing.B) {
 			s, sys := newBenchScheduler(b, name)
 			done := make(chan struct{})
-			var got atomic.Int64
-			n := int64(b.N/senders) * senders
-			if n == 0 {
-				n = senders
+			var slots chan struct{}
+			if inFlight > 0 {
+				slots = make(chan struct{}, inFlight)
 			}
-			sink := spawnOn(b, s, sys, func(c actor.Context) {
-				if _, ok := c.Message().(*actorspb.Envelope); ok && got.Add(1) == n {
-					close(done)
-				}
-			})
-			msgs := make([]*actorspb.Envelope, senders)
-			for i := range msgs {
-				msgs[i] = envAt(int64(i))
-			}
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for i := range senders {
-				wg.Go(func() {
-					for range n / senders {
-						sys.Root.Send(sink, msgs[i])
-					}
-				})
-			}
-			wg.Wait()
-			<-done
-		})
-	}
-}
-
-// BenchmarkFanInBounded is BenchmarkFanIn with at most inFlight messages
-// posted and not yet run, as the engine bounds a query's messages
-// (Config.MaxInFlight): senders wait for the actor. BenchmarkFanIn lets
-// the backlog grow to b.N messages, so its ns/op is mostly growing and
-// collecting that backlog; this one is the mailbox's and dispatcher's cost
-// per message with four senders contending.
-func BenchmarkFanInBounded(b *testing.B) {
-	const senders, inFlight = 4, 1024
-	for _, name := range benchSchedulers {
-		b.Run("senders=4/sched="+name, func(b *testing.B) {
-			s, sys := newBenchScheduler(b, name)
-			done := make(chan struct{})
-			slots := make(chan struct{}, inFlight)
 			var got atomic.Int64
 			n := int64(b.N/senders) * senders
 			if n == 0 {
@@ -219,7 +192,9 @@ func BenchmarkFanInBounded(b *testing.B) {
 			}
 			sink := spawnOn(b, s, sys, func(c actor.Context) {
 				if _, ok := c.Message().(*actorspb.Envelope); ok {
-					<-slots
+					if slots != nil {
+						<-slots
+					}
 					if got.Add(1) == n {
 						close(done)
 					}
@@ -234,7 +209,9 @@ func BenchmarkFanInBounded(b *testing.B) {
 			for i := range senders {
 				wg.Go(func() {
 					for range n / senders {
-						slots <- struct{}{}
+						if slots != nil {
+							slots <- struct{}{}
+						}
 						sys.Root.Send(sink, msgs[i])
 					}
 				})
